@@ -1,0 +1,132 @@
+"""`python -m model.evaluate WEIGHTS_DIR [--iwae-k 1000]`: test-set metrics into metrics.json.
+
+Also home of the atlas builder that training calls: the test set's posterior means, the 2-D map
+of them, the average KL per dimension and a few thousand thumbnails, all in atlas.npz.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import DataError, Dataset, load_dataset
+from .io import METRICS_NAME, WeightsError, load_metrics, load_vae, save_atlas, write_json
+from .latent import embed_2d
+from .losses import iwae_bound, kl_per_dim, reconstruction_nll
+from .vae import ConvVAE
+
+N_THUMBNAILS = 3000
+ACTIVE_UNIT_THRESHOLD = 0.01      # Burda et al. (2015): Cov_x(E_q[z_d]) above this is "active"
+
+
+@torch.inference_mode()
+def encode_all(vae: ConvVAE, images: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 (N, C, H, W) -> posterior means and log-variances (N, D), float32."""
+    mus, lvs = [], []
+    for i in range(0, len(images), batch):
+        x = torch.from_numpy(images[i:i + batch]).float().div_(255)
+        mu, lv = vae.encode(x)
+        mus.append(mu.numpy())
+        lvs.append(lv.numpy())
+    return np.concatenate(mus).astype(np.float32), np.concatenate(lvs).astype(np.float32)
+
+
+@torch.inference_mode()
+def compute_metrics(vae: ConvVAE, ds: Dataset, iwae_k: int = 100, iwae_n: int | None = 1000,
+                    seed: int = 0, batch: int = 500) -> dict:
+    """Test -ELBO (BCE or Gaussian NLL summed over pixels + closed-form KL, one z sample per
+    image), its two terms, the importance-weighted bound on iwae_n images, and active units."""
+    cfg = vae.config
+    gen = torch.Generator().manual_seed(seed + 1)
+    t0 = time.time()
+    recon_sum = kl_sum = 0.0
+    kl_dims = torch.zeros(cfg.latent_dim, dtype=torch.float64)
+    mus = []
+    for i in range(0, len(ds), batch):
+        x = torch.from_numpy(ds.images[i:i + batch]).float().div_(255)
+        mu, lv = vae.encode(x)
+        z = vae.reparameterize(mu, lv, gen)
+        recon_sum += reconstruction_nll(vae.decode_logits(z), x, cfg.recon, cfg.mse_sigma).double().sum().item()
+        kd = kl_per_dim(mu, lv).double()
+        kl_sum += kd.sum().item()
+        kl_dims += kd.sum(0)
+        mus.append(mu)
+    n = len(ds)
+    mu_all = torch.cat(mus)
+    activity = mu_all.var(dim=0)
+    m = min(iwae_n or n, n)
+    iw = []
+    for i in range(0, m, 100):
+        x = torch.from_numpy(ds.images[i:min(i + 100, m)]).float().div_(255)
+        iw.append(iwae_bound(vae, x, k=iwae_k, generator=gen))
+    return {
+        "test_neg_elbo": round((recon_sum + kl_sum) / n, 3),
+        "test_recon": round(recon_sum / n, 3),
+        "test_kl": round(kl_sum / n, 3),
+        "test_iwae_nll": round(-torch.cat(iw).double().mean().item(), 3),
+        "iwae_k": iwae_k,
+        "iwae_images": m,
+        "test_images": n,
+        "active_units": int((activity > ACTIVE_UNIT_THRESHOLD).sum().item()),
+        "kl_per_dim": [round(v, 4) for v in (kl_dims / n).tolist()],
+        "eval_seconds": round(time.time() - t0, 1),
+    }
+
+
+def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed: int = 0) -> dict:
+    """Encode the test split and store everything the app's map needs, computed once here."""
+    mu, logvar = encode_all(vae, ds.images)
+    xy, used = embed_2d(mu, method=method, seed=seed)
+    rng = np.random.default_rng(seed)
+    thumb_idx = np.sort(rng.choice(len(ds), size=min(N_THUMBNAILS, len(ds)), replace=False))
+    kl = (0.5 * (mu ** 2 + np.exp(logvar) - 1 - logvar)).mean(0)
+    atlas = {
+        "mu": mu, "logvar": logvar, "labels": ds.labels.astype(np.int16),
+        "class_names": np.array(ds.class_names, dtype=str), "xy": xy.astype(np.float32),
+        "map_method": np.array(used), "kl_per_dim": kl.astype(np.float32),
+        "thumb_index": thumb_idx.astype(np.int32), "thumbnails": ds.images[thumb_idx],
+    }
+    save_atlas(out, **atlas)
+    return atlas
+
+
+def write_metrics(out: Path, metrics: dict) -> None:
+    current = load_metrics(out)
+    current.update(metrics)
+    write_json(Path(out) / METRICS_NAME, current)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.splitlines()[0])
+    p.add_argument("weights", help="weights folder, e.g. weights/fashion-mnist")
+    p.add_argument("--iwae-k", type=int, default=1000, help="samples per image for the IWAE bound")
+    p.add_argument("--iwae-n", type=int, default=1000, help="test images for the IWAE bound (0: all)")
+    p.add_argument("--dataset", default=None, help="default: the one in metrics.json")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--atlas", action="store_true", help="also rebuild atlas.npz")
+    p.add_argument("--map", choices=["auto", "umap", "pca"], default="auto")
+    args = p.parse_args(argv)
+    try:
+        vae = load_vae(args.weights)
+        dataset = args.dataset or load_metrics(args.weights).get("dataset", "fashion-mnist")
+        ds = load_dataset(dataset, "test", args.data_dir, vae.config.image_size, vae.config.channels)
+        metrics = compute_metrics(vae, ds, iwae_k=args.iwae_k, iwae_n=args.iwae_n or None, seed=args.seed)
+        if args.atlas:
+            build_atlas(vae, ds, Path(args.weights), method=args.map, seed=args.seed)
+        write_metrics(Path(args.weights), metrics)
+    except (WeightsError, DataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    shown = {k: v for k, v in metrics.items() if k != "kl_per_dim"}
+    print(json.dumps(shown, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Weights folders: config.json + model.safetensors (+ atlas.npz, metrics.json).
+
+In the style of diffusers' save_pretrained / from_pretrained. Nothing is ever unpickled:
+tensors come from safetensors, the rest from JSON, the atlas from npz with allow_pickle=False.
+Every file is written atomically (temp file in the same folder, fsync, os.replace), so a crash
+mid-write leaves the previous file intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import VAEConfig
+from .vae import ConvVAE
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+ATLAS_NAME = "atlas.npz"
+METRICS_NAME = "metrics.json"
+
+
+class WeightsError(RuntimeError):
+    """A weights folder is missing, incomplete, corrupt or inconsistent; the message names the file."""
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call write(tmp_path), then fsync and rename over path; on any failure remove the temp."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)                      # mkstemp makes 0600; weights are shared files
+        with open(tmp, "rb+") as f:
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_json(path, obj) -> None:
+    def w(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
+    atomic_write(path, w)
+
+
+def save_pretrained(vae: ConvVAE, directory: str | os.PathLike) -> None:
+    """Write config.json and model.safetensors into directory."""
+    d = Path(directory)
+    state = {k: v.detach().cpu().contiguous() for k, v in vae.state_dict().items()}
+    atomic_write(d / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    write_json(d / CONFIG_NAME, vae.config.to_dict())
+
+
+def load_config(directory: str | os.PathLike) -> VAEConfig:
+    d = Path(directory)
+    path = d / CONFIG_NAME
+    if not d.is_dir():
+        raise WeightsError(f"{d}: weights folder not found (train one with `python -m model.train --out {d}`)")
+    if not path.is_file():
+        raise WeightsError(f"{path}: missing; a weights folder needs {CONFIG_NAME} and {WEIGHTS_NAME}")
+    try:
+        return VAEConfig.from_dict(json.loads(path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as e:
+        raise WeightsError(f"{path}: not a valid config ({e})") from None
+
+
+def load_vae(directory: str | os.PathLike, device: str | torch.device = "cpu") -> ConvVAE:
+    """Rebuild the ConvVAE a weights folder describes, in eval mode, strict about every tensor."""
+    d = Path(directory)
+    config = load_config(d)
+    path = d / WEIGHTS_NAME
+    if not path.is_file():
+        raise WeightsError(f"{path}: missing; retrain or copy the weights file into {d}")
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WeightsError(f"{path}: corrupt or truncated safetensors file ({e})") from None
+    vae = ConvVAE(config)
+    try:
+        vae.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise WeightsError(f"{path}: does not match {CONFIG_NAME} ({first} ...)") from None
+    return vae.to(device).eval()
+
+
+def save_atlas(directory, **arrays: np.ndarray) -> None:
+    def w(tmp):
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+    atomic_write(Path(directory) / ATLAS_NAME, w)
+
+
+def load_atlas(directory) -> dict[str, np.ndarray]:
+    path = Path(directory) / ATLAS_NAME
+    if not path.is_file():
+        raise WeightsError(f"{path}: missing; rerun training (or `python -m model.evaluate --atlas`)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise WeightsError(f"{path}: corrupt atlas ({e})") from None
+
+
+def load_metrics(directory) -> dict:
+    path = Path(directory) / METRICS_NAME
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise WeightsError(f"{path}: not valid JSON ({e})") from None
