@@ -26,6 +26,7 @@ ASSETS = ROOT / "assets"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 MAX_DIM = 32                     # sliders built; a model shows its first latent_dim of them
 MAX_FILE_SIZE = "10mb"
+EMOJI_PAIRS = (("grinning-face", "frowning-face"), ("cat-face", "dog-face"), ("sun-with-face", "full-moon-with-face"))
 EXAMPLES = sorted(str(p) for p in (ASSETS / "examples").glob("*.png"))
 THEME = gr.themes.Soft(primary_hue="blue", font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
                        font_mono=["ui-monospace", "Menlo", "Consolas", "monospace"])   # local fonts only
@@ -91,7 +92,9 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     def map_points(model):
         return ex.map_points(model_of(model))
 
-    def hover_card(model, index):
+    def hover_card(model, index=None):
+        if isinstance(model, (list, tuple)) and len(model) == 2:    # the JS bridge packs the arguments
+            model, index = model
         return ex.hover_card(model_of(model), index)
 
     @user_errors
@@ -288,6 +291,11 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                         method = gr.Radio(["linear", "spherical"], value="spherical", label="method")
                         interp_btn = gr.Button("Interpolate", variant="primary")
                         pair_btn = gr.Button("Try two test images", size="sm")
+                pairs = [[str(ASSETS / "examples" / "emoji" / f"{a}.png"), str(ASSETS / "examples" / "emoji" / f"{b}.png")]
+                         for a, b in EMOJI_PAIRS if (ASSETS / "examples" / "emoji" / f"{a}.png").exists()]
+                pairs += [[str(ASSETS / "examples" / f"drawn-{a}.png"), str(ASSETS / "examples" / f"drawn-{b}.png")]
+                          for a, b in (("tshirt", "trousers"), ("sneaker", "bag"))]
+                gr.Examples(pairs, inputs=[img_a, img_b], label="example pairs (the emoji pairs are for the emoji model)")
                 frames = gr.Gallery(label="frames", columns=10, height=150, allow_preview=False, elem_id="frames")
                 with gr.Row(equal_height=False):
                     gif = gr.Image(label="animated GIF (plays in a loop; download it)", type="filepath", height=200,

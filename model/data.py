@@ -153,6 +153,30 @@ def load_folder(root, split: str, image_size: int, channels: int, background: st
     return Dataset(np.stack(images), np.array(kept_labels, dtype=np.int64), classes)
 
 
+class FolderSource:
+    """A folder's split as a lazily decoded, map-style source (for torch's DataLoader with worker
+    processes): folders larger than memory stream from disk. Item i -> (uint8 (C, H, W), label)."""
+
+    def __init__(self, root, split: str, image_size: int, channels: int, background: str = "white") -> None:
+        files, labels, self.class_names = list_folder(root)
+        keep = folder_split(files, split)
+        self.files = [files[i] for i in keep]
+        self.labels = [labels[i] for i in keep]
+        self.image_size, self.channels, self.background = image_size, channels, background
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int):
+        try:
+            arr = preprocess_image(self.files[i], self.image_size, self.channels, self.background, "never")
+        except ImageError as e:      # keep batches full and deterministic: an unreadable file is blank
+            print(f"warning: {self.files[i]}: {e}; using a blank image")
+            arr = np.full((self.channels, self.image_size, self.image_size),
+                          0 if self.background == "black" else 255, dtype=np.uint8)
+        return arr, self.labels[i]
+
+
 def load_dataset(name: str, split: str, data_dir=None, image_size: int = 28, channels: int = 1) -> Dataset:
     if name == "fashion-mnist":
         return load_fashion_mnist(split, data_dir)
@@ -232,7 +256,7 @@ def preprocess_image(source, image_size: int = 28, channels: int = 1, background
         px = (rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32))[..., None]
     else:
         px = rgb
-    if invert == "always" or (invert == "auto" and _border_is_opposite(px, bg)):
+    if invert == "always" or (invert == "auto" and channels == 1 and _border_is_opposite(px, bg)):
         px = 1.0 - px
     h, w = px.shape[:2]
     scale = image_size / max(h, w)
@@ -255,3 +279,30 @@ def _border_is_opposite(px: np.ndarray, bg: float) -> bool:
         return False
     border = np.concatenate([px[0].ravel(), px[-1].ravel(), px[:, 0].ravel(), px[:, -1].ravel()])
     return abs(float(np.median(border)) - bg) > 0.5
+
+
+def main(argv=None) -> int:
+    """`python -m model.data emoji --out DIR`: build a data set folder (see model/emoji.py)."""
+    import argparse
+    import sys
+
+    p = argparse.ArgumentParser(prog="python -m model.data", description="build a data set folder")
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("emoji", help="render Noto Color Emoji into 64x64 RGB images, by group")
+    e.add_argument("--out", required=True)
+    e.add_argument("--font", default="/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
+    e.add_argument("--size", type=int, default=64)
+    args = p.parse_args(argv)
+    from .emoji import build_emoji_dataset
+
+    try:
+        n = build_emoji_dataset(args.out, args.font, args.size)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {n} emoji images to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -14,6 +14,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +25,14 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from .config import VAEConfig
-from .data import DataError, load_dataset
+from .data import DataError, FolderSource, load_dataset
 from .io import atomic_write, save_pretrained
 from .losses import elbo_terms
 from .vae import ConvVAE
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
+# DDP warns that a 1-channel conv's gradient strides differ from its bucket's: harmless, just slower.
+warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
 
 
 class TrainingError(RuntimeError):
@@ -63,6 +66,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--iwae-k", type=int, default=100, help="samples for the importance-weighted bound")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--stream", action="store_true",
+                   help="--dataset folder: decode images on the fly in worker processes (larger than memory)")
+    p.add_argument("--workers", type=int, default=2, help="loader processes for --stream")
     return p.parse_args(argv)
 
 
@@ -174,14 +180,12 @@ def evaluate_split(model: ConvVAE, images: torch.Tensor, seed: int, batch: int =
     return {"neg_elbo": sums[0].item() / n, "recon": sums[1].item() / n, "kl": sums[2].item() / n}
 
 
-def build_config(args, train_ds) -> VAEConfig:
-    image_size = args.image_size or train_ds.images.shape[-1]
-    channels = args.channels or train_ds.images.shape[1]
+def build_config(args, class_names, image_size: int, channels: int) -> VAEConfig:
     return VAEConfig(image_size=image_size, channels=channels, latent_dim=args.latent_dim,
                      widths=tuple(int(w) for w in args.widths.split(",")), res_blocks=args.res_blocks,
                      hidden=args.hidden, recon=args.recon, beta=args.beta,
                      background="white" if args.dataset == "folder" else "black",
-                     class_names=train_ds.class_names)
+                     class_names=class_names)
 
 
 def train(args: argparse.Namespace) -> dict:
@@ -193,9 +197,20 @@ def train(args: argparse.Namespace) -> dict:
     out = Path(args.out)
     ckpt_path = out / CHECKPOINT_NAME
 
-    train_ds = load_dataset(args.dataset, "train", args.data_dir, args.image_size or 28, args.channels or 1)
-    test_ds = load_dataset(args.dataset, "test", args.data_dir, args.image_size or 28, args.channels or 1)
-    config = build_config(args, train_ds)
+    size, channels = args.image_size or 28, args.channels or 1
+    if args.stream:
+        if args.dataset != "folder":
+            raise TrainingError("--stream reads image folders: use it with --dataset folder")
+        if not args.data_dir:
+            raise DataError("--dataset folder needs --data-dir pointing at a folder of images")
+        train_src = FolderSource(args.data_dir, "train", size, channels)
+        n_train, class_names = len(train_src), train_src.class_names
+    else:
+        train_ds = load_dataset(args.dataset, "train", args.data_dir, size, channels)
+        n_train, class_names = len(train_ds), train_ds.class_names
+        size, channels = train_ds.images.shape[-1], train_ds.images.shape[1]
+    test_ds = load_dataset(args.dataset, "test", args.data_dir, size, channels)
+    config = build_config(args, class_names, size, channels)
     if args.batch_size % world:
         raise TrainingError(f"--batch-size {args.batch_size} is not divisible by {world} processes")
     local_batch = args.batch_size // world
@@ -215,7 +230,7 @@ def train(args: argparse.Namespace) -> dict:
     elif args.resume and rank == 0:
         print(f"no checkpoint at {ckpt_path}: starting from scratch")
 
-    train_x = torch.from_numpy(train_ds.images).to(device)      # uint8 on the device: (N, C, H, W)
+    train_x = None if args.stream else torch.from_numpy(train_ds.images).to(device)  # uint8 (N, C, H, W)
     test_x = torch.from_numpy(test_ds.images).to(device)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -226,10 +241,10 @@ def train(args: argparse.Namespace) -> dict:
     step_fn = torch.compile(model) if args.compile else model
     use_bf16 = device.type == "cuda"
 
-    per_rank = len(train_x) // world
+    per_rank = n_train // world
     steps_per_epoch = per_rank // local_batch
     if steps_per_epoch == 0:
-        raise TrainingError(f"batch size {args.batch_size} is larger than the training set ({len(train_x)})")
+        raise TrainingError(f"batch size {args.batch_size} is larger than the training set ({n_train})")
     total_steps = steps_per_epoch * args.epochs
     lr_warm = int(args.lr_warmup * steps_per_epoch)
     kl_warm = int(args.kl_warmup * steps_per_epoch)
@@ -243,20 +258,34 @@ def train(args: argparse.Namespace) -> dict:
             return self.fn(x, generator=generator)
 
     view = _View(step_fn)
+
+    def epoch_batches(perm: torch.Tensor):
+        """This rank's batches, in perm's order: sliced from memory, or decoded by workers."""
+        if train_x is not None:
+            perm = perm.to(device)
+            for i in range(steps_per_epoch):
+                yield train_x[perm[i * local_batch:(i + 1) * local_batch]]
+            return
+        batches = [perm[i * local_batch:(i + 1) * local_batch].tolist() for i in range(steps_per_epoch)]
+        loader = torch.utils.data.DataLoader(train_src, batch_sampler=batches, num_workers=args.workers,
+                                             pin_memory=device.type == "cuda")
+        for xb, _ in loader:
+            yield xb.to(device, non_blocking=True)
     for epoch in range(start_epoch, args.epochs):
         t0 = time.time()
         model.train()
         g_shuffle = torch.Generator().manual_seed(args.seed * 100_003 + epoch)
-        perm = torch.randperm(len(train_x), generator=g_shuffle)[rank::world][:per_rank].to(device)
+        perm = torch.randperm(n_train, generator=g_shuffle)[rank::world][:per_rank]
         g_eps = torch.Generator(device=device).manual_seed(args.seed * 1_000_003 + epoch * 101 + rank)
         sums = torch.zeros(3, dtype=torch.float64, device=device)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{args.epochs}",
                    disable=rank != 0, leave=False, dynamic_ncols=True, mininterval=1.0)
+        batches = epoch_batches(perm)
         for i in bar:
             step = epoch * steps_per_epoch + i
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total_steps, lr_warm, args.lr)
-            x = to_float(train_x[perm[i * local_batch:(i + 1) * local_batch]])
+            x = to_float(next(batches))
             if device.type == "cuda":
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
