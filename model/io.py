@@ -57,10 +57,16 @@ def write_json(path, obj) -> None:
     atomic_write(path, w)
 
 
-def save_pretrained(vae: ConvVAE, directory: str | os.PathLike) -> None:
-    """Write config.json and model.safetensors into directory."""
+def save_pretrained(vae: ConvVAE, directory: str | os.PathLike, half: bool = False) -> None:
+    """Write config.json and model.safetensors into directory.
+
+    half=True stores float16 (what training exports, so shipped folders stay a few MB);
+    load_vae always rebuilds a float32 model.
+    """
     d = Path(directory)
-    state = {k: v.detach().cpu().contiguous() for k, v in vae.state_dict().items()}
+    dtype = torch.float16 if half else None
+    state = {k: v.detach().cpu().to(dtype if dtype and v.is_floating_point() else v.dtype).contiguous()
+             for k, v in vae.state_dict().items()}
     atomic_write(d / WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
     write_json(d / CONFIG_NAME, vae.config.to_dict())
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from .config import VAEConfig
 from .data import DataError, FolderSource, load_dataset
-from .io import atomic_write, save_pretrained
+from .io import atomic_write, load_vae, save_pretrained
 from .losses import elbo_terms
 from .vae import ConvVAE
 
@@ -336,9 +336,9 @@ def export(model: ConvVAE, args, test_ds, seconds: float, history: list, device)
     """Write the weights folder: model, atlas (map of the test set), metrics."""
     from .evaluate import build_atlas, compute_metrics, write_metrics
 
-    model = model.eval().to("cpu")
     out = Path(args.out)
-    save_pretrained(model, out)
+    save_pretrained(model.eval().to("cpu"), out, half=True)
+    model = load_vae(out)          # measure exactly what was shipped (float16 weights)
     build_atlas(model, test_ds, out, method=args.map)
     metrics = compute_metrics(model, test_ds, iwae_k=args.iwae_k, seed=args.seed)
     ips = [h["images_per_second"] for h in history]

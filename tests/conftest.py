@@ -1,0 +1,45 @@
+"""Shared fixtures: the shipped weights folder and one app served on a free port per session.
+
+`VAE_WEIGHTS` points the tests (and `app.demo`) at another weights root; by default they use the
+shipped `weights/`, so the tests check what a user gets.
+"""
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+WEIGHTS = Path(os.environ.get("VAE_WEIGHTS", ROOT / "weights"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def weights_root() -> Path:
+    return WEIGHTS
+
+
+@pytest.fixture(scope="session")
+def served_app():
+    """(demo, url) of the real app on the shipped weights, on 127.0.0.1 and a free port."""
+    import app
+
+    demo = app.build_demo(WEIGHTS)
+    port = free_port()
+    app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    yield demo, f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(served_app) -> str:
+    return served_app[1]
