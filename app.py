@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
 import functools
 import os
 import sys
@@ -69,6 +70,17 @@ def user_errors(fn):
     return wrapper
 
 
+def upload_path(value):
+    """An uploaded image as the upload events receive it: they run with preprocess=False, so Gradio
+    never opens the file itself (its Image preprocessing would decode any format Pillow knows, convert
+    to RGB, dropping alpha and 16-bit depth, and fail on a bad file with a generic error); the value
+    is Gradio's file data, already checked to lie in its upload cache. Our loader (allowed formats,
+    pixel limit) opens the path."""
+    if isinstance(value, dict):
+        return value.get("path")
+    return value
+
+
 def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     registry = ex.ModelRegistry(weights)
     for w in registry.warnings:
@@ -81,8 +93,10 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     def model_of(name):
         return registry.get(name)
 
-    def map_value(name, slider=None, upload=None):
-        return {"model": name, "markers": {"slider": slider, "upload": upload}}
+    def map_value(name, **markers):
+        """The map's value: the model and the markers that changed (slider, upload); map.js keeps the
+        others, so moving a slider leaves the upload's diamond in place and vice versa (None removes one)."""
+        return {"model": name, "markers": markers}
 
     def slider_updates(m, values):
         labels = ex.slider_labels(m)
@@ -105,19 +119,19 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     def on_slide(model, *values):
         m = model_of(model)
         z = list(values[:m.dim])
-        return ex.decode(m, z), map_value(model, ex.place(m, z), None)
+        return ex.decode(m, z), map_value(model, slider=ex.place(m, z))
 
     @user_errors
     def set_z(model, z):
         m = model_of(model)
-        return [*slider_updates(m, z), ex.decode(m, z), map_value(model, ex.place(m, z))]
+        return [*slider_updates(m, z), ex.decode(m, z), map_value(model, slider=ex.place(m, z))]
 
     @user_errors
     def on_model(model):
         m = model_of(model)
         z = [0.0] * m.dim
         is2d = m.dim == 2
-        return [*slider_updates(m, z), ex.decode(m, z), map_value(model, ex.place(m, z)),
+        return [*slider_updates(m, z), ex.decode(m, z), map_value(model, slider=ex.place(m, z), upload=None),
                 m.describe(), gr.update(maximum=m.dim - 1, value=0),
                 ex.manifold(m) if is2d else None, gr.update(visible=is2d), about_markdown(m),
                 history_figure(m.metrics["history"]) if m.metrics.get("history") else None,
@@ -147,16 +161,16 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
 
     @user_errors
     def encode(image, model: str):
-        info = ex.encode(model_of(model), image)
+        info = ex.encode(model_of(model), upload_path(image))
         recon = info.pop("recon_image")
         info.pop("input_image")
         return recon, info
 
     @user_errors
     def encode_view(image, model):
-        info = ex.encode(model_of(model), image)
+        info = ex.encode(model_of(model), upload_path(image))
         return (info["input_image"], posterior_figure(info["mu"], info["sigma"], info["z"]),
-                ex.stats_markdown(info), map_value(model, None, info["map_xy"]), info)
+                ex.stats_markdown(info), map_value(model, upload=info["map_xy"]), info)
 
     @user_errors
     def resample(model, info, seed):
@@ -185,12 +199,12 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
 
     @user_errors
     def interpolate(image_a, image_b, steps: int, method: str, model: str):
-        r = ex.interpolate_images(model_of(model), image_a, image_b, steps, method)
+        r = ex.interpolate_images(model_of(model), upload_path(image_a), upload_path(image_b), steps, method)
         return r["frames"], r["gif"]
 
     @user_errors
     def interpolate_plot(image_a, image_b, steps, method, model):
-        r = ex.interpolate_images(model_of(model), image_a, image_b, steps, method)
+        r = ex.interpolate_images(model_of(model), upload_path(image_a), upload_path(image_b), steps, method)
         return radius_figure(r["norms"], r["radius"])
 
     def about_markdown(m):
@@ -247,7 +261,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                                      elem_classes="zslider") for i in range(MAX_DIM)]
             with gr.Column(scale=5, min_width=360):
                 map_html = gr.HTML(
-                    map_value(default.name, ex.place(default, [0.0] * default.dim)),
+                    map_value(default.name, slider=ex.place(default, [0.0] * default.dim)),
                     html_template="<div class='vae-map'><div class='vae-map-plot'></div><div class='vae-map-card'></div></div>",
                     js_on_load=(ASSETS / "map.js").read_text(), elem_id="latent-map",
                     head=f"<script src='/gradio_api/file={PLOTLY_JS}'></script>",
@@ -263,13 +277,14 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                         if EXAMPLES:
                             gr.Examples(EXAMPLES, inputs=upload, label="examples (drawings on white: inverted to match the data)")
                         test_gallery = gr.Gallery(gallery_of_test_images(default), label="or a test-set image",
-                                                  columns=10, height=150, allow_preview=False, object_fit="contain",
-                                                  elem_id="test-gallery")
+                                                  columns=5, height=170, allow_preview=False, object_fit="contain",
+                                                  interactive=False, elem_id="test-gallery")
                     with gr.Column(scale=2):
                         with gr.Row():
-                            enc_input = gr.Image(label="model input (preprocessed)", type="pil", interactive=False, height=200)
+                            enc_input = gr.Image(label="model input (preprocessed)", type="pil", interactive=False, height=200,
+                                                 buttons=["download"])
                             enc_recon = gr.Image(label="reconstruction", type="pil", format="png", interactive=False,
-                                                 height=200, elem_id="recon")
+                                                 height=200, elem_id="recon", buttons=["download"])
                         enc_stats = gr.Markdown("Upload an image to see its ELBO terms.", elem_id="elbo-stats")
                         with gr.Row():
                             resample_btn = gr.Button("Resample ε (reparameterization)", size="sm")
@@ -296,7 +311,8 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                 pairs += [[str(ASSETS / "examples" / f"drawn-{a}.png"), str(ASSETS / "examples" / f"drawn-{b}.png")]
                           for a, b in (("tshirt", "trousers"), ("sneaker", "bag"))]
                 gr.Examples(pairs, inputs=[img_a, img_b], label="example pairs (the emoji pairs are for the emoji model)")
-                frames = gr.Gallery(label="frames", columns=10, height=150, allow_preview=False, elem_id="frames")
+                frames = gr.Gallery(label="frames", columns=10, height=150, allow_preview=False, elem_id="frames",
+                                    format="png")   # PNG encodes ~7x faster than the default WebP here
                 with gr.Row(equal_height=False):
                     gif = gr.Image(label="animated GIF (plays in a loop; download it)", type="filepath", height=200,
                                    interactive=False, elem_id="gif")
@@ -310,7 +326,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                     seed = gr.Number(0, label="seed", precision=0, minimum=0, maximum=ex.MAX_SEED)
                     sample_btn = gr.Button("Sample", variant="primary")
                 samples = gr.Gallery(label="samples (click one to load it into the sliders)", columns=8, height=330,
-                                     allow_preview=False, elem_id="samples")
+                                     allow_preview=False, elem_id="samples", format="png")
                 samples_z = gr.State([])
                 gr.Markdown(TEACH["sample"], elem_classes="teach")
 
@@ -350,9 +366,10 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         api_btn.click(decode, [api_z, model_dd], api_image, api_name="decode")
         api_btn.click(pick, [api_index, model_dd], [api_mu, api_image], api_name="pick")
 
-        enc_event = upload.change(encode, [upload, model_dd], [enc_recon, enc_json], api_name="encode")
+        enc_event = upload.change(encode, [upload, model_dd], [enc_recon, enc_json], api_name="encode",
+                                  preprocess=False)     # see upload_path
         enc_event.success(encode_view, [upload, model_dd], [enc_input, enc_plot, enc_stats, map_html, enc_state],
-                          api_visibility="private")
+                          api_visibility="private", preprocess=False)
         test_gallery.select(use_test_image, test_gallery, upload, api_visibility="private")
         resample_btn.click(lambda s: s + 1, resample_seed, resample_seed, api_visibility="private").then(
             resample, [model_dd, enc_state, resample_seed], [enc_recon, enc_plot, enc_state, eps_text],
@@ -360,9 +377,9 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         send_btn.click(send_to_sliders, [model_dd, enc_state], slider_outs, api_visibility="private")
 
         interp_event = interp_btn.click(interpolate, [img_a, img_b, steps, method, model_dd], [frames, gif],
-                                        api_name="interpolate")
+                                        api_name="interpolate", preprocess=False)
         interp_event.success(interpolate_plot, [img_a, img_b, steps, method, model_dd], radius_plot,
-                             api_visibility="private")
+                             api_visibility="private", preprocess=False)
 
         def test_pair(model):
             g = gallery_of_test_images(model_of(model), per_class=1)
@@ -382,9 +399,24 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     return demo
 
 
+def limit_malloc_arenas(n: int = 2) -> None:
+    """glibc gives each thread that allocates under contention its own malloc arena and keeps their
+    memory: Gradio's worker threads then hold ~20 MB more after the first requests than with two
+    shared arenas (bench/memory.py). Same as MALLOC_ARENA_MAX=2; a no-op off glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, n)             # -8: M_ARENA_MAX
+    except (OSError, AttributeError):
+        pass
+
+
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
            auth: tuple[str, str] | None = None, **kwargs):
     """Serve with the app's theme, CSS and safe defaults (local only, size-limited uploads)."""
+    # Each request is a tiny batch. Alone, one torch thread is as fast as all cores; when the queue runs
+    # 4 at once or other processes share the CPU, threads fanning out per request made decode 5-20x
+    # slower (measured on 2 cores while training ran; see BENCHMARKS.md).
+    ex.torch.set_num_threads(1)
+    limit_malloc_arenas()
     return demo.launch(server_name=host, server_port=port, share=share, auth=auth, theme=THEME, css=CSS,
                        max_file_size=MAX_FILE_SIZE, ssr_mode=False, footer_links=["api"], **kwargs)
 
@@ -413,10 +445,28 @@ def main(argv=None) -> int:
     try:
         demo = build_demo(args.weights)
     except WeightsError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {' '.join(str(e).split())}", file=sys.stderr)      # one line, whatever the cause
         return 2
     launch(demo, args.host, args.port, args.share, auth)
+    delete_cache_files(demo)
     return 0
+
+
+def delete_cache_files(demo: gr.Blocks) -> None:
+    """After Ctrl-C: remove the files this run put in Gradio's cache. Gradio's own shutdown does the
+    same (delete_cache), but it waits for open client streams and the main thread gives it only 5 s,
+    so with a client connected it is cut off and the files stay (bench/memory.py)."""
+    cache = Path(gr.utils.get_upload_folder()).resolve()
+    for files in list(demo.temp_file_sets):
+        for f in list(files):
+            path = Path(f).resolve()
+            if cache in path.parents:                       # only Gradio's copies, never a source file
+                path.unlink(missing_ok=True)
+                if path.parent != cache:
+                    try:
+                        path.parent.rmdir()                 # its per-file folder, once empty
+                    except OSError:
+                        pass
 
 
 @functools.lru_cache(maxsize=1)

@@ -7,9 +7,14 @@ const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b
 const box = element.querySelector(".vae-map-plot");
 const card = element.querySelector(".vae-map-card");
 let drawnModel = null, nClassTraces = 0, hoverToken = 0;
+// The plotly.js this map was drawn with, pinned: js_on_load runs once `head` has loaded the `plotly` package's
+// bundle, but the first gr.Plot to render (the posterior chart) loads Gradio's own plotly.js (another
+// version) and overwrites window.Plotly; restyling our graph with that one throws and freezes the markers.
+let P = typeof Plotly === "undefined" ? null : Plotly;
+let markers = {};           // the markers shown; a value carries only those that changed (null removes one)
 
-function markerTraces(v) {
-  const m = v.markers || {};
+function markerTraces() {
+  const m = markers;
   const one = (p, name, symbol, colour) => ({
     type: "scatter", mode: "markers", name, x: p ? [p[0]] : [], y: p ? [p[1]] : [],
     marker: { symbol, size: 18, color: colour, line: { color: "#111", width: 2 } },
@@ -22,7 +27,12 @@ function markerTraces(v) {
 async function draw() {
   const v = props.value || {};
   if (!v.model || !box) return;
-  if (typeof Plotly === "undefined") { setTimeout(draw, 100); return; }
+  if (!P) {
+    if (typeof Plotly === "undefined") { setTimeout(draw, 100); return; }
+    P = Plotly;
+  }
+  if (v.model !== drawnModel) markers = {};
+  Object.assign(markers, v.markers || {});
   if (drawnModel !== v.model || !box.querySelector(".main-svg")) {
     drawnModel = v.model;
     const pts = await server.map_points(v.model);
@@ -42,7 +52,7 @@ async function draw() {
       yaxis: { title: { text: axis + (pts.method === "plane" ? "1" : "2") }, zeroline: false },
       plot_bgcolor: "#fafafa",
     };
-    await Plotly.react(box, traces.concat(markerTraces(v)), layout,
+    await P.react(box, traces.concat(markerTraces()), layout,
                        { responsive: true, displaylogo: false, scrollZoom: true });
     box.removeAllListeners && box.removeAllListeners("plotly_click");
     box.on("plotly_click", ev => {
@@ -63,8 +73,8 @@ async function draw() {
     });
     box.on("plotly_unhover", () => { hoverToken++; card.style.display = "none"; });
   } else {
-    const mt = markerTraces(v);
-    await Plotly.restyle(box, { x: mt.map(t => t.x), y: mt.map(t => t.y) }, [nClassTraces, nClassTraces + 1]);
+    const mt = markerTraces();
+    await P.restyle(box, { x: mt.map(t => t.x), y: mt.map(t => t.y) }, [nClassTraces, nClassTraces + 1]);
   }
   element.dataset.ready = "1";
 }

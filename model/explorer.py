@@ -6,11 +6,13 @@ safe to show to a user; nothing here imports gradio.
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import io
 import json
 import math
 import os
+import shutil
 import tempfile
 import threading
 import uuid
@@ -41,6 +43,9 @@ class ExplorerError(ValueError):
 
 
 # ---------------------------------------------------------------- models
+ATLAS_KEYS = ("mu", "xy", "labels", "class_names", "map_method", "kl_per_dim", "thumb_index", "thumbnails")
+
+
 @dataclass
 class LoadedModel:
     name: str
@@ -51,6 +56,14 @@ class LoadedModel:
     map_index: MapIndex = field(init=False)
 
     def __post_init__(self) -> None:
+        where, fix = self.path / "atlas.npz", f"rebuild it: `python -m model.evaluate {self.path} --atlas`"
+        missing = [k for k in ATLAS_KEYS if k not in self.atlas]
+        if missing:
+            raise ValueError(f"{where}: lacks {', '.join(missing)}; {fix}")
+        mu, xy = self.atlas["mu"], self.atlas["xy"]
+        if mu.ndim != 2 or mu.shape[1] != self.dim or len(mu) == 0 or xy.shape != (len(mu), 2):
+            raise ValueError(f"{where}: holds means of shape {mu.shape} and map {xy.shape}, not (N, {self.dim}) "
+                             f"and (N, 2) for this model; {fix}")
         self.map_index = MapIndex(self.atlas["mu"], self.atlas["xy"], str(self.atlas["map_method"]))
 
     @property
@@ -92,17 +105,24 @@ class ModelRegistry:
         self.models: dict[str, LoadedModel] = {}
         self.warnings: list[str] = []
         if not self.root.is_dir():
-            raise WeightsError(f"{self.root}: weights folder not found (pass --weights DIR)")
+            raise WeightsError(f"{self.root}: weights folder not found; pass --weights DIR (a folder of model "
+                               f"folders, like the repository's weights/)")
+        errors = []
         for d in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
                 vae = load_vae(d)
                 atlas = load_atlas(d)
                 self.models[d.name] = LoadedModel(d.name, d, vae, atlas, load_metrics(d))
-            except (WeightsError, KeyError, ValueError) as e:
-                self.warnings.append(f"skipping model {d.name!r}: {e}")
+            except (RuntimeError, KeyError, ValueError, IndexError, TypeError, OSError) as e:  # WeightsError too
+                errors.append(" ".join(str(e).split()))
+                self.warnings.append(f"skipping model {d.name!r}: {errors[-1]}")
         if not self.models:
-            detail = "; ".join(self.warnings) or "it holds no model folders"
-            raise WeightsError(f"no usable model under {self.root}: {detail}")
+            train = f"`python -m model.train --out {self.root / 'NAME'}`"
+            if errors:
+                raise WeightsError(f"no usable model under {self.root}: {'; '.join(errors)}. Fix or remove the "
+                                   f"folder, retrain it with {train}, or pass --weights DIR")
+            raise WeightsError(f"no model folders (config.json + model.safetensors) under {self.root}: "
+                               f"pass --weights DIR pointing at the shipped weights, or train one with {train}")
 
     def names(self) -> list[str]:
         return list(self.models)
@@ -154,6 +174,19 @@ def png_data_url(img: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def write_gif(frames: list[Image.Image], path, duration: int) -> None:
+    """A looping animated GIF. Colour frames get a fast octree palette each (Pillow's default
+    median cut costs ~6x more and gives a larger file); grey frames skip Pillow's palette
+    optimisation, which costs ~4x the encoding itself and saves ~3% of the file
+    (bench/latency.py, /interpolate)."""
+    if frames[0].mode == "RGB":
+        frames, optimize = [f.quantize(256, method=Image.Quantize.FASTOCTREE) for f in frames], True
+    else:
+        optimize = False
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:], duration=duration, loop=0,
+                   optimize=optimize)
+
+
 class TempFiles:
     """GIFs written for download live in one private temp folder, pruned to the newest few,
     and removed when the process ends; Gradio copies what it serves into its own cache."""
@@ -165,18 +198,18 @@ class TempFiles:
 
     def new_path(self, suffix: str) -> Path:
         with self.lock:
+            self.dir.mkdir(parents=True, exist_ok=True)          # again, if cleanup() ran
             files = sorted(self.dir.glob("*"), key=lambda p: p.stat().st_mtime)
             for old in files[: max(0, len(files) - self.keep + 1)]:
                 old.unlink(missing_ok=True)
         return self.dir / f"{uuid.uuid4().hex}{suffix}"
 
     def cleanup(self) -> None:
-        for p in self.dir.glob("*"):
-            p.unlink(missing_ok=True)
-        self.dir.rmdir()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 TEMP = TempFiles()
+atexit.register(TEMP.cleanup)        # the docstring's promise: nothing left behind at exit
 
 
 # ---------------------------------------------------------------- argument checks
@@ -259,9 +292,15 @@ def encode(m: LoadedModel, source, seed: int = 0) -> dict:
 def reparameterize(m: LoadedModel, mu, logvar, seed: int) -> dict:
     """A fresh eps for the same (mu, sigma): z moves, the distribution does not."""
     mu_t = torch.from_numpy(latent_vector(m, mu)).unsqueeze(0)
-    lv = torch.tensor(np.clip(np.asarray(logvar, dtype=np.float32), -30, 20)).view(1, -1)
-    if lv.shape != mu_t.shape:
-        raise ExplorerError(f"logvar must have {m.dim} values")
+    try:
+        lv_np = np.asarray(logvar, dtype=np.float32).reshape(-1)
+    except (TypeError, ValueError):
+        raise ExplorerError("logvar must be a list of numbers") from None
+    if lv_np.size != m.dim:
+        raise ExplorerError(f"logvar has {lv_np.size} values; this model expects {m.dim}")
+    if np.isnan(lv_np).any():
+        raise ExplorerError("logvar contains NaN; every value must be a number")
+    lv = torch.from_numpy(np.clip(lv_np, -30, 20)).view(1, -1)
     gen = torch.Generator().manual_seed(_int_in(seed, 0, MAX_SEED, "seed"))
     eps = torch.randn(mu_t.shape, generator=gen)
     z = mu_t + torch.exp(0.5 * lv) * eps
@@ -291,8 +330,7 @@ def interpolate_images(m: LoadedModel, source_a, source_b, steps, method: str) -
     other = interpolate(mu[0], mu[1], steps, "spherical" if method == "linear" else "linear")
     frames = [to_image(x) for x in m.vae.decode(path)]
     gif = TEMP.new_path(".gif")
-    loop = frames + frames[-2:0:-1]                                    # there and back again
-    loop[0].save(gif, save_all=True, append_images=loop[1:], duration=max(40, 1600 // steps), loop=0)
+    write_gif(frames + frames[-2:0:-1], gif, duration=max(40, 1600 // steps))   # there and back again
     return {"frames": frames, "gif": str(gif), "z": path.numpy(),
             "norms": {method: path.norm(dim=1).tolist(),
                       ("spherical" if method == "linear" else "linear"): other.norm(dim=1).tolist()},
@@ -369,7 +407,7 @@ def slider_labels(m: LoadedModel) -> list[str]:
 
 
 def random_latent(m: LoadedModel, seed: int) -> list[float]:
-    z = sample_prior(1, m.dim, 1.0, seed)[0].clamp(-SLIDER_LIMIT, SLIDER_LIMIT)
+    z = sample_prior(1, m.dim, 1.0, _int_in(seed, 0, MAX_SEED, "seed"))[0].clamp(-SLIDER_LIMIT, SLIDER_LIMIT)
     return z.numpy().astype(float).round(3).tolist()
 
 

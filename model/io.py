@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -99,8 +101,9 @@ def load_vae(directory: str | os.PathLike, device: str | torch.device = "cpu") -
     try:
         vae.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise WeightsError(f"{path}: does not match {CONFIG_NAME} ({first} ...)") from None
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        detail = lines[1] if len(lines) > 1 else lines[0]          # the first mismatching tensor
+        raise WeightsError(f"{path}: does not match {CONFIG_NAME} ({detail[:200]})") from None
     return vae.to(device).eval()
 
 
@@ -118,7 +121,7 @@ def load_atlas(directory) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    except (OSError, ValueError, EOFError) as e:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
         raise WeightsError(f"{path}: corrupt atlas ({e})") from None
 
 

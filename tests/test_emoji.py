@@ -44,7 +44,6 @@ def test_builder_makes_distinct_labelled_colour_images(tmp_path):
     assert len(set(arrays)) == len(arrays)               # distinct images
 
 
-@pytest.mark.skipif(not (WEIGHTS / "emoji").is_dir(), reason="no emoji model in the weights folder")
 def test_shipped_emoji_model_reconstructs_emoji():
     """Reconstructions resemble the input: mean squared error (pixels in [0, 1]) below 0.02,
     i.e. an RMS error of 0.14 per channel; a model that outputs the mean emoji scores ~0.10."""

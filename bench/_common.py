@@ -1,0 +1,157 @@
+"""Shared helpers for the bench/ scripts: machine line, servers in subprocesses, RSS, percentiles.
+
+Every script measures our app against a floor (a bare Gradio app, bench/bare_app.py) or an anchor
+in the same run, alternating between the two, and prints markdown table rows.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+DEFAULT_WEIGHTS = os.environ.get("VAE_WEIGHTS", str(ROOT / "weights"))
+EXAMPLES = sorted((ROOT / "assets" / "examples").glob("drawn-*.png"))
+
+
+def machine() -> str:
+    """'AMD EPYC, 2 cores, 2026-11-25 07:30 UTC' (lscpu model name, usable cores, date)."""
+    name = platform.processor() or "unknown CPU"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
+        for line in out.splitlines():
+            if line.lower().startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except (OSError, subprocess.SubprocessError):
+        pass
+    cores = len(os.sched_getaffinity(0))
+    now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{name}, {cores} cores, {now}"
+
+
+def busy_note() -> str:
+    """Says whether training runs share the CPU (their timings are then noisy)."""
+    r = subprocess.run(["pgrep", "-f", "python -m model.train"], capture_output=True, text=True)
+    n = len([p for p in r.stdout.split() if p.strip() and int(p) != os.getpid()])
+    load = f"load average {os.getloadavg()[0]:.1f} at the end"
+    return f"measured while {n} training run(s) shared the CPU, {load}" if n else f"no training running, {load}"
+
+
+def header(title: str, cols: list[str]) -> None:
+    print(f"\n### {title}\n\n{machine()}; {busy_note()}; python {platform.python_version()}\n")
+    row(cols)
+    row(["---"] * len(cols))
+
+
+def row(cells) -> None:
+    print("| " + " | ".join(str(c) for c in cells) + " |", flush=True)
+
+
+def pct(values, q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else float("nan")
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.1f} ms"
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x" if b > 0 else "n/a"
+
+
+def met(r: float, target: float) -> str:
+    return "yes" if r <= target else "**no**"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 180.0, proc: subprocess.Popen | None = None) -> float:
+    """Poll url until it answers 200; returns the time it took (seconds from the call)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return time.perf_counter() - t0
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.01)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+def app_cmd(port: int, weights: str) -> list[str]:
+    return [sys.executable, str(ROOT / "app.py"), "--port", str(port), "--weights", weights]
+
+
+def bare_cmd(port: int) -> list[str]:
+    return [sys.executable, str(BENCH / "bare_app.py"), "--port", str(port)]
+
+
+class Server:
+    """A server in a subprocess on 127.0.0.1:port; stopped with SIGINT (graceful), then SIGKILL."""
+
+    def __init__(self, cmd: list[str], port: int, env: dict | None = None, log: str | None = None) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/"
+        e = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+        e.update(env or {})
+        self.log = open(log or os.devnull, "w")
+        self.t0 = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait(self, timeout: float = 180.0) -> float:
+        """Seconds from process start to the first HTTP 200 on /."""
+        wait_http(self.url, timeout, self.proc)
+        return time.perf_counter() - self.t0
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process (MB, from /proc)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def count_files(folder: Path) -> int:
+    return sum(1 for p in Path(folder).rglob("*") if p.is_file()) if Path(folder).exists() else 0

@@ -1,0 +1,81 @@
+"""Start-up: `python app.py --port P` to the first HTTP 200, against a bare Gradio app that imports torch.
+
+    python bench/startup.py [--reps 5] [--weights weights]
+
+The two launches alternate (bare, ours, ours, bare, ...) so drift hits both alike; the median of
+each is reported. A second table splits our start-up into phases, timed in a fresh process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import DEFAULT_WEIGHTS, ROOT, Server, app_cmd, bare_cmd, free_port, header, met, row  # noqa: E402
+
+TARGET = 1.5
+PHASES = r"""
+import json, os, sys, time
+t0 = time.perf_counter(); out = {}
+def mark(name):
+    out[name] = time.perf_counter() - t0
+sys.path.insert(0, sys.argv[1])
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+import torch; mark("import torch")
+import gradio; mark("import gradio (after torch)")
+import app; mark("import app (plotly, model/)")
+demo = app.build_demo(sys.argv[2]); mark("build_demo (load weights, build the page)")
+out["umap imported"] = "umap" in sys.modules
+out["numba imported"] = "numba" in sys.modules
+print(json.dumps(out))
+"""
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--weights", default=DEFAULT_WEIGHTS)
+    a = p.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-startup-"))
+    kinds = {"ours": lambda port: app_cmd(port, a.weights), "bare": bare_cmd}
+    times: dict[str, list[float]] = {"ours": [], "bare": []}
+    for rep in range(a.reps + 1):                      # rep 0 warms the page cache, not counted
+        order = ["bare", "ours"] if rep % 2 == 0 else ["ours", "bare"]
+        for kind in order:
+            port = free_port()
+            s = Server(kinds[kind](port), port, env={"GRADIO_TEMP_DIR": str(tmp / kind)})
+            try:
+                t = s.wait()
+            finally:
+                s.stop()
+            if rep:
+                times[kind].append(t)
+    ours, bare = statistics.median(times["ours"]), statistics.median(times["bare"])
+    r = ours / bare
+    header(f"Start-up, process start to first HTTP 200 on /, median of {a.reps} alternating launches",
+           ["figure", "ours", "floor (bare Gradio + torch)", "ratio", "target", "met?"])
+    row(["start-up to first 200", f"{ours:.2f} s", f"{bare:.2f} s", f"{r:.2f}x", f"<= {TARGET}x", met(r, TARGET)])
+    print(f"\nall launches (s): ours {[round(t, 2) for t in times['ours']]}, bare {[round(t, 2) for t in times['bare']]}")
+
+    res = subprocess.run([sys.executable, "-c", PHASES, str(ROOT), a.weights], capture_output=True, text=True,
+                         cwd=ROOT, env={**os.environ, "GRADIO_TEMP_DIR": str(tmp / "phases")})
+    if res.returncode == 0:
+        ph = json.loads(res.stdout.strip().splitlines()[-1])
+        print("\nPhases of our start-up in one fresh process (cumulative s): " + ", ".join(
+            f"{k} {v:.2f}" if isinstance(v, float) else f"{k}: {v}" for k, v in ph.items()))
+    else:
+        print(f"\n(phase timing failed: {res.stderr.strip().splitlines()[-1:]})")
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
