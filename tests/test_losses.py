@@ -148,7 +148,7 @@ def informative_vae():
 
 
 def test_iwae_bound_is_tighter_than_the_elbo_and_grows_with_k(informative_vae):
-    vae, x = informative_vae, blobs(48, seed=1)
+    vae, x = informative_vae, blobs(32, seed=1)
     with torch.no_grad():
         # the ELBO, averaged over many eps draws (closed-form KL): a precise value
         reps = [elbo_terms(vae, x, generator=torch.Generator().manual_seed(s))["neg_elbo"] for s in range(20)]
