@@ -196,6 +196,9 @@ def train(args: argparse.Namespace) -> dict:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
     ckpt_path = out / CHECKPOINT_NAME
+    if rank == 0 and out.is_dir():
+        for stale in out.glob(".*.tmp"):       # left by a run killed mid-write (kill -9)
+            stale.unlink(missing_ok=True)
 
     size, channels = args.image_size or 28, args.channels or 1
     if args.stream:
@@ -357,6 +360,10 @@ def main(argv=None) -> int:
         train(args)
     except (DataError, TrainingError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:           # disk full, permissions: atomic_write kept the previous checkpoint
+        print(f"error: could not write {getattr(e, 'filename', None) or args.out}: {e.strerror or e}; "
+              f"the last checkpoint is intact, continue with --resume", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: the last checkpoint is intact; continue with --resume", file=sys.stderr)
