@@ -111,7 +111,7 @@ class Server:
     def __init__(self, cmd: list[str], port: int, env: dict | None = None, log: str | None = None) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/"
-        e = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
+        e = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
         e.update(env or {})
         self.log = open(log or os.devnull, "w")
         self.t0 = time.perf_counter()
@@ -132,8 +132,12 @@ class Server:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.proc.send_signal(signal.SIGABRT)       # with PYTHONFAULTHANDLER: stacks into the log
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
         self.log.close()
         return self.proc.returncode
 

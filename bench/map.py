@@ -76,8 +76,11 @@ def main(argv=None) -> int:
          f"{u['fit1'] / t_pca:,.0f}x", "report", "-"])
     row(["second fit, same process", f"{u['fit2']:.1f} s", f"{t_pca * 1000:.1f} ms", f"{u['fit2'] / t_pca:,.0f}x",
          "report", "-"])
-    row(["recompute from a cold process (import + first fit, process wall time)", f"{wall:.1f} s",
-         f"{t_pca * 1000:.1f} ms", f"{wall / t_pca:,.0f}x", "never at start-up / in a request", "yes (stored in atlas.npz)"])
+    cold = u["import"] + u["fit1"]
+    row(["recompute in a fresh process (import + first fit)", f"{cold:.1f} s",
+         f"{t_pca * 1000:.1f} ms", f"{cold / t_pca:,.0f}x", "never at start-up or in a request",
+         "yes (stored in atlas.npz)"])
+    print(f"\n(UMAP process wall time, loading the means and both fits included: {wall:.1f} s.)")
     return 0
 
 

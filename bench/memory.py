@@ -114,6 +114,10 @@ def main(argv=None) -> int:
     finally:
         codes = {k: s.stop() for k, s in servers.items()}
     after_files = {k: files(k) for k in servers}
+    for k, code in codes.items():
+        if code != 0:
+            print(f"{k} did not exit within 20 s of SIGINT (code {code}); end of its log:\n" +
+                  "".join((tmp / f"{k}.log").read_text().splitlines(keepends=True)[-60:]), file=sys.stderr)
     shutil.rmtree(tmp, ignore_errors=True)
 
     header(f"Memory: RSS after start and after {a.requests} mixed requests "
