@@ -11,6 +11,8 @@ import ctypes
 import functools
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -27,6 +29,10 @@ ASSETS = ROOT / "assets"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 MAX_DIM = 32                     # sliders built; a model shows its first latent_dim of them
 MAX_FILE_SIZE = "10mb"
+# Every event that runs the model shares one concurrency group (the queue's default limit, 4): at
+# most 4 handlers at once in all, instead of 4 per endpoint. On 2 cores that costs no throughput,
+# and each running handler holds its own torch and Pillow working memory (bench/memory.py).
+MODEL_GROUP = "model"
 EMOJI_PAIRS = (("grinning-face", "frowning-face"), ("cat-face", "dog-face"), ("sun-with-face", "full-moon-with-face"))
 EXAMPLES = sorted(str(p) for p in (ASSETS / "examples").glob("*.png"))
 THEME = gr.themes.Soft(primary_hue="blue", font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
@@ -276,7 +282,8 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                                           type="filepath", sources=["upload", "clipboard"], height=240, elem_id="upload")
                         if EXAMPLES:
                             gr.Examples(EXAMPLES, inputs=upload, label="examples (drawings on white: inverted to match the data)")
-                        test_gallery = gr.Gallery(gallery_of_test_images(default), label="or a test-set image",
+                        gr.Markdown("**or a test-set image:**")
+                        test_gallery = gr.Gallery(gallery_of_test_images(default), show_label=False,
                                                   columns=5, height=170, allow_preview=False, object_fit="contain",
                                                   interactive=False, elem_id="test-gallery")
                     with gr.Column(scale=2):
@@ -292,7 +299,8 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                         eps_text = gr.Markdown()
                     with gr.Column(scale=3):
                         enc_plot = gr.Plot(label="posterior per dimension")
-                        enc_json = gr.JSON(label="encoding (mu, logvar, recon, kl, elbo, map_xy)", open=False)
+                        enc_json = gr.JSON(label="encoding (mu, logvar, recon, kl, elbo, map_xy)", open=False,
+                                           max_height=260)
                 gr.Markdown(TEACH["encode"], elem_classes="teach")
                 enc_state = gr.State({})
                 resample_seed = gr.State(1)
@@ -353,23 +361,26 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         # ---------------------------------------------------------------- wiring
         slider_outs = [*sliders, decoded, map_html]
         gr.on([s.input for s in sliders], on_slide, [model_dd, *sliders], [decoded, map_html],
-              trigger_mode="always_last", show_progress="hidden", api_visibility="private")
+              trigger_mode="always_last", show_progress="hidden", api_visibility="private",
+              concurrency_id=MODEL_GROUP)
         model_dd.change(on_model, model_dd, [*slider_outs, model_info, trav_dim, manifold_img, manifold_note, about,
                                              history_plot, test_gallery], api_visibility="private")
         reset_btn.click(lambda m: set_z(m, [0.0] * model_of(m).dim), model_dd, slider_outs, api_visibility="private")
         random_btn.click(lambda s: s + 1, random_seed, random_seed, api_visibility="private").then(
             on_random, [model_dd, random_seed], slider_outs, api_visibility="private")
         gr.on([trav_dim.release, decoded.change], on_traverse, [model_dd, trav_dim, *sliders], trav_img,
-              show_progress="hidden", trigger_mode="always_last", api_visibility="private")
+              show_progress="hidden", trigger_mode="always_last", api_visibility="private",
+              concurrency_id=MODEL_GROUP)
         map_html.select(on_map_select, model_dd, slider_outs, api_visibility="private")
 
-        api_btn.click(decode, [api_z, model_dd], api_image, api_name="decode")
-        api_btn.click(pick, [api_index, model_dd], [api_mu, api_image], api_name="pick")
+        api_btn.click(decode, [api_z, model_dd], api_image, api_name="decode", concurrency_id=MODEL_GROUP)
+        api_btn.click(pick, [api_index, model_dd], [api_mu, api_image], api_name="pick",
+                      concurrency_id=MODEL_GROUP)
 
         enc_event = upload.change(encode, [upload, model_dd], [enc_recon, enc_json], api_name="encode",
-                                  preprocess=False)     # see upload_path
+                                  preprocess=False, concurrency_id=MODEL_GROUP)     # see upload_path
         enc_event.success(encode_view, [upload, model_dd], [enc_input, enc_plot, enc_stats, map_html, enc_state],
-                          api_visibility="private", preprocess=False)
+                          api_visibility="private", preprocess=False, concurrency_id=MODEL_GROUP)
         test_gallery.select(use_test_image, test_gallery, upload, api_visibility="private")
         resample_btn.click(lambda s: s + 1, resample_seed, resample_seed, api_visibility="private").then(
             resample, [model_dd, enc_state, resample_seed], [enc_recon, enc_plot, enc_state, eps_text],
@@ -377,9 +388,9 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         send_btn.click(send_to_sliders, [model_dd, enc_state], slider_outs, api_visibility="private")
 
         interp_event = interp_btn.click(interpolate, [img_a, img_b, steps, method, model_dd], [frames, gif],
-                                        api_name="interpolate", preprocess=False)
+                                        api_name="interpolate", preprocess=False, concurrency_id=MODEL_GROUP)
         interp_event.success(interpolate_plot, [img_a, img_b, steps, method, model_dd], radius_plot,
-                             api_visibility="private", preprocess=False)
+                             api_visibility="private", preprocess=False, concurrency_id=MODEL_GROUP)
 
         def test_pair(model):
             g = gallery_of_test_images(model_of(model), per_class=1)
@@ -392,7 +403,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         pair_btn.click(test_pair, model_dd, [img_a, img_b], api_visibility="private")
 
         sample_event = sample_btn.click(sample, [n_samples, temperature, seed, model_dd], [samples, samples_z],
-                                        api_name="sample")
+                                        api_name="sample", concurrency_id=MODEL_GROUP)
         samples.select(on_sample_select, [model_dd, samples_z], slider_outs, api_visibility="private")
         demo.load(on_traverse, [model_dd, trav_dim, *sliders], trav_img, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
@@ -409,6 +420,22 @@ def limit_malloc_arenas(n: int = 2) -> None:
         pass
 
 
+def trim_malloc_every(seconds: float = 10.0) -> None:
+    """A daemon thread that hands glibc's freed heap pages back to the OS (malloc_trim) every few
+    seconds: requests allocate and free images and tensors of many sizes, and the freed pages
+    otherwise stay in the process as RSS (bench/memory.py). A no-op off glibc."""
+    try:
+        trim = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return
+
+    def loop():
+        while True:
+            time.sleep(seconds)
+            trim(0)
+    threading.Thread(target=loop, name="malloc-trim", daemon=True).start()
+
+
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
            auth: tuple[str, str] | None = None, **kwargs):
     """Serve with the app's theme, CSS and safe defaults (local only, size-limited uploads)."""
@@ -417,6 +444,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, sh
     # slower (measured on 2 cores while training ran; see BENCHMARKS.md).
     ex.torch.set_num_threads(1)
     limit_malloc_arenas()
+    trim_malloc_every()
     return demo.launch(server_name=host, server_port=port, share=share, auth=auth, theme=THEME, css=CSS,
                        max_file_size=MAX_FILE_SIZE, ssr_mode=False, footer_links=["api"], **kwargs)
 

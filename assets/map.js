@@ -13,15 +13,43 @@ let drawnModel = null, nClassTraces = 0, hoverToken = 0;
 let P = typeof Plotly === "undefined" ? null : Plotly;
 let markers = {};           // the markers shown; a value carries only those that changed (null removes one)
 
-function markerTraces() {
-  const m = markers;
-  const one = (p, name, symbol, colour) => ({
-    type: "scatter", mode: "markers", name, x: p ? [p[0]] : [], y: p ? [p[1]] : [],
-    marker: { symbol, size: 18, color: colour, line: { color: "#111", width: 2 } },
-    hovertemplate: name + "<extra></extra>",
-  });
-  return [one(m.slider, "slider position", "star", "#facc15"),
-          one(m.upload, "your upload", "diamond", "#f97316")];
+// The slider position (star) and the last upload (diamond) are DOM elements laid over the plot, not
+// Plotly traces: moving a trace redraws the whole 10,000-point WebGL scatter (~150 ms of main-thread
+// work per slider step in software WebGL, see BENCHMARKS.md), moving a div costs nothing.
+const STAR = "<svg viewBox='-12 -12 24 24'><polygon points='0,-11 3,-3.6 10.5,-3.4 4.6,1.4 6.8,8.9 0,4.5 " +
+             "-6.8,8.9 -4.6,1.4 -10.5,-3.4 -3,-3.6' fill='#facc15' stroke='#111' stroke-width='1.6'/></svg>";
+const DIAMOND = "<svg viewBox='-12 -12 24 24'><polygon points='0,-10 9,0 0,10 -9,0' fill='#f97316' " +
+                "stroke='#111' stroke-width='1.6'/></svg>";
+const overlay = {};
+if (box) {                  // their key, in the corner of the plot
+  const key = document.createElement("div");
+  key.className = "vae-map-key";
+  key.innerHTML = `<span>${STAR} slider position</span><span>${DIAMOND} your upload</span>`;
+  box.parentElement.appendChild(key);
+}
+for (const [key, svg, title] of [["slider", STAR, "slider position"], ["upload", DIAMOND, "your upload"]]) {
+  const el = document.createElement("div");
+  el.className = "vae-marker vae-marker-" + key;
+  el.title = title;
+  el.innerHTML = svg;
+  el.style.display = "none";
+  (box ? box.parentElement : element).appendChild(el);
+  overlay[key] = el;
+}
+
+function placeMarkers() {
+  const L = box && box._fullLayout;
+  for (const [key, el] of Object.entries(overlay)) {
+    const p = markers[key];
+    if (!p || !L || !L.xaxis || !L.xaxis.l2p) { el.style.display = "none"; delete el.dataset.x; continue; }
+    el.dataset.x = p[0];
+    el.dataset.y = p[1];
+    const px = L.xaxis.l2p(p[0]), py = L.yaxis.l2p(p[1]);
+    const inside = px >= 0 && px <= L._size.w && py >= 0 && py <= L._size.h;   // hidden when panned out of view
+    el.style.display = inside ? "block" : "none";
+    el.style.left = (box.offsetLeft + L._size.l + px) + "px";
+    el.style.top = (box.offsetTop + L._size.t + py) + "px";
+  }
 }
 
 async function draw() {
@@ -52,9 +80,10 @@ async function draw() {
       yaxis: { title: { text: axis + (pts.method === "plane" ? "1" : "2") }, zeroline: false },
       plot_bgcolor: "#fafafa",
     };
-    await P.react(box, traces.concat(markerTraces()), layout,
+    await P.react(box, traces, layout,
                        { responsive: true, displaylogo: false, scrollZoom: true });
-    box.removeAllListeners && box.removeAllListeners("plotly_click");
+    for (const ev of ["plotly_click", "plotly_hover", "plotly_unhover", "plotly_afterplot", "plotly_relayout",
+                      "plotly_relayouting"]) box.removeAllListeners && box.removeAllListeners(ev);
     box.on("plotly_click", ev => {
       const p = ev.points && ev.points[0];
       if (!p || p.curveNumber >= nClassTraces) return;
@@ -71,11 +100,10 @@ async function draw() {
         `<img src="${c.decoded}" title="decoded mean"><br><small>${c.original ? "image · decoded mean" : "decoded mean"}</small>`;
       card.style.display = "block";
     });
+    for (const ev of ["plotly_afterplot", "plotly_relayout", "plotly_relayouting"]) box.on(ev, placeMarkers);
     box.on("plotly_unhover", () => { hoverToken++; card.style.display = "none"; });
-  } else {
-    const mt = markerTraces();
-    await P.restyle(box, { x: mt.map(t => t.x), y: mt.map(t => t.y) }, [nClassTraces, nClassTraces + 1]);
   }
+  placeMarkers();
   element.dataset.ready = "1";
 }
 draw();

@@ -78,17 +78,11 @@ DRAG = """async ([n, hz]) => {
 }"""
 
 
-NO_MARKER = "() => { if (window.Plotly) Plotly.restyle = async () => {}; }"
-
-
-def measure(page, url: str, reps: int, warmup: int, rng: random.Random, patch: str | None = None
-            ) -> tuple[list[float], dict]:
+def measure(page, url: str, reps: int, warmup: int, rng: random.Random) -> tuple[list[float], dict]:
     page.goto(url)
     page.wait_for_selector(".zslider input[type=range]", timeout=60000)
     page.wait_for_selector("#decoded img", timeout=60000)
     page.wait_for_timeout(1500)                               # let the page's load events settle
-    if patch:
-        page.evaluate(patch)
     out = []
     for i in range(warmup + reps):
         v = f"{rng.uniform(-3, 3):.2f}"
@@ -119,11 +113,11 @@ def main(argv=None) -> int:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             rng = random.Random(0)
-            runs = [("bare", bare.url, None), ("ours", ours.url, None), ("what-if", ours.url, NO_MARKER)]
+            runs = [("bare", bare.url), ("ours", ours.url)]
             for rnd in range(2):                                  # alternate: bare, ours, ours, bare
-                for name, url, patch in (runs if rnd == 0 else runs[::-1]):
+                for name, url in (runs if rnd == 0 else runs[::-1]):
                     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    t, drag = measure(page, url, (a.reps + 1) // 2, a.warmup, rng, patch)
+                    t, drag = measure(page, url, (a.reps + 1) // 2, a.warmup, rng)
                     page.close()
                     res.setdefault(name, {"t": [], "drag": []})
                     res[name]["t"] += t
@@ -138,11 +132,7 @@ def main(argv=None) -> int:
            ["figure", "ours", "floor (bare app, same slider wiring, no-op)", "ratio", "target", "met?"])
     row(["input to paint p50", ms(pct(o, 50)), ms(pct(b, 50)), ratio(pct(o, 50), pct(b, 50)), "report", "-"])
     row(["input to paint p95", ms(pct(o, 95)), ms(pct(b, 95)), ratio(pct(o, 95), pct(b, 95)), "report", "-"])
-    w = res["what-if"]["t"]
-    row(["what-if: ours without moving the map's star (Plotly.restyle stubbed in the page), p50",
-         ms(pct(w, 50)), ms(pct(b, 50)), ratio(pct(w, 50), pct(b, 50)), "diagnosis", "-"])
-    row(["what-if, p95", ms(pct(w, 95)), ms(pct(b, 95)), ratio(pct(w, 95), pct(b, 95)), "diagnosis", "-"])
-    for name in ("ours", "what-if", "bare"):
+    for name in ("ours", "bare"):
         d = res[name]["drag"]
         print(f"\n{name}: 1 s drag at 60 Hz (60 input events), per run: " + "; ".join(
             f"{x['during']} images painted during the drag ({x['paints']} in all), longest gap between paints "

@@ -398,12 +398,9 @@ def place(m: LoadedModel, z) -> list[float]:
 
 
 def slider_labels(m: LoadedModel) -> list[str]:
-    """'z3 · KL 1.20' per dimension, with the collapsed ones marked."""
-    out = []
-    for i, kl in enumerate(m.kl_per_dim):
-        tag = "  (inactive)" if kl <= ACTIVE_KL else ""
-        out.append(f"z{i} · KL {kl:.2f}{tag}")
-    return out
+    """'z3 · KL 1.20' per dimension; a collapsed one reads 'z1 · inactive' (KL ~ 0), short enough
+    to stay on one line beside the slider's number box."""
+    return [f"z{i} · inactive" if kl <= ACTIVE_KL else f"z{i} · KL {kl:.2f}" for i, kl in enumerate(m.kl_per_dim)]
 
 
 def random_latent(m: LoadedModel, seed: int) -> list[float]:

@@ -30,7 +30,7 @@ POINT_JS = """([trace, i]) => {
           y: r.top + window.scrollY + L._size.t + L.yaxis.l2p(t.y[i]), index: t.customdata[i]};
 }"""
 
-# an isolated test point: nearest other point (any trace) at least `gap` px away, away from the markers
+# an isolated test point: nearest other point (any trace) at least `gap` px away (the markers let clicks through)
 ISOLATED_JS = """(gap) => {
   const gd = document.querySelector('#latent-map .js-plotly-plot');
   const L = gd._fullLayout;
@@ -45,6 +45,28 @@ ISOLATED_JS = """(gap) => {
     if (near >= gap) return [p[0], p[1]];
   }
   return null;
+}"""
+
+
+# the map's markers (divs over the plot): their map coordinates, and where they sit relative to the plot
+MARKERS_JS = """() => {
+  const out = {};
+  for (const key of ['slider', 'upload']) {
+    const el = document.querySelector('#latent-map .vae-marker-' + key);
+    out[key] = el && el.dataset.x !== undefined ? [parseFloat(el.dataset.x), parseFloat(el.dataset.y)] : null;
+  }
+  return out;
+}"""
+
+# page position of the star's centre, and where the map's axes put its coordinates
+STAR_PLACE_JS = """() => {
+  const gd = document.querySelector('#latent-map .js-plotly-plot');
+  const L = gd._fullLayout, r = gd.getBoundingClientRect();
+  const el = document.querySelector('#latent-map .vae-marker-slider'), m = el.getBoundingClientRect();
+  return {shown: getComputedStyle(el).display !== 'none',
+          at: [m.left + m.width / 2, m.top + m.height / 2],
+          expected: [r.left + L._size.l + L.xaxis.l2p(parseFloat(el.dataset.x)),
+                     r.top + L._size.t + L.yaxis.l2p(parseFloat(el.dataset.y))]};
 }"""
 
 
@@ -87,7 +109,7 @@ def test_page_loads_without_errors_and_from_this_server_only(browser_page, app_u
     assert page.title() == "VAE Latent Explorer"
     assert page.evaluate("typeof Plotly") == "object"                  # plotly.js served by the app itself
     n_traces = page.evaluate("document.querySelector('#latent-map .js-plotly-plot').data.length")
-    assert n_traces == 10 + 2                                           # ten classes + slider/upload markers
+    assert n_traces == 10                                               # ten classes; the markers are divs over it
     assert page.locator("#latent-map .legend").count() == 1
     assert len(slider_values(page)) == 16 and set(slider_values(page)) == {0.0}
     outside = [u for u in page.requests if not u.startswith((app_url, "data:", "blob:"))]
@@ -98,15 +120,19 @@ def test_page_loads_without_errors_and_from_this_server_only(browser_page, app_u
 def test_moving_a_slider_changes_the_decoded_image(browser_page):
     page = browser_page
     before = decoded_src(page)
+    star = page.evaluate(MARKERS_JS)["slider"]
+    assert star is not None                                             # the slider position is on the map
     rng = page.locator(".zslider input[type=range]").first
     rng.focus()
     rng.press("End")                                                    # z0 -> +4, an `input` event
     page.wait_for_function("s => { const i = document.querySelector('#decoded img'); return i && i.src !== s; }",
                            arg=before)
     assert slider_values(page)[0] == 4.0
-    star = page.evaluate("(() => { const gd = document.querySelector('#latent-map .js-plotly-plot');"
-                         " return gd.data[gd.data.length - 2].x; })()")
-    assert len(star) == 1                                               # the slider position is on the map
+    page.wait_for_function(f"s => JSON.stringify(({MARKERS_JS})().slider) !== JSON.stringify(s)",
+                           arg=star)                                # the star moved with the slider
+    place = page.evaluate(STAR_PLACE_JS)
+    assert place["shown"]                                               # ... and is drawn where the axes put it
+    np.testing.assert_allclose(place["at"], place["expected"], atol=2.0)
     wait_for_idle(page)
     assert page.problems == []
 
@@ -153,9 +179,9 @@ def test_uploading_an_image_shows_its_reconstruction(browser_page):
     page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
                            ".some(g => /Encoder output/.test(g.textContent))")
     # the upload lands on the map, and the slider's star stays there too
-    slider_xy, upload_xy = page.evaluate("(() => { const gd = document.querySelector('#latent-map .js-plotly-plot');"
-                                         " const n = gd.data.length; return [gd.data[n - 2].x, gd.data[n - 1].x]; })()")
-    assert len(upload_xy) == 1 and len(slider_xy) == 1
+    page.wait_for_function(f"() => ({MARKERS_JS})().upload !== null")
+    assert page.evaluate(MARKERS_JS)["slider"] is not None
+    assert page.is_visible("#latent-map .vae-marker-upload")
     assert page.problems == []
 
 
@@ -172,17 +198,15 @@ def test_map_markers_still_follow_the_sliders_after_an_upload(browser_page):
     """Both markers stay, and the star keeps moving after the page's gr.Plot charts have loaded
     Gradio's own plotly.js (the map must keep using the one it was drawn with)."""
     page = browser_page
-    markers = ("(() => { const gd = document.querySelector('#latent-map .js-plotly-plot');"
-               " const n = gd.data.length; return [gd.data[n - 2].x.concat(gd.data[n - 2].y),"
-               " gd.data[n - 1].x.concat(gd.data[n - 1].y)]; })()")
-    star, diamond = page.evaluate(markers)
+    markers = f"({MARKERS_JS})()"
+    star, diamond = page.evaluate(markers).values()
     src = decoded_src(page)
     rng = page.locator(".zslider input[type=range]").nth(1)
     rng.focus()
     rng.press("Home")                                                   # z1 -> -4
     page.wait_for_function("s => document.querySelector('#decoded img').src !== s", arg=src)
-    page.wait_for_function(f"s => JSON.stringify({markers}[0]) !== JSON.stringify(s)", arg=star)
-    star2, diamond2 = page.evaluate(markers)
+    page.wait_for_function(f"s => JSON.stringify({markers}.slider) !== JSON.stringify(s)", arg=star)
+    star2, diamond2 = page.evaluate(markers).values()
     assert star2 != star and diamond2 == diamond and len(diamond2) == 2
     wait_for_idle(page)
     assert page.problems == []
