@@ -29,12 +29,6 @@ ASSETS = ROOT / "assets"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 MAX_DIM = 32                     # sliders built; a model shows its first latent_dim of them
 MAX_FILE_SIZE = "10mb"
-# Events that run the model share two concurrency groups (each with the queue's default limit, 4)
-# instead of 4 handlers per endpoint (up to 20 at once, each holding its own torch and Pillow
-# working memory: +121 MB under 32 clients, bench/load.py). Two groups, not one, so that a burst of
-# heavy API calls never makes the sliders wait behind it.
-LIVE_GROUP = "live"                 # the sliders, the traversal strip, /decode, /pick: one image each
-HEAVY_GROUP = "heavy"               # /encode, /interpolate, /sample and their charts
 EMOJI_PAIRS = (("grinning-face", "frowning-face"), ("cat-face", "dog-face"), ("sun-with-face", "full-moon-with-face"))
 EXAMPLES = sorted(str(p) for p in (ASSETS / "examples").glob("*.png"))
 THEME = gr.themes.Soft(primary_hue="blue", font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
@@ -266,7 +260,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                 labels = ex.slider_labels(default)
                 sliders = [gr.Slider(-ex.SLIDER_LIMIT, ex.SLIDER_LIMIT, value=0.0, step=0.05,
                                      label=labels[i] if i < default.dim else f"z{i}", visible=i < default.dim,
-                                     elem_classes="zslider") for i in range(MAX_DIM)]
+                                     elem_classes="zslider", buttons=[]) for i in range(MAX_DIM)]
             with gr.Column(scale=5, min_width=360):
                 map_html = gr.HTML(
                     map_value(default.name, slider=ex.place(default, [0.0] * default.dim)),
@@ -363,26 +357,23 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         # ---------------------------------------------------------------- wiring
         slider_outs = [*sliders, decoded, map_html]
         gr.on([s.input for s in sliders], on_slide, [model_dd, *sliders], [decoded, map_html],
-              trigger_mode="always_last", show_progress="hidden", api_visibility="private",
-              concurrency_id=LIVE_GROUP)
+              trigger_mode="always_last", show_progress="hidden", api_visibility="private")
         model_dd.change(on_model, model_dd, [*slider_outs, model_info, trav_dim, manifold_img, manifold_note, about,
                                              history_plot, test_gallery], api_visibility="private")
         reset_btn.click(lambda m: set_z(m, [0.0] * model_of(m).dim), model_dd, slider_outs, api_visibility="private")
         random_btn.click(lambda s: s + 1, random_seed, random_seed, api_visibility="private").then(
             on_random, [model_dd, random_seed], slider_outs, api_visibility="private")
         gr.on([trav_dim.release, decoded.change], on_traverse, [model_dd, trav_dim, *sliders], trav_img,
-              show_progress="hidden", trigger_mode="always_last", api_visibility="private",
-              concurrency_id=LIVE_GROUP)
+              show_progress="hidden", trigger_mode="always_last", api_visibility="private")
         map_html.select(on_map_select, model_dd, slider_outs, api_visibility="private")
 
-        api_btn.click(decode, [api_z, model_dd], api_image, api_name="decode", concurrency_id=LIVE_GROUP)
-        api_btn.click(pick, [api_index, model_dd], [api_mu, api_image], api_name="pick",
-                      concurrency_id=LIVE_GROUP)
+        api_btn.click(decode, [api_z, model_dd], api_image, api_name="decode")
+        api_btn.click(pick, [api_index, model_dd], [api_mu, api_image], api_name="pick")
 
         enc_event = upload.change(encode, [upload, model_dd], [enc_recon, enc_json], api_name="encode",
-                                  preprocess=False, concurrency_id=HEAVY_GROUP)     # see upload_path
+                                  preprocess=False)     # see upload_path
         enc_event.success(encode_view, [upload, model_dd], [enc_input, enc_plot, enc_stats, map_html, enc_state],
-                          api_visibility="private", preprocess=False, concurrency_id=HEAVY_GROUP)
+                          api_visibility="private", preprocess=False)
         test_gallery.select(use_test_image, test_gallery, upload, api_visibility="private")
         resample_btn.click(lambda s: s + 1, resample_seed, resample_seed, api_visibility="private").then(
             resample, [model_dd, enc_state, resample_seed], [enc_recon, enc_plot, enc_state, eps_text],
@@ -390,9 +381,9 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         send_btn.click(send_to_sliders, [model_dd, enc_state], slider_outs, api_visibility="private")
 
         interp_event = interp_btn.click(interpolate, [img_a, img_b, steps, method, model_dd], [frames, gif],
-                                        api_name="interpolate", preprocess=False, concurrency_id=HEAVY_GROUP)
+                                        api_name="interpolate", preprocess=False)
         interp_event.success(interpolate_plot, [img_a, img_b, steps, method, model_dd], radius_plot,
-                             api_visibility="private", preprocess=False, concurrency_id=HEAVY_GROUP)
+                             api_visibility="private", preprocess=False)
 
         def test_pair(model):
             g = gallery_of_test_images(model_of(model), per_class=1)
@@ -405,7 +396,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         pair_btn.click(test_pair, model_dd, [img_a, img_b], api_visibility="private")
 
         sample_event = sample_btn.click(sample, [n_samples, temperature, seed, model_dd], [samples, samples_z],
-                                        api_name="sample", concurrency_id=HEAVY_GROUP)
+                                        api_name="sample")
         samples.select(on_sample_select, [model_dd, samples_z], slider_outs, api_visibility="private")
         demo.load(on_traverse, [model_dd, trav_dim, *sliders], trav_img, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
