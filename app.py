@@ -161,17 +161,21 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         mu, _ = pick(index, model)
         return set_z(model, mu)
 
+    def encoding(image, model):
+        """ex.encode, split into the images and the JSON-able rest (the API's dict, the page's state)."""
+        info = ex.encode(model_of(model), upload_path(image))
+        return info.pop("recon_image"), info.pop("input_image"), info
+
     @user_errors
     def encode(image, model: str):
-        info = ex.encode(model_of(model), upload_path(image))
-        recon = info.pop("recon_image")
-        info.pop("input_image")
+        recon, _, info = encoding(image, model)
         return recon, info
 
     @user_errors
-    def encode_view(image, model):
-        info = ex.encode(model_of(model), upload_path(image))
-        return (info["input_image"], posterior_figure(info["mu"], info["sigma"], info["z"]),
+    def encode_page(image, model):
+        """Everything the page shows for an upload, from one encoding."""
+        recon, model_input, info = encoding(image, model)
+        return (recon, info, model_input, posterior_figure(info["mu"], info["sigma"], info["z"]),
                 ex.stats_markdown(info), map_value(model, upload=info["map_xy"]), info)
 
     @user_errors
@@ -199,15 +203,19 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     def on_sample_select(model, zs, evt: gr.SelectData):
         return set_z(model, zs[evt.index])
 
+    def interpolation(image_a, image_b, steps, method, model):
+        return ex.interpolate_images(model_of(model), upload_path(image_a), upload_path(image_b), steps, method)
+
     @user_errors
     def interpolate(image_a, image_b, steps: int, method: str, model: str):
-        r = ex.interpolate_images(model_of(model), upload_path(image_a), upload_path(image_b), steps, method)
+        r = interpolation(image_a, image_b, steps, method, model)
         return r["frames"], r["gif"]
 
     @user_errors
-    def interpolate_plot(image_a, image_b, steps, method, model):
-        r = ex.interpolate_images(model_of(model), upload_path(image_a), upload_path(image_b), steps, method)
-        return radius_figure(r["norms"], r["radius"])
+    def interpolate_page(image_a, image_b, steps, method, model):
+        """The frames, the GIF and the |z| plot, from one interpolation."""
+        r = interpolation(image_a, image_b, steps, method, model)
+        return r["frames"], r["gif"], radius_figure(r["norms"], r["radius"])
 
     def about_markdown(m):
         met = m.metrics
@@ -346,7 +354,8 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                 history_plot = gr.Plot(history_figure(default.metrics["history"]) if default.metrics.get("history") else None,
                                        label="training curves")
 
-        # API-only endpoints: hidden inputs/outputs so `gradio_client` calls don't touch the page
+        # The API endpoints hang on a hidden button: /decode and /pick with hidden inputs and outputs (so
+        # gradio_client calls do not touch the page), /encode and /interpolate on the page's own inputs
         with gr.Row(visible=False):
             api_z = gr.JSON(label="z")
             api_index = gr.Number(label="index", precision=0)
@@ -370,20 +379,22 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         api_btn.click(decode, [api_z, model_dd], api_image, api_name="decode")
         api_btn.click(pick, [api_index, model_dd], [api_mu, api_image], api_name="pick")
 
-        enc_event = upload.change(encode, [upload, model_dd], [enc_recon, enc_json], api_name="encode",
-                                  preprocess=False)     # see upload_path
-        enc_event.success(encode_view, [upload, model_dd], [enc_input, enc_plot, enc_stats, map_html, enc_state],
-                          api_visibility="private", preprocess=False)
+        # uploads reach the handlers as Gradio's file data (preprocess=False, see upload_path). The page
+        # runs one private event per action; the API endpoints are the hidden button's, on the same inputs.
+        upload.change(encode_page, [upload, model_dd],
+                      [enc_recon, enc_json, enc_input, enc_plot, enc_stats, map_html, enc_state],
+                      api_visibility="private", preprocess=False)
+        api_btn.click(encode, [upload, model_dd], [enc_recon, enc_json], api_name="encode", preprocess=False)
         test_gallery.select(use_test_image, test_gallery, upload, api_visibility="private")
         resample_btn.click(lambda s: s + 1, resample_seed, resample_seed, api_visibility="private").then(
             resample, [model_dd, enc_state, resample_seed], [enc_recon, enc_plot, enc_state, eps_text],
             api_visibility="private")
         send_btn.click(send_to_sliders, [model_dd, enc_state], slider_outs, api_visibility="private")
 
-        interp_event = interp_btn.click(interpolate, [img_a, img_b, steps, method, model_dd], [frames, gif],
-                                        api_name="interpolate", preprocess=False)
-        interp_event.success(interpolate_plot, [img_a, img_b, steps, method, model_dd], radius_plot,
-                             api_visibility="private", preprocess=False)
+        interp_btn.click(interpolate_page, [img_a, img_b, steps, method, model_dd], [frames, gif, radius_plot],
+                         api_visibility="private", preprocess=False)
+        api_btn.click(interpolate, [img_a, img_b, steps, method, model_dd], [frames, gif], api_name="interpolate",
+                      preprocess=False)
 
         def test_pair(model):
             g = gallery_of_test_images(model_of(model), per_class=1)
@@ -395,8 +406,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
             return paths
         pair_btn.click(test_pair, model_dd, [img_a, img_b], api_visibility="private")
 
-        sample_event = sample_btn.click(sample, [n_samples, temperature, seed, model_dd], [samples, samples_z],
-                                        api_name="sample")
+        sample_btn.click(sample, [n_samples, temperature, seed, model_dd], [samples, samples_z], api_name="sample")
         samples.select(on_sample_select, [model_dd, samples_z], slider_outs, api_visibility="private")
         demo.load(on_traverse, [model_dd, trav_dim, *sliders], trav_img, api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)

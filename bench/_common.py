@@ -23,6 +23,29 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 DEFAULT_WEIGHTS = os.environ.get("VAE_WEIGHTS", str(ROOT / "weights"))
 EXAMPLES = sorted((ROOT / "assets" / "examples").glob("drawn-*.png"))
+# the mixed traffic of bench/load.py and bench/memory.py: endpoint, share in percent
+MIX = [("decode", 40), ("pick", 20), ("encode", 15), ("sample", 15), ("interpolate", 10)]
+
+
+def mixed_call(kind: str, c, name: str, rng, dim: int, model: str, examples: list[str]):
+    """One request of the mix through gradio_client `c`: to our app (kind "ours"), or to the bare
+    app's no-op endpoint that takes and returns the same shapes (kind "bare")."""
+    from gradio_client import handle_file
+
+    z = [round(rng.uniform(-2, 2), 2) for _ in range(dim)]
+    if kind == "bare":
+        return {"decode": lambda: c.predict(z, model, api_name="/noop"),
+                "pick": lambda: c.predict(z, model, api_name="/noop"),
+                "encode": lambda: c.predict(handle_file(rng.choice(examples)), model, api_name="/noop_upload"),
+                "sample": lambda: c.predict(16, api_name="/noop_gallery"),
+                "interpolate": lambda: c.predict(*[handle_file(e) for e in rng.sample(examples, 2)], 16,
+                                                 api_name="/noop_frames")}[name]()
+    return {"decode": lambda: c.predict(z, model, api_name="/decode"),
+            "pick": lambda: c.predict(rng.randrange(10000), model, api_name="/pick"),
+            "encode": lambda: c.predict(handle_file(rng.choice(examples)), model, api_name="/encode"),
+            "sample": lambda: c.predict(16, 1.0, rng.randrange(10**6), model, api_name="/sample"),
+            "interpolate": lambda: c.predict(*[handle_file(e) for e in rng.sample(examples, 2)], 16, "spherical",
+                                             model, api_name="/interpolate")}[name]()
 
 
 def machine() -> str:

@@ -24,14 +24,13 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DEFAULT_WEIGHTS, EXAMPLES, Server, app_cmd, bare_cmd, free_port, header, ms,  # noqa: E402
-                     pct, ratio, row, rss_mb)
+from _common import (DEFAULT_WEIGHTS, EXAMPLES, MIX, Server, app_cmd, bare_cmd, free_port, header,  # noqa: E402
+                     mixed_call, ms, pct, ratio, row, rss_mb)
 
-MIX = [("decode", 40), ("pick", 20), ("encode", 15), ("sample", 15), ("interpolate", 10)]
 
 
 def run_load(url: str, kind: str, n_clients: int, duration: float, model: str, pid: int) -> dict:
-    from gradio_client import Client, handle_file
+    from gradio_client import Client
 
     ex = [str(e) for e in EXAMPLES]
     names = [n for n, w in MIX for _ in range(w)]
@@ -46,22 +45,6 @@ def run_load(url: str, kind: str, n_clients: int, duration: float, model: str, p
         t.join()
     dim = len(clients[0].predict(0, model, api_name="/pick")[0]) if kind == "ours" else 16
 
-    def call(c, name, rng):
-        z = [round(rng.uniform(-2, 2), 2) for _ in range(dim)]
-        if kind == "bare":
-            return {"decode": lambda: c.predict(z, model, api_name="/noop"),
-                    "pick": lambda: c.predict(z, model, api_name="/noop"),
-                    "encode": lambda: c.predict(handle_file(rng.choice(ex)), model, api_name="/noop_upload"),
-                    "sample": lambda: c.predict(16, api_name="/noop_gallery"),
-                    "interpolate": lambda: c.predict(*[handle_file(e) for e in rng.sample(ex, 2)], 16,
-                                                     api_name="/noop_frames")}[name]()
-        return {"decode": lambda: c.predict(z, model, api_name="/decode"),
-                "pick": lambda: c.predict(rng.randrange(10000), model, api_name="/pick"),
-                "encode": lambda: c.predict(handle_file(rng.choice(ex)), model, api_name="/encode"),
-                "sample": lambda: c.predict(16, 1.0, rng.randrange(10**6), model, api_name="/sample"),
-                "interpolate": lambda: c.predict(*[handle_file(e) for e in rng.sample(ex, 2)], 16, "spherical", model,
-                                                 api_name="/interpolate")}[name]()
-
     lat: dict[str, list[float]] = {n: [] for n, _ in MIX}
     errors: Counter = Counter()
     rss = [rss_mb(pid)]
@@ -74,7 +57,7 @@ def run_load(url: str, kind: str, n_clients: int, duration: float, model: str, p
             name = rng.choice(names)
             t0 = time.perf_counter()
             try:
-                call(clients[i], name, rng)
+                mixed_call(kind, clients[i], name, rng, dim, model, ex)
                 dt = time.perf_counter() - t0
                 with lock:
                     lat[name].append(dt)

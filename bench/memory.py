@@ -20,11 +20,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DEFAULT_WEIGHTS, EXAMPLES, Server, app_cmd, bare_cmd, count_files, free_port,  # noqa: E402
-                     header, row, rss_mb)
+from _common import (DEFAULT_WEIGHTS, EXAMPLES, MIX, Server, app_cmd, bare_cmd, count_files,  # noqa: E402
+                     free_port, header, mixed_call, row, rss_mb)
 
 TARGET_MB = 50.0
-MIX = [("decode", 40), ("pick", 20), ("encode", 15), ("sample", 15), ("interpolate", 10)]
 
 
 def main(argv=None) -> int:
@@ -35,7 +34,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="fashion-mnist")
     a = p.parse_args(argv)
 
-    from gradio_client import Client, handle_file
+    from gradio_client import Client
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     dirs = {k: {"GRADIO_TEMP_DIR": str(tmp / k / "gradio"), "TMPDIR": str(tmp / k / "tmp")} for k in ("ours", "bare")}
@@ -61,22 +60,6 @@ def main(argv=None) -> int:
         dim = len(Client(servers["ours"].url, verbose=False, download_files=False).predict(0, m, api_name="/pick")[0])
         names = [n for n, w in MIX for _ in range(w)]
 
-        def call(kind, c, name, rng):
-            z = [round(rng.uniform(-2, 2), 2) for _ in range(dim)]
-            if kind == "bare":                       # the same shapes, computing nothing
-                return {"decode": lambda: c.predict(z, m, api_name="/noop"),
-                        "pick": lambda: c.predict(z, m, api_name="/noop"),
-                        "encode": lambda: c.predict(handle_file(rng.choice(ex)), m, api_name="/noop_upload"),
-                        "sample": lambda: c.predict(16, api_name="/noop_gallery"),
-                        "interpolate": lambda: c.predict(*[handle_file(e) for e in rng.sample(ex, 2)], 16,
-                                                         api_name="/noop_frames")}[name]()
-            return {"decode": lambda: c.predict(z, m, api_name="/decode"),
-                    "pick": lambda: c.predict(rng.randrange(10000), m, api_name="/pick"),
-                    "encode": lambda: c.predict(handle_file(rng.choice(ex)), m, api_name="/encode"),
-                    "sample": lambda: c.predict(16, 1.0, rng.randrange(10**6), m, api_name="/sample"),
-                    "interpolate": lambda: c.predict(*[handle_file(e) for e in rng.sample(ex, 2)], 16, "spherical", m,
-                                                     api_name="/interpolate")}[name]()
-
         lock = threading.Lock()
         counter = {"n": 0}
 
@@ -92,7 +75,7 @@ def main(argv=None) -> int:
                 name = rng.choice(names)
                 for kind in (("ours", "bare") if n % 2 else ("bare", "ours")):
                     try:
-                        call(kind, clients[kind], name, rng)
+                        mixed_call(kind, clients[kind], name, rng, dim, m, ex)
                         stats[kind]["done"] += 1
                     except Exception as e:  # noqa: BLE001  (counted and reported)
                         stats[kind]["errors"] += 1

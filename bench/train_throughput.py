@@ -16,7 +16,6 @@ Both on Fashion-MNIST (the data our default trains on), same torch thread count.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -222,7 +221,7 @@ def main(argv=None) -> int:
          f"{flops['anchor'] * ips['anchor'] / 1e9 / peak:.0%}", "-", "near the hardware limit", "-"])
     row(["s/epoch (60,000 images, training steps only)", f"{60000 / ips['ours']:.1f} s",
          f"{60000 / ips['anchor']:.1f} s", f"{ips['anchor'] / ips['ours']:.2f}x", "report", "-"])
-    (eo, no, to), (ea, na, ta) = reached["ours"], reached["anchor"]
+    (eo, no, _), (ea, na, _) = reached["ours"], reached["anchor"]
     row([f"test -ELBO after {a.budget:.0f} s of training (nats/image, lower is better)", f"{eo:.2f}",
          f"{ea:.2f}", f"{eo - ea:+.2f} nats", "lower than the anchor", "yes" if eo < ea else "**no**"])
     row(["... steps (epochs) in that budget", f"{no} ({no / spe:.1f})", f"{na} ({na / spe:.1f})", "-", "-", "-"])

@@ -230,8 +230,9 @@ def open_image(source, draft_side: int | None = None) -> Image.Image:
         _close(img, source)
         raise ImageError(f"the image is too large (at most {MAX_PIXELS:,} pixels)") from None
     except Image.UnidentifiedImageError:
-        if _sniff(source):
-            raise ImageError(f"the {_sniff(source)} file is damaged or truncated and cannot be decoded") from None
+        announced = _sniff(source)
+        if announced:
+            raise ImageError(f"the {announced} file is damaged or truncated and cannot be decoded") from None
         raise ImageError(f"not an image in a supported format ({', '.join(ALLOWED_FORMATS)}); "
                          "SVG, PDF, PSD and others are not accepted: export a PNG or JPEG") from None
     except (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError, KeyError, TypeError,

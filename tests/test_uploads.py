@@ -7,7 +7,6 @@ Every image here is built in memory (the decompression bomb too: a 1-bit PNG of 
 import io
 import json
 import os
-import resource
 import struct
 import subprocess
 import sys
