@@ -17,11 +17,11 @@ import torch
 from .data import DataError, Dataset, load_dataset
 from .io import METRICS_NAME, WeightsError, load_metrics, load_vae, save_atlas, write_json
 from .latent import embed_2d
-from .losses import iwae_bound, kl_per_dim, reconstruction_nll
+from .losses import iwae_bound, reconstruction_nll
+from .posterior import DiagonalGaussian, active_units
 from .vae import ConvVAE
 
 N_THUMBNAILS = 3000
-ACTIVE_UNIT_THRESHOLD = 0.01      # Burda et al. (2015): Cov_x(E_q[z_d]) above this is "active"
 
 
 @torch.inference_mode()
@@ -49,16 +49,14 @@ def compute_metrics(vae: ConvVAE, ds: Dataset, iwae_k: int = 100, iwae_n: int | 
     mus = []
     for i in range(0, len(ds), batch):
         x = torch.from_numpy(ds.images[i:i + batch]).float().div_(255)
-        mu, lv = vae.encode(x)
-        z = vae.reparameterize(mu, lv, gen)
+        q = vae.posterior(x)
+        z = q.sample(gen)
         recon_sum += reconstruction_nll(vae.decode_logits(z), x, cfg.recon, cfg.mse_sigma).double().sum().item()
-        kd = kl_per_dim(mu, lv).double()
+        kd = q.kl_per_dim().double()
         kl_sum += kd.sum().item()
         kl_dims += kd.sum(0)
-        mus.append(mu)
+        mus.append(q.mu)
     n = len(ds)
-    mu_all = torch.cat(mus)
-    activity = mu_all.var(dim=0)
     m = min(iwae_n or n, n)
     iw = []
     for i in range(0, m, 100):
@@ -72,7 +70,7 @@ def compute_metrics(vae: ConvVAE, ds: Dataset, iwae_k: int = 100, iwae_n: int | 
         "iwae_k": iwae_k,
         "iwae_images": m,
         "test_images": n,
-        "active_units": int((activity > ACTIVE_UNIT_THRESHOLD).sum().item()),
+        "active_units": int(active_units(torch.cat(mus).numpy()).sum()),
         "kl_per_dim": [round(v, 4) for v in (kl_dims / n).tolist()],
         "eval_seconds": round(time.time() - t0, 1),
     }
@@ -84,7 +82,7 @@ def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed
     xy, used = embed_2d(mu, method=method, seed=seed)
     rng = np.random.default_rng(seed)
     thumb_idx = np.sort(rng.choice(len(ds), size=min(N_THUMBNAILS, len(ds)), replace=False))
-    kl = (0.5 * (mu ** 2 + np.exp(logvar) - 1 - logvar)).mean(0)
+    kl = DiagonalGaussian(torch.from_numpy(mu), torch.from_numpy(logvar)).kl_per_dim().mean(0).numpy()
     atlas = {
         "mu": mu, "logvar": logvar, "labels": ds.labels.astype(np.int16),
         "class_names": np.array(ds.class_names, dtype=str), "xy": xy.astype(np.float32),

@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 
 from . import explorer as ex
 from .data import ImageError
+from .images import to_image
 from .io import WeightsError
 
 TILE = 128                          # px; tiles are a whole multiple of the image size (crisp pixels)
@@ -47,8 +48,8 @@ def model_figure(m: ex.LoadedModel, images: list[str], pair: tuple[str, str] | N
             mu, _ = m.vae.encode(x)
             r = m.vae.decode(mu)
         mses.append(float(((r - x) ** 2).mean()))
-        inputs.append(ex.to_image(x[0], m.vae.config.image_size))
-        recons.append(ex.to_image(r[0], m.vae.config.image_size))
+        inputs.append(to_image(x[0], m.vae.config.image_size))
+        recons.append(to_image(r[0], m.vae.config.image_size))
     rows = [("input", inputs), ("reconstruction (decoded mean)", recons)]
     if pair:
         frames = ex.interpolate_images(m, pair[0], pair[1], steps, "spherical")["frames"]

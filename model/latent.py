@@ -23,27 +23,6 @@ def embed_2d(means: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np
     return (centred @ vt[:2].T).astype(np.float32), "pca"
 
 
-class LatentError(ValueError):
-    """A latent vector or a request parameter is out of range; the message says which."""
-
-
-SLIDER_LIMIT = 4.0            # sliders span [-4, 4]: 99.99% of the prior's mass per dimension
-
-
-def check_latent(z, dim: int, limit: float = SLIDER_LIMIT) -> np.ndarray:
-    """A user-supplied latent vector -> float32 (dim,): wrong length or NaN is refused,
-    +-inf and huge values are clamped to the slider range."""
-    try:
-        arr = np.asarray(z, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise LatentError("z must be a list of numbers") from None
-    if arr.size != dim:
-        raise LatentError(f"z has {arr.size} values; this model expects {dim}")
-    if np.isnan(arr).any():
-        raise LatentError("z contains NaN; every value must be a number")
-    return np.clip(arr, -limit, limit).astype(np.float32)
-
-
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Straight line: (1 - t) z0 + t z1. Midpoints fall inside the prior's shell (smaller |z|)."""
     t = t.view(-1, 1)
@@ -72,7 +51,7 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "l
         return lerp(z0, z1, t)
     if method == "spherical":
         return slerp(z0, z1, t)
-    raise LatentError(f"method must be 'linear' or 'spherical', got {method!r}")
+    raise ValueError(f"method must be 'linear' or 'spherical', got {method!r}")
 
 
 def sample_prior(n: int, dim: int, temperature: float = 1.0, seed: int = 0) -> torch.Tensor:

@@ -12,18 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-
-def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Closed-form KL(N(mu, sigma^2) || N(0, 1)) for each dimension, shape like mu.
-
-    Appendix B of Kingma & Welling: -KL = 1/2 * sum(1 + log sigma^2 - mu^2 - sigma^2).
-    """
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
-
-
-def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL per image (N,), summed over latent dimensions."""
-    return kl_per_dim(mu, logvar).sum(dim=1)
+from .posterior import DiagonalGaussian, standard_normal_log_prob
 
 
 def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, recon: str = "bce",
@@ -53,14 +42,10 @@ def elbo_terms(vae, x: torch.Tensor, beta: float | None = None,
     """
     cfg = vae.config
     beta = cfg.beta if beta is None else beta
-    logits, mu, logvar = vae(x, generator=generator)
+    logits, mu, logvar = vae(x, generator=generator)      # through forward: DDP syncs gradients there
     recon = reconstruction_nll(logits, x, cfg.recon, cfg.mse_sigma).mean()
-    kl = kl_divergence(mu.float(), logvar.float()).mean()
+    kl = DiagonalGaussian(mu.float(), logvar.float()).kl().mean()
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl, "neg_elbo": recon + kl}
-
-
-def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
 
 
 @torch.no_grad()
@@ -72,18 +57,15 @@ def iwae_bound(vae, x: torch.Tensor, k: int = 100, generator: torch.Generator | 
     log p(x) as k grows, so it is a tighter estimate of the model's likelihood.
     """
     cfg = vae.config
-    mu, logvar = vae.encode(x)                                   # (N, D)
+    q = vae.posterior(x)                                         # over (N, D)
     n = x.shape[0]
     log_w = []
     for start in range(0, k, chunk):
         kk = min(chunk, k - start)
-        eps = torch.randn((kk, *mu.shape), generator=generator, device=mu.device)
-        z = mu + torch.exp(0.5 * logvar) * eps                   # (kk, N, D)
+        z = q.sample(generator, n=kk)                            # (kk, N, D)
         logits = vae.decode_logits(z.reshape(kk * n, -1))        # (kk*N, C, H, W)
         xx = x.unsqueeze(0).expand(kk, *x.shape).reshape(kk * n, *x.shape[1:])
         log_px = -reconstruction_nll(logits, xx, cfg.recon, cfg.mse_sigma).view(kk, n)
-        log_pz = _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
-        log_qz = _log_normal(z, mu, logvar)
-        log_w.append(log_px + log_pz - log_qz)                   # (kk, N)
+        log_w.append(log_px + standard_normal_log_prob(z) - q.log_prob(z))                   # (kk, N)
     log_w = torch.cat(log_w, dim=0)
     return torch.logsumexp(log_w, dim=0) - math.log(k)

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,15 +25,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from .config import VAEConfig
-from .data import DataError, FolderSource, load_dataset
+from .config import RECON_LOSSES, VAEConfig
+from .data import DATASETS, DataError, Dataset, FolderSource, load_dataset
 from .io import atomic_write, load_vae, save_pretrained
 from .losses import elbo_terms
 from .vae import ConvVAE
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
-# DDP warns that a 1-channel conv's gradient strides differ from its bucket's: harmless, just slower.
-warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
+DEFAULT = VAEConfig()              # the model's defaults are the command line's defaults
 
 
 class TrainingError(RuntimeError):
@@ -41,23 +41,25 @@ class TrainingError(RuntimeError):
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", choices=["fashion-mnist", "digits", "folder"], default="fashion-mnist")
+    p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     p.add_argument("--data-dir", default=None, help="folder with the data (see README)")
-    p.add_argument("--latent-dim", type=int, default=16)
+    p.add_argument("--latent-dim", type=int, default=DEFAULT.latent_dim)
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch-size", type=int, default=128, help="global batch size (all ranks)")
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--beta", type=float, default=1.0, help="KL weight; 1.0 trains the true ELBO")
-    p.add_argument("--recon", choices=["bce", "mse"], default="bce")
+    p.add_argument("--beta", type=float, default=DEFAULT.beta, help="KL weight; 1.0 trains the true ELBO")
+    p.add_argument("--recon", choices=RECON_LOSSES, default=DEFAULT.recon)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="weights folder to write")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--image-size", type=int, default=None, help="default: the data set's own (28)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help=f"default: the data set's own ({DEFAULT.image_size} for the built-in ones)")
     p.add_argument("--channels", type=int, choices=[1, 3], default=None)
-    p.add_argument("--widths", type=str, default="32,64", help="channels per stride-2 stage")
-    p.add_argument("--res-blocks", type=int, default=1)
-    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--widths", type=str, default=",".join(map(str, DEFAULT.widths)),
+                   help="channels per stride-2 stage")
+    p.add_argument("--res-blocks", type=int, default=DEFAULT.res_blocks)
+    p.add_argument("--hidden", type=int, default=DEFAULT.hidden, help="fully connected width before mu/logvar")
     p.add_argument("--kl-warmup", type=float, default=2.0, help="epochs to ramp the KL weight from 0")
     p.add_argument("--lr-warmup", type=float, default=1.0, help="epochs of linear learning-rate warm-up")
     p.add_argument("--grad-clip", type=float, default=100.0, help="max gradient norm (0: off)")
@@ -81,6 +83,8 @@ def dist_info() -> tuple[int, int]:
 
 def setup_distributed(device: torch.device) -> None:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        # DDP warns that a 1-channel conv's gradient strides differ from its bucket's: harmless, just slower
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
 
@@ -188,151 +192,218 @@ def build_config(args, class_names, image_size: int, channels: int) -> VAEConfig
                      class_names=class_names)
 
 
-def train(args: argparse.Namespace) -> dict:
-    device = pick_device(args.device)
-    setup_distributed(device)
-    rank, world = dist_info()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    ckpt_path = out / CHECKPOINT_NAME
-    if rank == 0 and out.is_dir():
-        for stale in out.glob(".*.tmp"):       # left by a run killed mid-write (kill -9)
-            stale.unlink(missing_ok=True)
+class _View(torch.nn.Module):
+    """What a training step calls: the model, maybe DDP-wrapped and compiled, with the .config that
+    elbo_terms reads (the wrappers hide it)."""
 
-    size, channels = args.image_size or 28, args.channels or 1
+    def __init__(self, fn, config: VAEConfig) -> None:
+        super().__init__()
+        self.fn, self.config = fn, config
+
+    def forward(self, x, generator=None):
+        return self.fn(x, generator=generator)
+
+
+@dataclass
+class Run:
+    """Everything a training run carries from one epoch to the next."""
+
+    args: argparse.Namespace
+    device: torch.device
+    rank: int
+    world: int
+    core: ConvVAE                          # the model itself: checkpoints, evaluation, export
+    opt: torch.optim.Optimizer
+    test_ds: Dataset
+    train_ds: Dataset | None               # in memory, or
+    train_src: FolderSource | None         # decoded on the fly by loader workers (--stream)
+    step_model: torch.nn.Module = None     # what a training step calls (_View)
+    train_x: torch.Tensor | None = None    # uint8 (N, C, H, W) on the device
+    test_x: torch.Tensor | None = None
+    start_epoch: int = 0
+    history: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ckpt_path(self) -> Path:
+        return Path(self.args.out) / CHECKPOINT_NAME
+
+    @property
+    def n_train(self) -> int:
+        return len(self.train_src if self.train_src is not None else self.train_ds)
+
+    @property
+    def local_batch(self) -> int:
+        return self.args.batch_size // self.world
+
+    @property
+    def per_rank(self) -> int:
+        return self.n_train // self.world
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.per_rank // self.local_batch
+
+
+def load_data(args) -> tuple[Dataset | None, FolderSource | None, Dataset]:
+    """(train set in memory, or a streaming source; test set in memory)."""
+    size, channels = args.image_size or DEFAULT.image_size, args.channels or DEFAULT.channels
+    train_ds = train_src = None
     if args.stream:
         if args.dataset != "folder":
             raise TrainingError("--stream reads image folders: use it with --dataset folder")
         if not args.data_dir:
             raise DataError("--dataset folder needs --data-dir pointing at a folder of images")
         train_src = FolderSource(args.data_dir, "train", size, channels)
-        n_train, class_names = len(train_src), train_src.class_names
     else:
         train_ds = load_dataset(args.dataset, "train", args.data_dir, size, channels)
-        n_train, class_names = len(train_ds), train_ds.class_names
         size, channels = train_ds.images.shape[-1], train_ds.images.shape[1]
-    test_ds = load_dataset(args.dataset, "test", args.data_dir, size, channels)
-    config = build_config(args, class_names, size, channels)
+    return train_ds, train_src, load_dataset(args.dataset, "test", args.data_dir, size, channels)
+
+
+def restore(run: Run, config: VAEConfig) -> None:
+    """--resume: model, optimizer, epoch and history from the last checkpoint, if there is one."""
+    path = run.ckpt_path
+    if run.args.resume and path.is_file():
+        meta = load_checkpoint(path, run.core, run.opt)
+        run.start_epoch, run.history, run.seconds = meta["epoch"], meta["history"], meta.get("seconds", 0.0)
+        if meta["config"] != config.to_dict():
+            raise TrainingError(f"{path}: was trained with another configuration; "
+                                f"use the same arguments, or a new --out")
+        if run.rank == 0:
+            print(f"resuming from {path} after epoch {run.start_epoch}")
+    elif run.args.resume and run.rank == 0:
+        print(f"no checkpoint at {path}: starting from scratch")
+
+
+def setup(args: argparse.Namespace) -> Run:
+    """Device, process group, data, model and optimizer (restored with --resume), wrappers."""
+    device = pick_device(args.device)
+    setup_distributed(device)
+    rank, world = dist_info()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    if rank == 0 and out.is_dir():
+        for stale in out.glob(".*.tmp"):       # left by a run killed mid-write (kill -9)
+            stale.unlink(missing_ok=True)
+    train_ds, train_src, test_ds = load_data(args)
+    class_names = (train_src or train_ds).class_names
+    config = build_config(args, class_names, test_ds.images.shape[-1], test_ds.images.shape[1])
     if args.batch_size % world:
         raise TrainingError(f"--batch-size {args.batch_size} is not divisible by {world} processes")
-    local_batch = args.batch_size // world
-
     torch.manual_seed(args.seed)
-    model = ConvVAE(config).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    start_epoch, history, seconds = 0, [], 0.0
-    if args.resume and ckpt_path.is_file():
-        meta = load_checkpoint(ckpt_path, model, opt)
-        start_epoch, history, seconds = meta["epoch"], meta["history"], meta.get("seconds", 0.0)
-        if meta["config"] != config.to_dict():
-            raise TrainingError(f"{ckpt_path}: was trained with another configuration; "
-                                f"use the same arguments, or a new --out")
-        if rank == 0:
-            print(f"resuming from {ckpt_path} after epoch {start_epoch}")
-    elif args.resume and rank == 0:
-        print(f"no checkpoint at {ckpt_path}: starting from scratch")
-
-    train_x = None if args.stream else torch.from_numpy(train_ds.images).to(device)  # uint8 (N, C, H, W)
-    test_x = torch.from_numpy(test_ds.images).to(device)
+    core = ConvVAE(config).to(device)
+    run = Run(args, device, rank, world, core, torch.optim.Adam(core.parameters(), lr=args.lr), test_ds,
+              train_ds, train_src)
+    restore(run, config)
+    if train_ds is not None:
+        run.train_x = torch.from_numpy(train_ds.images).to(device)
+    run.test_x = torch.from_numpy(test_ds.images).to(device)
     if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    core = model
+        core.to(memory_format=torch.channels_last)
+    model = core
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None)
-    step_fn = torch.compile(model) if args.compile else model
-    use_bf16 = device.type == "cuda"
+            core, device_ids=[device.index] if device.type == "cuda" else None)
+    run.step_model = _View(torch.compile(model) if args.compile else model, config)
+    if run.steps_per_epoch == 0:
+        raise TrainingError(f"batch size {args.batch_size} is larger than the training set ({run.n_train})")
+    return run
 
-    per_rank = n_train // world
-    steps_per_epoch = per_rank // local_batch
-    if steps_per_epoch == 0:
-        raise TrainingError(f"batch size {args.batch_size} is larger than the training set ({n_train})")
-    total_steps = steps_per_epoch * args.epochs
-    lr_warm = int(args.lr_warmup * steps_per_epoch)
-    kl_warm = int(args.kl_warmup * steps_per_epoch)
 
-    class _View(torch.nn.Module):     # elbo_terms reads .config; DDP / compile wrappers hide it
-        def __init__(self, fn):
-            super().__init__()
-            self.fn, self.config = fn, config
+def epoch_batches(run: Run, perm: torch.Tensor):
+    """This rank's batches, in perm's order: sliced from memory, or decoded by workers."""
+    steps, b = run.steps_per_epoch, run.local_batch
+    if run.train_x is not None:
+        perm = perm.to(run.device)
+        for i in range(steps):
+            yield run.train_x[perm[i * b:(i + 1) * b]]
+        return
+    batches = [perm[i * b:(i + 1) * b].tolist() for i in range(steps)]
+    loader = torch.utils.data.DataLoader(run.train_src, batch_sampler=batches, num_workers=run.args.workers,
+                                         pin_memory=run.device.type == "cuda")
+    for xb, _ in loader:
+        yield xb.to(run.device, non_blocking=True)
 
-        def forward(self, x, generator=None):
-            return self.fn(x, generator=generator)
 
-    view = _View(step_fn)
+def train_step(run: Run, batch: torch.Tensor, step: int, generator: torch.Generator) -> dict:
+    """Forward and backward for one batch (the optimizer steps after the caller's checks)."""
+    args, total = run.args, run.steps_per_epoch * run.args.epochs
+    for group in run.opt.param_groups:
+        group["lr"] = lr_at(step, total, int(args.lr_warmup * run.steps_per_epoch), args.lr)
+    x = to_float(batch)
+    if run.device.type == "cuda":
+        x = x.contiguous(memory_format=torch.channels_last)
+    beta = kl_weight_at(step, int(args.kl_warmup * run.steps_per_epoch), args.beta)
+    with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.device.type == "cuda"):
+        t = elbo_terms(run.step_model, x, beta=beta, generator=generator)
+    run.opt.zero_grad(set_to_none=True)
+    t["loss"].backward()
+    if args.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(run.core.parameters(), args.grad_clip)
+    return t
 
-    def epoch_batches(perm: torch.Tensor):
-        """This rank's batches, in perm's order: sliced from memory, or decoded by workers."""
-        if train_x is not None:
-            perm = perm.to(device)
-            for i in range(steps_per_epoch):
-                yield train_x[perm[i * local_batch:(i + 1) * local_batch]]
-            return
-        batches = [perm[i * local_batch:(i + 1) * local_batch].tolist() for i in range(steps_per_epoch)]
-        loader = torch.utils.data.DataLoader(train_src, batch_sampler=batches, num_workers=args.workers,
-                                             pin_memory=device.type == "cuda")
-        for xb, _ in loader:
-            yield xb.to(device, non_blocking=True)
-    for epoch in range(start_epoch, args.epochs):
-        t0 = time.time()
-        model.train()
-        g_shuffle = torch.Generator().manual_seed(args.seed * 100_003 + epoch)
-        perm = torch.randperm(n_train, generator=g_shuffle)[rank::world][:per_rank]
-        g_eps = torch.Generator(device=device).manual_seed(args.seed * 1_000_003 + epoch * 101 + rank)
-        sums = torch.zeros(3, dtype=torch.float64, device=device)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{args.epochs}",
-                   disable=rank != 0, leave=False, dynamic_ncols=True, mininterval=1.0)
-        batches = epoch_batches(perm)
-        for i in bar:
-            step = epoch * steps_per_epoch + i
-            for group in opt.param_groups:
-                group["lr"] = lr_at(step, total_steps, lr_warm, args.lr)
-            x = to_float(next(batches))
-            if device.type == "cuda":
-                x = x.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                t = elbo_terms(view, x, beta=kl_weight_at(step, kl_warm, args.beta), generator=g_eps)
-            opt.zero_grad(set_to_none=True)
-            t["loss"].backward()
-            if args.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-            sums += torch.stack([t["neg_elbo"].detach(), t["recon"].detach(), t["kl"].detach()]).double()
-            if device.type == "cpu" or i % 50 == 49 or i == steps_per_epoch - 1:
-                if not torch.isfinite(sums).all():
-                    raise TrainingError(
-                        f"loss became {t['loss'].item()} at epoch {epoch + 1}, step {i + 1}: training stopped; "
-                        f"the last good checkpoint ({ckpt_path if ckpt_path.exists() else 'none yet'}) is intact. "
-                        f"Try a lower --lr (now {args.lr}) or --grad-clip")
-            opt.step()
-            if i % 20 == 0 and rank == 0:
-                bar.set_postfix(loss=f"{sums[0].item() / (i + 1):.2f}")
-        bar.close()
-        all_reduce_sum(sums)
-        tr = (sums / (steps_per_epoch * world)).tolist()
-        te = evaluate_split(core, test_x, seed=args.seed + 1, rank=rank, world=world)
-        dt = time.time() - t0
-        seconds += dt
-        ips = steps_per_epoch * args.batch_size / dt
-        history.append({"epoch": epoch + 1, "train_neg_elbo": tr[0], "train_recon": tr[1], "train_kl": tr[2],
+
+def run_epoch(run: Run, epoch: int) -> list[float]:
+    """One pass over this rank's shard; returns the mean train (-ELBO, recon, KL) over all ranks."""
+    args, steps = run.args, run.steps_per_epoch
+    run.core.train()
+    g_shuffle = torch.Generator().manual_seed(args.seed * 100_003 + epoch)
+    perm = torch.randperm(run.n_train, generator=g_shuffle)[run.rank::run.world][:run.per_rank]
+    g_eps = torch.Generator(device=run.device).manual_seed(args.seed * 1_000_003 + epoch * 101 + run.rank)
+    sums = torch.zeros(3, dtype=torch.float64, device=run.device)
+    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{args.epochs}",
+               disable=run.rank != 0, leave=False, dynamic_ncols=True, mininterval=1.0)
+    batches = epoch_batches(run, perm)
+    for i in bar:
+        t = train_step(run, next(batches), epoch * steps + i, g_eps)
+        sums += torch.stack([t["neg_elbo"].detach(), t["recon"].detach(), t["kl"].detach()]).double()
+        if (run.device.type == "cpu" or i % 50 == 49 or i == steps - 1) and not torch.isfinite(sums).all():
+            where = run.ckpt_path if run.ckpt_path.exists() else "none yet"
+            raise TrainingError(
+                f"loss became {t['loss'].item()} at epoch {epoch + 1}, step {i + 1}: training stopped; "
+                f"the last good checkpoint ({where}) is intact. Try a lower --lr (now {args.lr}) or --grad-clip")
+        run.opt.step()
+        if i % 20 == 0 and run.rank == 0:
+            bar.set_postfix(loss=f"{sums[0].item() / (i + 1):.2f}")
+    bar.close()
+    all_reduce_sum(sums)
+    return (sums / (steps * run.world)).tolist()
+
+
+def end_epoch(run: Run, epoch: int, tr: list[float], dt: float) -> None:
+    """Test-set losses, the history row, the progress line and the checkpoint."""
+    args = run.args
+    te = evaluate_split(run.core, run.test_x, seed=args.seed + 1, rank=run.rank, world=run.world)
+    run.seconds += dt
+    ips = run.steps_per_epoch * args.batch_size / dt
+    run.history.append({"epoch": epoch + 1, "train_neg_elbo": tr[0], "train_recon": tr[1], "train_kl": tr[2],
                         "test_neg_elbo": te["neg_elbo"], "test_recon": te["recon"], "test_kl": te["kl"],
                         "seconds": dt, "images_per_second": ips})
-        if rank == 0:
-            print(f"epoch {epoch + 1:3d}/{args.epochs}  train -ELBO {tr[0]:8.2f} (recon {tr[1]:7.2f}, KL {tr[2]:6.2f})"
-                  f"  test -ELBO {te['neg_elbo']:8.2f} (recon {te['recon']:7.2f}, KL {te['kl']:6.2f})"
-                  f"  {ips:6.0f} img/s  {dt:5.1f} s", flush=True)
-            save_checkpoint(ckpt_path, core, opt, {"epoch": epoch + 1, "history": history, "seconds": seconds,
-                                                   "config": config.to_dict(), "args": vars(args)})
-        if world > 1:
-            dist.barrier()
+    if run.rank == 0:
+        print(f"epoch {epoch + 1:3d}/{args.epochs}  train -ELBO {tr[0]:8.2f} (recon {tr[1]:7.2f}, KL {tr[2]:6.2f})"
+              f"  test -ELBO {te['neg_elbo']:8.2f} (recon {te['recon']:7.2f}, KL {te['kl']:6.2f})"
+              f"  {ips:6.0f} img/s  {dt:5.1f} s", flush=True)
+        save_checkpoint(run.ckpt_path, run.core, run.opt,
+                        {"epoch": epoch + 1, "history": run.history, "seconds": run.seconds,
+                         "config": run.core.config.to_dict(), "args": vars(args)})
+    if run.world > 1:
+        dist.barrier()
 
-    result = {"epochs": args.epochs, "seconds": seconds, "history": history}
-    if rank == 0:
-        export(core, args, test_ds, seconds, history, device)
-    if world > 1:
+
+def train(args: argparse.Namespace) -> dict:
+    run = setup(args)
+    for epoch in range(run.start_epoch, args.epochs):
+        t0 = time.time()
+        tr = run_epoch(run, epoch)
+        end_epoch(run, epoch, tr, time.time() - t0)
+    if run.rank == 0:
+        export(run.core, args, run.test_ds, run.seconds, run.history, run.device)
+    if run.world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return result
+    return {"epochs": args.epochs, "seconds": run.seconds, "history": run.history}
 
 
 def export(model: ConvVAE, args, test_ds, seconds: float, history: list, device) -> None:

@@ -10,8 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import VAEConfig
-
-LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0   # the clamp diffusers' AutoencoderKL uses
+from .posterior import LOGVAR_MAX, LOGVAR_MIN, DiagonalGaussian  # noqa: F401  (re-exported limits)
 
 
 class ResBlock(nn.Module):
@@ -78,18 +77,21 @@ class ConvVAE(nn.Module):
         self.encoder = Encoder(self.config)
         self.decoder = Decoder(self.config)
 
+    def posterior(self, x: torch.Tensor) -> DiagonalGaussian:
+        """x: (N, C, H, W) in [0, 1] -> q(z|x), a diagonal Gaussian over (N, D)."""
+        mu, logvar = self.encoder(x)
+        return DiagonalGaussian(mu, logvar)
+
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x: (N, C, H, W) in [0, 1] -> mu, logvar: (N, D). logvar is clamped for stability."""
-        mu, logvar = self.encoder(x)
-        return mu, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
+        q = self.posterior(x)
+        return q.mu, q.logvar
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
                        generator: torch.Generator | None = None) -> torch.Tensor:
-        """z = mu + sigma * eps, eps ~ N(0, I): the sample is a differentiable function of
-        (mu, logvar), so gradients flow into the encoder (Kingma & Welling 2013, Sec. 2.4)."""
-        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
-        return mu + torch.exp(0.5 * logvar) * eps
+        """z = mu + sigma * eps, eps ~ N(0, I) (see DiagonalGaussian.reparameterize)."""
+        return DiagonalGaussian(mu, logvar).sample(generator)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid decoder output; the losses use it for numerically stable BCE."""

@@ -1,4 +1,4 @@
-"""Data sets (model/data.py): the IDX reader, where Fashion-MNIST is looked for and the one-line
+"""Data sets (model/data/): the IDX reader, where Fashion-MNIST is looked for and the one-line
 message when it is absent, scikit-learn's digits, and a user's folder of images."""
 import gzip
 import re
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model import data as mdata
+from model.data import fashion as mdata
 from model import train as mtrain
 from model.data import (FASHION_CLASSES, DataError, FolderSource, find_fashion_mnist, list_folder,
                         load_dataset, load_digits, load_fashion_mnist, load_folder, read_idx)

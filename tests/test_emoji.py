@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from model.emoji import NOTO_EMOJI, build_emoji_dataset, group_of
+from model.data.emoji import NOTO_EMOJI, build_emoji_dataset, group_of
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = Path(os.environ.get("VAE_WEIGHTS", ROOT / "weights"))

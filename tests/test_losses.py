@@ -5,13 +5,23 @@ Small random configurations only: every test here runs in well under a second.
 import math
 
 import pytest
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from model.config import VAEConfig
-from model.losses import (elbo_terms, iwae_bound, kl_divergence, kl_per_dim,
-                          reconstruction_nll)
-from model.vae import LOGVAR_MAX, LOGVAR_MIN, ConvVAE
+from model.losses import elbo_terms, iwae_bound, reconstruction_nll
+from model.posterior import (LOGVAR_MAX, LOGVAR_MIN, DiagonalGaussian, active_units,
+                             standard_normal_log_prob)
+from model.vae import ConvVAE
+
+
+def kl_per_dim(mu, logvar):
+    return DiagonalGaussian(mu, logvar).kl_per_dim()
+
+
+def kl_divergence(mu, logvar):
+    return DiagonalGaussian(mu, logvar).kl()
 
 TINY = dict(widths=(8, 16), hidden=32, res_blocks=1)
 
@@ -61,6 +71,31 @@ def test_kl_is_zero_at_the_prior_positive_elsewhere_and_summed_per_image():
     per_dim = kl_per_dim(mu2, lv2)
     assert per_dim.shape == (3, 5) and torch.all(per_dim > 0)
     assert torch.allclose(kl_divergence(mu2, lv2), per_dim.sum(1))
+
+
+def test_log_probs_match_torch_distributions():
+    g = torch.Generator().manual_seed(3)
+    mu, logvar, z = (torch.randn(5, 4, generator=g) for _ in range(3))
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * logvar))
+    assert torch.allclose(DiagonalGaussian(mu, logvar).log_prob(z), q.log_prob(z).sum(-1), atol=1e-5)
+    prior = torch.distributions.Normal(0.0, 1.0)
+    assert torch.allclose(standard_normal_log_prob(z), prior.log_prob(z).sum(-1), atol=1e-5)
+
+
+def test_posterior_samples_have_its_mean_and_sigma():
+    mu, logvar = torch.tensor([[1.5, -2.0]]), torch.tensor([[0.0, math.log(0.25)]])
+    q = DiagonalGaussian(mu, logvar)
+    z = q.sample(torch.Generator().manual_seed(0), n=20_000)                # (n, 1, 2)
+    assert z.shape == (20_000, 1, 2) and torch.equal(q.mode(), mu)
+    assert torch.allclose(z.mean(0), mu, atol=0.03) and torch.allclose(z.std(0), q.std, atol=0.03)
+    eps = torch.ones(1, 2)
+    assert torch.allclose(q.reparameterize(eps), torch.tensor([[2.5, -1.5]]))
+
+
+def test_active_units_are_the_dimensions_whose_mean_varies_across_the_data():
+    g = np.random.default_rng(0)
+    means = np.stack([g.normal(0, 1, 500), np.full(500, 0.7), g.normal(0, 0.05, 500)], 1)
+    assert active_units(means).tolist() == [True, False, False]          # Var 1, 0, 0.0025 against 0.01
 
 
 # ---------------------------------------------------------------- reparameterization

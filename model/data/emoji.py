@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .data import DataError
+from .base import DataError
 
 NOTO_EMOJI = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 FONT_HINT = "Noto Color Emoji not found: install it with `apt-get install fonts-noto-color-emoji` or pass --font"
