@@ -52,6 +52,24 @@ function placeMarkers() {
   }
 }
 
+// The hover card, built as DOM nodes: the label comes from the server and goes in as text, never as HTML.
+function showCard(c) {
+  const title = document.createElement("b"), small = document.createElement("small");
+  title.textContent = c.label;
+  small.textContent = c.original ? "image · decoded mean" : "decoded mean";
+  const parts = [title, document.createTextNode(` #${c.index}`), document.createElement("br")];
+  for (const [src, what] of [[c.original, "test image"], [c.decoded, "decoded mean"]]) {
+    if (!src || !String(src).startsWith("data:image/png;base64,")) continue;
+    const img = document.createElement("img");
+    img.src = src;
+    img.title = what;
+    parts.push(img, document.createTextNode(" "));
+  }
+  parts.push(document.createElement("br"), small);
+  card.replaceChildren(...parts);
+  card.style.display = "block";
+}
+
 async function draw() {
   const v = props.value || {};
   if (!v.model || !box) return;
@@ -87,7 +105,7 @@ async function draw() {
     box.on("plotly_click", ev => {
       const p = ev.points && ev.points[0];
       if (!p || p.curveNumber >= nClassTraces) return;
-      trigger("select", { index: p.customdata, model: drawnModel });
+      trigger("select", { index: p.customdata, value: drawnModel });   // read as gr.SelectData
     });
     box.on("plotly_hover", async ev => {
       const p = ev.points && ev.points[0];
@@ -95,10 +113,7 @@ async function draw() {
       const token = ++hoverToken;
       const c = await server.hover_card(drawnModel, p.customdata);
       if (token !== hoverToken) return;
-      card.innerHTML = `<b>${c.label}</b> #${c.index}<br>` +
-        (c.original ? `<img src="${c.original}" title="test image"> ` : "") +
-        `<img src="${c.decoded}" title="decoded mean"><br><small>${c.original ? "image · decoded mean" : "decoded mean"}</small>`;
-      card.style.display = "block";
+      showCard(c);
     });
     for (const ev of ["plotly_afterplot", "plotly_relayout", "plotly_relayouting"]) box.on(ev, placeMarkers);
     box.on("plotly_unhover", () => { hoverToken++; card.style.display = "none"; });

@@ -11,14 +11,13 @@ import torch
 from PIL import Image
 
 from . import checks
-from .checks import (MAX_SAMPLES, MAX_SEED, MAX_STEPS, MAX_TEMPERATURE, SLIDER_LIMIT,  # noqa: F401 (the limits)
-                     ExplorerError)
+from .checks import MAX_SAMPLES, MAX_STEPS, MAX_TEMPERATURE, SLIDER_LIMIT, ExplorerError
 from .data import ImageError, preprocess_image
 from .images import grid, png_data_url, strip, to_image, to_images, uint8_image
 from .latent import interpolate, sample_prior, traverse, typical_radius
 from .losses import reconstruction_nll
 from .posterior import DiagonalGaussian
-from .registry import LoadedModel, ModelRegistry  # noqa: F401  (the registry is the explorer's entry point)
+from .registry import LoadedModel
 
 
 def rounded(t: torch.Tensor) -> list[float]:

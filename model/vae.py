@@ -10,7 +10,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import VAEConfig
-from .posterior import LOGVAR_MAX, LOGVAR_MIN, DiagonalGaussian  # noqa: F401  (re-exported limits)
+from .posterior import DiagonalGaussian
 
 
 class ResBlock(nn.Module):

@@ -43,3 +43,30 @@ def served_app():
 @pytest.fixture(scope="session")
 def app_url(served_app) -> str:
     return served_app[1]
+
+
+@pytest.fixture(scope="session")
+def registry(weights_root):
+    """The shipped models, loaded once for every test that calls the explorer directly."""
+    from model.registry import ModelRegistry
+
+    return ModelRegistry(weights_root)
+
+
+@pytest.fixture(scope="session")
+def wide_weights(tmp_path_factory) -> Path:
+    """A weights root with one untrained 40-d model on scikit-learn's digits (more dimensions than the
+    page has sliders), its atlas mapped by PCA: built in about a second."""
+    from model import VAEConfig, save_pretrained
+    from model.data import load_digits
+    from model.evaluate import build_atlas
+    from model.vae import ConvVAE
+
+    import torch
+
+    root = tmp_path_factory.mktemp("wide")
+    torch.manual_seed(0)
+    vae = ConvVAE(VAEConfig(latent_dim=40, widths=(8, 16), hidden=32, class_names=tuple("0123456789"))).eval()
+    save_pretrained(vae, root / "wide-40d")
+    build_atlas(vae, load_digits("test"), root / "wide-40d", method="pca")
+    return root

@@ -11,6 +11,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from model import explorer as ex
+from model.registry import ModelRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 TSHIRT = str(ROOT / "assets" / "examples" / "drawn-tshirt.png")
@@ -33,7 +34,7 @@ def client(app_url):
 
 @pytest.fixture(scope="module")
 def m(weights_root):
-    return ex.ModelRegistry(weights_root).get(MODEL)
+    return ModelRegistry(weights_root).get(MODEL)
 
 
 def pixels(path) -> np.ndarray:

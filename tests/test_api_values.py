@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 
 from model import explorer as ex
-from model.latent import SLIDER_LIMIT
+from model.checks import MAX_SAMPLES, MAX_SEED, MAX_STEPS, MAX_TEMPERATURE
+from model.registry import ModelRegistry
+from model.checks import SLIDER_LIMIT
 
 BAD_NAMES = ["../../etc", "/etc/passwd", "weights", "", ".", "..", "fashion-mnist/../emoji",
              "../weights/fashion-mnist", "emoji\x00", "FASHION-MNIST", None, 3, ["fashion-mnist"]]
@@ -21,7 +23,7 @@ BAD_NAMES = ["../../etc", "/etc/passwd", "weights", "", ".", "..", "fashion-mnis
 
 @pytest.fixture(scope="module")
 def registry(weights_root):
-    return ex.ModelRegistry(weights_root)
+    return ModelRegistry(weights_root)
 
 
 @pytest.fixture(scope="module")
@@ -80,21 +82,21 @@ def test_reparameterize_logvar_checked(m):
 
 
 # ---------------------------------------------------------------- integer / float ranges
-@pytest.mark.parametrize("n", [0, -1, ex.MAX_SAMPLES + 1, 10**9, 2.5, math.nan, math.inf, "x", None])
+@pytest.mark.parametrize("n", [0, -1, MAX_SAMPLES + 1, 10**9, 2.5, math.nan, math.inf, "x", None])
 def test_sample_n_out_of_range(m, n):
-    with pytest.raises(ex.ExplorerError, match=f"n must be a whole number from 1 to {ex.MAX_SAMPLES}"):
+    with pytest.raises(ex.ExplorerError, match=f"n must be a whole number from 1 to {MAX_SAMPLES}"):
         ex.sample(m, n, 1.0, 0)
 
 
-@pytest.mark.parametrize("t", [-0.01, ex.MAX_TEMPERATURE + 0.01, 1e9, math.nan, math.inf, -math.inf, "hot", None])
+@pytest.mark.parametrize("t", [-0.01, MAX_TEMPERATURE + 0.01, 1e9, math.nan, math.inf, -math.inf, "hot", None])
 def test_temperature_out_of_range(m, t):
     with pytest.raises(ex.ExplorerError, match="temperature must be a number from 0"):
         ex.sample(m, 2, t, 0)
 
 
-@pytest.mark.parametrize("seed", [-1, ex.MAX_SEED + 1, 2**64, 0.5, math.nan, "seed"])
+@pytest.mark.parametrize("seed", [-1, MAX_SEED + 1, 2**64, 0.5, math.nan, "seed"])
 def test_seed_out_of_range(m, seed):
-    with pytest.raises(ex.ExplorerError, match=f"seed must be a whole number from 0 to {ex.MAX_SEED}"):
+    with pytest.raises(ex.ExplorerError, match=f"seed must be a whole number from 0 to {MAX_SEED}"):
         ex.sample(m, 2, 1.0, seed)
     with pytest.raises(ex.ExplorerError, match="seed"):
         ex.reparameterize(m, [0.0] * m.dim, [0.0] * m.dim, seed)
@@ -103,18 +105,18 @@ def test_seed_out_of_range(m, seed):
 
 
 def test_range_edges_accepted(m):
-    images, z = ex.sample(m, ex.MAX_SAMPLES, ex.MAX_TEMPERATURE, ex.MAX_SEED)
-    assert len(images) == ex.MAX_SAMPLES and z.shape == (ex.MAX_SAMPLES, m.dim)
+    images, z = ex.sample(m, MAX_SAMPLES, MAX_TEMPERATURE, MAX_SEED)
+    assert len(images) == MAX_SAMPLES and z.shape == (MAX_SAMPLES, m.dim)
     images, z = ex.sample(m, 1, 0.0, 0)
     assert len(images) == 1 and np.all(z == 0)
     images, _ = ex.sample(m, 3.0, 1, "7")                    # whole floats / numeric strings are fine
     assert len(images) == 3
 
 
-@pytest.mark.parametrize("steps", [1, 0, -3, ex.MAX_STEPS + 1, 10**6, 3.5, math.nan])
+@pytest.mark.parametrize("steps", [1, 0, -3, MAX_STEPS + 1, 10**6, 3.5, math.nan])
 def test_interpolation_steps_out_of_range(m, steps):
     img = Image.new("L", (28, 28), 0)
-    with pytest.raises(ex.ExplorerError, match=f"steps must be a whole number from 2 to {ex.MAX_STEPS}"):
+    with pytest.raises(ex.ExplorerError, match=f"steps must be a whole number from 2 to {MAX_STEPS}"):
         ex.interpolate_images(m, img, img, steps, "linear")
 
 
@@ -224,11 +226,11 @@ def test_served_values_refused_with_messages(client, m):
         (("/decode", [0.0] * (m.dim + 3), m.name), f"expects {m.dim}"),
         (("/decode", "hello", m.name), "list of numbers"),
         (("/sample", 0, 1.0, 0, m.name), "minimum"),
-        (("/sample", ex.MAX_SAMPLES + 1, 1.0, 0, m.name), "maximum"),
+        (("/sample", MAX_SAMPLES + 1, 1.0, 0, m.name), "maximum"),
         (("/sample", 2.5, 1.0, 0, m.name), "n must be a whole number"),
-        (("/sample", 2, ex.MAX_TEMPERATURE + 1, 0, m.name), "maximum"),
+        (("/sample", 2, MAX_TEMPERATURE + 1, 0, m.name), "maximum"),
         (("/sample", 2, 1.0, -1, m.name), "minimum"),
-        (("/sample", 2, 1.0, ex.MAX_SEED + 1, m.name), "maximum"),
+        (("/sample", 2, 1.0, MAX_SEED + 1, m.name), "maximum"),
         (("/pick", -1, m.name), "index must be a whole number"),
         (("/pick", 10**9, m.name), "index must be a whole number"),
     ]

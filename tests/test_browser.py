@@ -1,11 +1,8 @@
 """The page in a real browser: Playwright for Python driving Debian's Chromium (never `playwright
 install`). One page is opened for the module and the tests walk through it in order, like a visitor:
-load, drag a slider, hover and click the map, upload an image, interpolate. Saves a full-page
-screenshot (to assets/screenshot.png when the shipped weights are used, and to a temp folder).
+load, drag a slider, hover and click the map, upload an image, interpolate. Takes a full-page
+screenshot into a temp folder (the README's picture is made by `python tools/screenshot.py`).
 """
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +15,8 @@ CHROMIUM = "/usr/bin/chromium"
 EXAMPLES = ROOT / "assets" / "examples"
 WAIT = 90_000                      # ms; generous: the CPU is shared, and nothing here is timed
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt install chromium)")
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt install chromium)")]
 sync_api = pytest.importorskip("playwright.sync_api")
 
 # pixel position (page coordinates) of a point of the Plotly graph inside #latent-map
@@ -212,15 +210,13 @@ def test_map_markers_still_follow_the_sliders_after_an_upload(browser_page):
     assert page.problems == []
 
 
-def test_screenshot(browser_page, weights_root):
+def test_screenshot(browser_page, tmp_path):
     page = browser_page
     page.evaluate("window.scrollTo(0, 0)")
-    out = Path(tempfile.gettempdir()) / "vae-explorer-screenshot.png"
+    out = tmp_path / "vae-explorer-screenshot.png"
     page.screenshot(path=str(out), full_page=True)
     assert out.stat().st_size > 20_000
     assert page.problems == []
-    if "VAE_WEIGHTS" not in os.environ and weights_root.resolve() == (ROOT / "weights").resolve():
-        shutil.copyfile(out, ROOT / "assets" / "screenshot.png")       # the README's picture, from the shipped models
 
 
 def test_interpolate_tab_shows_frames_and_a_gif(browser_page):

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from conftest import free_port
+from ui import server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,10 +33,8 @@ def raw_get(app_url: str, path: str, headers=None) -> tuple[int, bytes]:
 
 
 def secret_paths(weights_root: Path) -> list[str]:
-    import app
-
     model = next(d for d in sorted(weights_root.iterdir()) if (d / "model.safetensors").is_file())
-    w, a = model / "model.safetensors", app.ASSETS
+    w, a = model / "model.safetensors", server.ASSETS
     return [
         "/gradio_api/file=../../../../../../etc/passwd",
         "/gradio_api/file=..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
@@ -68,8 +67,6 @@ def secret_paths(weights_root: Path) -> list[str]:
 
 # ---------------------------------------------------------------- files
 def test_no_file_outside_the_page_is_served(app_url, weights_root):
-    import app
-
     served = []
     for path in secret_paths(weights_root):
         status, body = raw_get(app_url, path)
@@ -78,18 +75,16 @@ def test_no_file_outside_the_page_is_served(app_url, weights_root):
         assert b"root:x:0:0" not in body and len(body) < 600          # a short refusal, not the file
     assert served == []
     # the check can fail: what the page does need is served from the same route
-    status, body = raw_get(app_url, f"/gradio_api/file={app.PLOTLY_JS}")
+    status, body = raw_get(app_url, f"/gradio_api/file={server.PLOTLY_JS}")
     assert status == 200 and b"plotly" in body[:200].lower()
-    status, body = raw_get(app_url, f"/gradio_api/file={app.ASSETS / 'style.css'}")
-    assert status == 200 and body == (app.ASSETS / "style.css").read_bytes()
+    status, body = raw_get(app_url, f"/gradio_api/file={server.ASSETS / 'style.css'}")
+    assert status == 200 and body == (server.ASSETS / "style.css").read_bytes()
 
 
 def test_api_cannot_make_the_app_open_files_outside(app_url, weights_root, tmp_path):
     """The upload endpoints take Gradio's file data raw (preprocess=False): a client naming a path
     it never uploaded (a PNG elsewhere on disk, the weights, /etc/passwd, a traversal out of
     assets/) gets an error, never an encoding. An example image under assets/ is fine."""
-    import app
-
     Image.new("L", (28, 28), 255).save(tmp_path / "private.png")
     model = next(d for d in sorted(weights_root.iterdir()) if (d / "config.json").is_file())
     url = f"{app_url}gradio_api/call/encode"
@@ -102,25 +97,25 @@ def test_api_cannot_make_the_app_open_files_outside(app_url, weights_root, tmp_p
         return httpx.get(f"{url}/{r.json()['event_id']}", timeout=60).text
 
     for path in (str(tmp_path / "private.png"), "/etc/passwd", str(model / "model.safetensors"),
-                 str(app.ASSETS / "examples") + "/../../app.py", "../../../../etc/passwd",
-                 f"{app.ASSETS}/../{tmp_path.name}/private.png"):
+                 str(server.ASSETS / "examples") + "/../../app.py", "../../../../etc/passwd",
+                 f"{server.ASSETS}/../{tmp_path.name}/private.png"):
         out = encode(path)
         assert "event: error" in out and '"mu"' not in out, (path, out[:300])
-    examples = sorted((app.ASSETS / "examples").glob("*.png"))
+    examples = sorted((server.ASSETS / "examples").glob("*.png"))
     if examples:
         assert "event: complete" in encode(str(examples[0]))
 
 
-def test_static_paths_are_only_plotly_and_assets():
-    """What build_demo allows Gradio to serve: plotly.min.js and assets/, which holds no weights."""
-    import app
-
-    allowed = [Path(app.PLOTLY_JS), app.ASSETS]
-    assert not any(p.suffix in (".safetensors", ".npz", ".pt", ".ckpt") for p in app.ASSETS.rglob("*"))
-    src = (ROOT / "app.py").read_text()
-    assert "gr.set_static_paths([str(PLOTLY_JS), str(ASSETS)])" in src and src.count("set_static_paths") == 1
-    assert "allowed_paths" not in src
-    assert all(p.exists() for p in allowed)
+def test_static_paths_are_only_plotly_and_assets(app_url):
+    """What the app lets Gradio serve from disk: plotly.min.js and assets/, which holds no weights;
+    the code beside them (ui/, model/, tests/) is refused."""
+    assert not any(p.suffix in (".safetensors", ".npz", ".pt", ".ckpt") for p in server.ASSETS.rglob("*"))
+    for served in (server.PLOTLY_JS, server.ASSETS / "map.js"):
+        assert raw_get(app_url, f"/gradio_api/file={served}")[0] == 200
+    for source in (ROOT / "ui" / "server.py", ROOT / "model" / "io.py", ROOT / "tests" / "conftest.py",
+                   ROOT / "requirements.txt"):
+        status, body = raw_get(app_url, f"/gradio_api/file={source}")
+        assert status in (403, 404) and source.read_bytes()[:200] not in body, source
 
 
 # ---------------------------------------------------------------- defaults
@@ -138,7 +133,7 @@ def test_defaults_bind_localhost_and_limit_uploads(monkeypatch):
     monkeypatch.setattr(app, "launch", lambda *a, **k: seen.update(args=a, kwargs=k))
     assert app.main([]) == 0
     assert seen["args"][:2] == (demo, "127.0.0.1")
-    assert app.MAX_FILE_SIZE == "10mb"
+    assert server.MAX_FILE_SIZE == "10mb"
 
 
 def test_served_app_limits_upload_size(app_url, tmp_path):

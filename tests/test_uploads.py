@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -336,7 +337,7 @@ def test_fuzz_preprocessing_returns_an_image_or_raises_image_error(data, m, inve
         assert str(e)
     else:
         assert tuple(x.shape) == (1, c.channels, c.image_size, c.image_size)
-        assert x.dtype == ex.torch.float32 and 0 <= float(x.min()) and float(x.max()) <= 1
+        assert x.dtype == torch.float32 and 0 <= float(x.min()) and float(x.max()) <= 1
 
 
 # ---------------------------------------------------------------- through the served app

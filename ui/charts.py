@@ -1,4 +1,4 @@
-"""Plotly figures for the app's teaching charts (plain plotly, no gradio)."""
+"""Plotly figures for the teaching charts: the posterior per dimension, |z| along a walk, training curves."""
 from __future__ import annotations
 
 import plotly.graph_objects as go

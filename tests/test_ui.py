@@ -1,0 +1,190 @@
+"""The page's handlers (ui/), called as plain methods: no server, no browser. Each panel's handlers
+are methods over the model registry, so the page's behaviour is tested here in milliseconds."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from model import explorer as ex
+from model.registry import ModelRegistry
+from ui import text
+from ui.encode import EncodePanel
+from ui.explore import MAX_SLIDERS, ExplorePanel
+from ui.interpolate import InterpolatePanel
+from ui.page import ModelSwitch
+from ui.about import AboutPanel
+from ui.manifold import ManifoldPanel
+from ui.server import private_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+TSHIRT = str(ROOT / "assets" / "examples" / "drawn-tshirt.png")
+TROUSERS = str(ROOT / "assets" / "examples" / "drawn-trousers.png")
+
+
+def px(img: Image.Image) -> np.ndarray:
+    return np.asarray(img, dtype=np.int16)
+
+
+@pytest.fixture(scope="module")
+def explore(registry):
+    return ExplorePanel(registry)
+
+
+def select(index) -> gr.SelectData:
+    return gr.SelectData(None, {"index": index, "value": None})
+
+
+# ---------------------------------------------------------------- words
+def test_slider_labels_show_kl_and_mark_inactive_dimensions(registry):
+    m = registry.get("fashion-mnist")
+    for d in range(m.dim):
+        assert text.slider_label(m, d) == (f"z{d} · KL {m.kl_per_dim[d]:.2f}" if m.active[d] else f"z{d} · inactive")
+    assert 0 < m.active.sum() < m.dim                          # the shipped model has both kinds
+    assert f"({int(m.active.sum())} active)" in text.describe(m)
+
+
+def test_active_units_on_the_page_are_the_ones_evaluate_counted(registry):
+    """One definition of "active": the page's count (from the atlas means) is metrics.json's."""
+    for name in registry.names():
+        m = registry.get(name)
+        assert int(m.active.sum()) == m.metrics["active_units"], name
+        assert f"| active units | {m.metrics['active_units']} / {m.dim} |" in text.about_markdown(m)
+
+
+# ---------------------------------------------------------------- explore
+def test_slide_decodes_the_slider_values_and_moves_the_star(registry, explore):
+    m = registry.get("fashion-mnist")
+    values = [0.5 if d % 3 == 0 else -0.25 for d in range(m.dim)]
+    z, image, marker = explore.on_slide(m.name, [0.0] * m.dim, *values, *[0.0] * (MAX_SLIDERS - m.dim))
+    assert z == values and marker["model"] == m.name
+    assert np.array_equal(px(image), px(ex.decode(m, values)))
+    assert marker == {"model": m.name, "markers": {"slider": ex.place(m, values)}}
+
+
+def test_set_z_updates_every_slider_and_hides_the_unused(registry, explore):
+    m = registry.get("fashion-mnist-2d")
+    out = explore.set_z(m.name, [1.25, -9.0])                 # -9 is clamped to the slider range
+    sliders, z, image, marker = out[:MAX_SLIDERS], *out[MAX_SLIDERS:]
+    assert z == [1.25, -4.0] and [s["value"] for s in sliders[:2]] == z
+    assert all(s["visible"] for s in sliders[:2]) and not any(s["visible"] for s in sliders[2:])
+    assert np.array_equal(px(image), px(ex.decode(m, z)))
+
+
+def test_a_wide_model_shows_its_top_kl_dimensions_and_keeps_the_others(wide_weights):
+    registry = ModelRegistry(wide_weights)
+    m = registry.get("wide-40d")
+    panel = ExplorePanel(registry)
+    dims = m.dims_by_kl(MAX_SLIDERS)
+    assert len(dims) == MAX_SLIDERS and dims == sorted(dims)
+    hidden = sorted(set(range(m.dim)) - set(dims))
+    assert min(m.kl_per_dim[dims]) >= max(m.kl_per_dim[hidden])      # the shown ones carry the most KL
+    note = text.sliders_note(m, len(dims))
+    assert f"Showing {MAX_SLIDERS} of 40 dimensions" in note
+    assert panel.refresh(m.name)[-1]["value"] == note
+
+    start = [0.1 * ((d % 7) - 3) for d in range(m.dim)]              # e.g. a mean sent from the map
+    out = panel.set_z(m.name, start)
+    assert [s["label"] for s in out[:MAX_SLIDERS]] == [text.slider_label(m, d) for d in dims]
+    assert [s["value"] for s in out[:MAX_SLIDERS]] == pytest.approx([start[d] for d in dims], abs=1e-4)
+    moved = [1.5] * MAX_SLIDERS                                      # every shown slider dragged to 1.5
+    z, image, _ = panel.on_slide(m.name, out[MAX_SLIDERS], *moved)
+    assert [z[d] for d in dims] == [1.5] * MAX_SLIDERS
+    assert [z[d] for d in hidden] == pytest.approx([start[d] for d in hidden], abs=1e-4)  # kept, not zeroed
+    assert np.array_equal(px(image), px(ex.decode(m, z)))
+
+
+def test_a_map_click_loads_that_test_mean(registry, explore):
+    m = registry.get("fashion-mnist")
+    out = explore.on_map_select(m.name, select(42))
+    mu, _ = ex.pick(m, 42)
+    assert out[MAX_SLIDERS] == pytest.approx(mu, abs=1e-4)
+    with pytest.raises(gr.Error, match="index must be a whole number"):
+        explore.on_map_select(m.name, select(10**9))
+
+
+def test_traversal_sweeps_the_chosen_dimension(registry, explore):
+    m = registry.get("fashion-mnist")
+    strip = explore.traverse(m.name, 3, [0.0] * m.dim)
+    assert np.array_equal(px(strip), px(ex.traversal(m, [0.0] * m.dim, 3)))
+
+
+# ---------------------------------------------------------------- other panels
+def test_resample_keeps_mu_and_sigma_and_moves_z(registry, explore):
+    panel = EncodePanel(registry, explore)
+    m = registry.get("fashion-mnist")
+    recon, info, *_ , state = panel.on_upload(TSHIRT, m.name)
+    image, _, new, eps = panel.resample(m.name, state, 7)
+    assert new["mu"] == info["mu"] and new["sigma"] == info["sigma"] and new["z"] != info["z"]
+    assert eps.startswith("ε = [")
+    with pytest.raises(gr.Error, match="encode an image first"):
+        panel.resample(m.name, {}, 1)
+    assert panel.send_to_sliders(m.name, info)[MAX_SLIDERS] == pytest.approx(info["mu"], abs=1e-4)
+
+
+def test_gif_holds_the_frames_there_and_back(registry):
+    steps = 6
+    frames, gif_path, _ = InterpolatePanel(registry).walk(TSHIRT, TROUSERS, steps, "linear", "fashion-mnist")
+    with Image.open(gif_path) as gif:
+        assert gif.format == "GIF" and gif.is_animated
+        assert gif.info.get("loop") == 0                                # plays in a loop
+        assert gif.n_frames == 2 * steps - 2                             # A -> B, then back without repeating ends
+        for i in range(steps):
+            gif.seek(i)
+            assert gif.size == frames[i].size
+            assert np.array_equal(px(gif.convert("L")), px(frames[i])), i
+        gif.seek(steps)
+        assert np.array_equal(px(gif.convert("L")), px(frames[steps - 2]))
+
+
+def test_switching_model_refreshes_every_panel(registry, explore):
+    panels = [explore, ManifoldPanel(registry), AboutPanel(registry)]
+    for p in panels[1:]:
+        p.refresh_outputs = [None, None]                              # as build() sets them: two outputs each
+    explore.refresh_outputs = [None] * (MAX_SLIDERS + 5)
+    switch = ModelSwitch(registry, panels)
+    for name in registry.names():
+        m = registry.get(name)
+        out = switch.on_model(name)
+        assert len(out) == 1 + len(switch.outputs)
+        assert out[0] == text.describe(m)
+        manifold, note = out[1 + MAX_SLIDERS + 5:][:2]
+        assert (manifold is not None) == (m.dim == 2) and note["visible"] == (m.dim != 2)
+    with pytest.raises(gr.Error, match="unknown model"):
+        switch.on_model("../../etc")
+
+
+# ---------------------------------------------------------------- no hidden effects
+def test_importing_model_and_ui_has_no_side_effects(tmp_path):
+    """Importing changes nothing outside the modules: no temp folder, Pillow's global pixel limit and
+    the warnings filters untouched; and model/ imports neither gradio nor plotly."""
+    code = """
+import sys, warnings, tempfile, os
+import numpy, torch, safetensors, tqdm, PIL.Image as Image       # the libraries first: their own filters
+limit, filters = Image.MAX_IMAGE_PIXELS, list(warnings.filters)
+import model, model.explorer, model.train, model.evaluate, model.figure, model.data, model.data.emoji
+assert "gradio" not in sys.modules and "plotly" not in sys.modules, "model/ imported the UI's packages"
+assert Image.MAX_IMAGE_PIXELS == limit and warnings.filters == filters, "model/ changed global state"
+import gradio, plotly
+filters = list(warnings.filters)
+import app, ui, ui.page
+assert warnings.filters == filters, "ui/ changed the warnings filters"
+print(sorted(os.listdir(tempfile.gettempdir())))
+"""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "[]"                                   # nothing made in the temp folder
+
+
+def test_the_private_cache_is_gradios_and_goes_away():
+    before = os.environ.get("GRADIO_TEMP_DIR")
+    with private_cache() as folder:
+        assert os.environ["GRADIO_TEMP_DIR"] == str(folder) and folder.is_dir()
+        assert gr.utils.get_upload_folder() == str(folder)
+        (folder / "upload.png").write_bytes(b"x")
+    assert not folder.exists() and os.environ.get("GRADIO_TEMP_DIR") == before

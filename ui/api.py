@@ -1,0 +1,64 @@
+"""The public HTTP endpoints: /decode, /pick, /encode, /interpolate, /sample. Their names, parameters
+and outputs are an API that users script against (README, "HTTP API"): keep them stable.
+
+/decode and /pick hang on a hidden button with hidden inputs and outputs, so gradio_client calls do
+not touch the page; /encode and /interpolate hang on the same button with the page's own inputs;
+/sample is the Sample button's event itself. The page's events are private and compute once each.
+"""
+from __future__ import annotations
+
+import gradio as gr
+
+from model import explorer as ex
+from model.registry import ModelRegistry
+
+from .encode import EncodePanel
+from .interpolate import InterpolatePanel
+from .sample import SamplePanel
+from .server import user_errors
+
+
+class Api:
+    def __init__(self, registry: ModelRegistry, encode: EncodePanel, interpolate: InterpolatePanel) -> None:
+        self.registry = registry
+        self.encode_panel = encode
+        self.interpolate_panel = interpolate
+
+    @user_errors
+    def decode(self, z: list[float], model: str):
+        return ex.decode(self.registry.get(model), z)
+
+    @user_errors
+    def pick(self, index: int, model: str):
+        return ex.pick(self.registry.get(model), index)
+
+    @user_errors
+    def encode(self, image, model: str):
+        recon, _, info = self.encode_panel.encoding(image, model)
+        return recon, info
+
+    @user_errors
+    def interpolate(self, image_a, image_b, steps: int, method: str, model: str):
+        frames, gif, _ = self.interpolate_panel.walk(image_a, image_b, steps, method, model)
+        return frames, gif
+
+    @user_errors
+    def sample(self, n: int, temperature: float, seed: int, model: str):
+        images, z = ex.sample(self.registry.get(model), n, temperature, seed)
+        return images, z.round(4).tolist()
+
+    def build(self, model_dd: gr.Dropdown, sample: SamplePanel) -> None:
+        with gr.Row(visible=False):
+            z = gr.JSON(label="z")
+            index = gr.Number(label="index", precision=0)
+            image = gr.Image(type="pil", format="png")
+            mu = gr.JSON(label="mu")
+            button = gr.Button("api")
+        enc, interp = self.encode_panel, self.interpolate_panel
+        button.click(self.decode, [z, model_dd], image, api_name="decode")
+        button.click(self.pick, [index, model_dd], [mu, image], api_name="pick")
+        button.click(self.encode, [enc.upload, model_dd], [enc.recon, enc.info], api_name="encode", preprocess=False)
+        button.click(self.interpolate, interp.inputs, [interp.frames, interp.gif], api_name="interpolate",
+                     preprocess=False)
+        sample.button.click(self.sample, [sample.n, sample.temperature, sample.seed, model_dd],
+                            [sample.gallery, sample.zs], api_name="sample")

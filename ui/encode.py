@@ -1,0 +1,101 @@
+"""The encode panel: upload an image (or pick an example or a test image), see its reconstruction,
+its posterior N(mu, sigma^2) per dimension, its ELBO terms, and where it lands on the map."""
+from __future__ import annotations
+
+import gradio as gr
+
+from model import explorer as ex
+from model.registry import LoadedModel, ModelRegistry
+
+from . import text
+from .charts import posterior_figure
+from .explore import ExplorePanel, map_value, next_seed
+from .server import ASSETS, upload_path, user_errors
+
+
+def examples() -> list[str]:
+    """The drawings shipped under assets/examples (light on white: inverted to match the data)."""
+    return sorted(str(p) for p in (ASSETS / "examples").glob("*.png"))
+
+
+def selected_image(gallery, evt: gr.SelectData):
+    """The path of the gallery item a click selected."""
+    item = gallery[evt.index]
+    return item[0] if isinstance(item, (list, tuple)) else item["image"]["path"]
+
+
+class EncodePanel:
+    def __init__(self, registry: ModelRegistry, explore: ExplorePanel) -> None:
+        self.registry = registry
+        self.explore = explore
+
+    # ------------------------------------------------------------ handlers
+    def encoding(self, image, model: str) -> tuple:
+        """ex.encode, split into the images and the JSON-able rest (the API's dict, the page's state)."""
+        info = ex.encode(self.registry.get(model), upload_path(image))
+        return info.pop("recon_image"), info.pop("input_image"), info
+
+    @user_errors
+    def on_upload(self, image, model: str) -> tuple:
+        """Everything the page shows for an upload, from one encoding."""
+        recon, model_input, info = self.encoding(image, model)
+        return (recon, info, model_input, posterior_figure(info["mu"], info["sigma"], info["z"]),
+                text.stats_markdown(info), map_value(model, upload=info["map_xy"]), info)
+
+    @user_errors
+    def resample(self, model: str, info: dict, seed: int) -> tuple:
+        if not info:
+            raise gr.Error("encode an image first")
+        r = ex.reparameterize(self.registry.get(model), info["mu"], info["logvar"], int(seed))
+        new = dict(info, z=r["z"], eps=r["eps"])
+        return r["image"], posterior_figure(info["mu"], info["sigma"], r["z"]), new, text.eps_markdown(r["eps"])
+
+    def send_to_sliders(self, model: str, info: dict) -> list:
+        if not info:
+            raise gr.Error("encode an image first")
+        return self.explore.set_z(model, info["mu"])
+
+    def refresh(self, model: str) -> list:
+        return [gr.update(value=ex.test_set_gallery(self.registry.get(model)))]
+
+    # ------------------------------------------------------------ layout and events
+    def build(self, model_dd: gr.Dropdown, default: LoadedModel) -> None:
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2):
+                self.upload = gr.Image(label="your image (any size; it is fitted into the model's square)",
+                                       type="filepath", sources=["upload", "clipboard"], height=240, elem_id="upload")
+                if examples():
+                    gr.Examples(examples(), inputs=self.upload,
+                                label="examples (drawings on white: inverted to match the data)")
+                gr.Markdown("**or a test-set image:**")
+                gallery = gr.Gallery(ex.test_set_gallery(default), show_label=False, columns=5, height=170,
+                                     allow_preview=False, object_fit="contain", interactive=False,
+                                     elem_id="test-gallery")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    model_input = gr.Image(label="model input (preprocessed)", type="pil", interactive=False,
+                                           height=200, buttons=["download"])
+                    self.recon = gr.Image(label="reconstruction", type="pil", format="png", interactive=False,
+                                          height=200, elem_id="recon", buttons=["download"])
+                stats = gr.Markdown(text.ENCODE_FIRST, elem_id="elbo-stats")
+                with gr.Row():
+                    resample_btn = gr.Button("Resample ε (reparameterization)", size="sm")
+                    send_btn = gr.Button("Send μ to sliders", size="sm", variant="primary")
+                eps_text = gr.Markdown()
+            with gr.Column(scale=3):
+                plot = gr.Plot(label="posterior per dimension")
+                self.info = gr.JSON(label="encoding (mu, logvar, recon, kl, elbo, map_xy)", open=False,
+                                    max_height=260)
+        gr.Markdown(text.TEACH["encode"], elem_classes="teach")
+        state, resample_seed = gr.State({}), gr.State(1)
+        self.refresh_outputs = [gallery]
+
+        # uploads reach the handler as Gradio's file data (preprocess=False, see server.upload_path)
+        self.upload.change(self.on_upload, [self.upload, model_dd],
+                           [self.recon, self.info, model_input, plot, stats, self.explore.map, state],
+                           api_visibility="private", preprocess=False)
+        gallery.select(selected_image, gallery, self.upload, api_visibility="private")
+        resample_btn.click(next_seed, resample_seed, resample_seed, api_visibility="private").then(
+            self.resample, [model_dd, state, resample_seed], [self.recon, plot, state, eps_text],
+            api_visibility="private")
+        send_btn.click(self.send_to_sliders, [model_dd, state], self.explore.z_outputs, api_visibility="private")

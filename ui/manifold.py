@@ -1,0 +1,26 @@
+"""The manifold panel: Figure 4 of Kingma & Welling, for models with a 2-D latent space."""
+from __future__ import annotations
+
+import gradio as gr
+
+from model import explorer as ex
+from model.registry import LoadedModel, ModelRegistry
+
+from . import text
+
+
+class ManifoldPanel:
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+
+    def refresh(self, model: str) -> list:
+        m = self.registry.get(model)
+        is2d = m.dim == 2
+        return [ex.manifold(m) if is2d else None, gr.update(visible=not is2d)]
+
+    def build(self, default: LoadedModel) -> None:
+        note = gr.Markdown(text.MANIFOLD_NEEDS_2D, visible=default.dim != 2)
+        image = gr.Image(ex.manifold(default) if default.dim == 2 else None, label="decoded grid", type="pil",
+                         interactive=False, height=620)
+        gr.Markdown(text.TEACH["manifold"], elem_classes="teach")
+        self.refresh_outputs = [image, note]

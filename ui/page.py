@@ -1,0 +1,73 @@
+"""build_demo: the page, composed of one panel per module. Each panel owns its layout and events;
+here they are placed, and a change of model refreshes every panel that shows one."""
+from __future__ import annotations
+
+import os
+import sys
+
+import gradio as gr
+
+from model.registry import ModelRegistry
+
+from . import text
+from .about import AboutPanel
+from .api import Api
+from .encode import EncodePanel
+from .explore import ExplorePanel
+from .interpolate import InterpolatePanel
+from .manifold import ManifoldPanel
+from .sample import SamplePanel
+from .server import ASSETS, PLOTLY_JS, ROOT, user_errors
+
+
+def load_registry(weights: str | os.PathLike) -> ModelRegistry:
+    """The models under weights/; a folder that fails to load is named on stderr and left out."""
+    registry = ModelRegistry(weights)
+    for w in registry.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    return registry
+
+
+class ModelSwitch:
+    """A new model in the picker: its one-line description, then each panel's refresh, in order."""
+
+    def __init__(self, registry: ModelRegistry, panels: list) -> None:
+        self.registry, self.panels = registry, panels
+        self.outputs = [c for p in panels for c in p.refresh_outputs]
+
+    @user_errors
+    def on_model(self, model: str) -> list:
+        return [text.describe(self.registry.get(model))] + [u for p in self.panels for u in p.refresh(model)]
+
+
+def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
+    registry = load_registry(weights)
+    default = registry.get(registry.default())
+    gr.set_static_paths([str(PLOTLY_JS), str(ASSETS)])     # all the page may load from disk besides uploads
+    explore = ExplorePanel(registry)
+    encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry)
+    sample, manifold, about = SamplePanel(explore), ManifoldPanel(registry), AboutPanel(registry)
+    with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
+        gr.HTML(text.TITLE)
+        with gr.Row(equal_height=False):
+            model_dd = gr.Dropdown(registry.names(), value=default.name, label="Model", scale=1, min_width=200)
+            model_info = gr.Markdown(text.describe(default), elem_id="model-info")
+        explore.build(model_dd, default)
+        with gr.Tabs():
+            with gr.Tab("Encode an image", id="encode"):
+                encode.build(model_dd, default)
+            with gr.Tab("Interpolate", id="interpolate"):
+                interpolate.build(model_dd)
+            with gr.Tab("Sample from the prior", id="sample"):
+                sample.build(model_dd)
+            with gr.Tab("Manifold (2-D models)", id="manifold"):
+                manifold.build(default)
+            with gr.Tab("About the model", id="about"):
+                about.build(default)
+        Api(registry, encode, interpolate).build(model_dd, sample)
+
+        switch = ModelSwitch(registry, [explore, encode, manifold, about])
+        model_dd.change(switch.on_model, model_dd, [model_info, *switch.outputs], api_visibility="private")
+        explore.wire_page_load(demo)
+    demo.queue(default_concurrency_limit=4, max_size=64)
+    return demo
