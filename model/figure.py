@@ -20,6 +20,7 @@ from . import explorer as ex
 from .data import ImageError
 from .images import to_image
 from .io import WeightsError
+from .registry import LoadedModel, ModelRegistry
 
 TILE = 128                          # px; tiles are a whole multiple of the image size (crisp pixels)
 
@@ -38,7 +39,7 @@ def rows_figure(rows: list[tuple[str, list[Image.Image]]], tile: int = TILE) -> 
     return out
 
 
-def model_figure(m: ex.LoadedModel, images: list[str], pair: tuple[str, str] | None, steps: int = 8,
+def model_figure(m: LoadedModel, images: list[str], pair: tuple[str, str] | None, steps: int = 8,
                  n_samples: int = 8, seed: int = 0) -> tuple[Image.Image, list[float]]:
     """The figure, and the reconstruction MSE of each image."""
     inputs, recons, mses = [], [], []
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     folder = Path(a.weights)
     try:
-        m = ex.ModelRegistry(folder.parent).get(folder.name)
+        m = ModelRegistry(folder.parent).get(folder.name)
         fig, mses = model_figure(m, a.images, tuple(a.pair) if a.pair else None, a.steps, seed=a.seed)
     except (WeightsError, ImageError, ex.ExplorerError) as e:
         print(f"error: {e}", file=sys.stderr)

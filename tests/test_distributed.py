@@ -16,6 +16,8 @@ from safetensors import safe_open
 from model import train as mtrain
 from model.io import load_atlas, load_metrics, load_vae
 
+pytestmark = pytest.mark.slow          # torchrun processes that train
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--dataset", "digits", "--threads", "1", "--widths", "8,16", "--hidden", "32",
         "--res-blocks", "0", "--latent-dim", "4", "--batch-size", "64", "--map", "pca",

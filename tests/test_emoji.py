@@ -23,6 +23,7 @@ def test_groups_follow_unicode_names():
 
 
 @pytest.mark.skipif(not NOTO_EMOJI.is_file(), reason="needs Debian's fonts-noto-color-emoji")
+@pytest.mark.slow
 def test_builder_makes_distinct_labelled_colour_images(tmp_path):
     n = build_emoji_dataset(tmp_path / "emoji")
     assert n > 1000                                   # the font has ~1,400 single-code-point emoji

@@ -150,6 +150,7 @@ def test_served_app_limits_upload_size(app_url, tmp_path):
         Client(app_url, verbose=False).predict(handle_file(str(tmp_path / "big.png")), api_name="/encode")
 
 
+@pytest.mark.slow
 def test_exposed_host_prints_warning_and_auth_silences_it(tmp_path, monkeypatch, capsys):
     """The real `python app.py --host 0.0.0.0` (empty weights so it stops right after the
     warning); then app.main in-process for --share and --auth."""

@@ -12,6 +12,8 @@ import torch.nn.functional as F
 from model.data import DataError, find_fashion_mnist, load_fashion_mnist
 from model.io import load_atlas, load_metrics, load_vae
 
+pytestmark = pytest.mark.slow          # evaluates the full Fashion-MNIST test set
+
 MODELS = [  # (folder, latent dim, issue's bar, ceiling we hold) on test -ELBO in nats per image
     # 243.7: the pytorch/examples MLP VAE (784-400-20, 10 epochs) on this test set, per the issue.
     ("fashion-mnist", 16, 232.0, 243.7),

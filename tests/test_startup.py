@@ -101,6 +101,7 @@ def check_one_line(case: str, root: Path, rc: int, err: str) -> None:
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_app_py_exits_with_one_line(broken_roots):
     """The real entry point, as a user runs it (one process: each start imports torch and gradio)."""
     proc = start(broken_roots["corrupt"])

@@ -28,6 +28,8 @@ from model.data import load_digits
 from model.io import load_atlas, load_metrics, load_vae
 from model.vae import ConvVAE
 
+pytestmark = pytest.mark.slow          # trains small models
+
 ROOT = Path(__file__).resolve().parents[1]
 EPOCHS = 2
 FAST = ["--dataset", "digits", "--threads", "1", "--widths", "8,16", "--hidden", "32",

@@ -73,6 +73,7 @@ def test_set_z_updates_every_slider_and_hides_the_unused(registry, explore):
     assert z == [1.25, -4.0] and [s["value"] for s in sliders[:2]] == z
     assert all(s["visible"] for s in sliders[:2]) and not any(s["visible"] for s in sliders[2:])
     assert np.array_equal(px(image), px(ex.decode(m, z)))
+    assert marker["markers"]["slider"] == ex.place(m, z)
 
 
 def test_a_wide_model_shows_its_top_kl_dimensions_and_keeps_the_others(wide_weights):
@@ -159,6 +160,7 @@ def test_switching_model_refreshes_every_panel(registry, explore):
 
 
 # ---------------------------------------------------------------- no hidden effects
+@pytest.mark.slow
 def test_importing_model_and_ui_has_no_side_effects(tmp_path):
     """Importing changes nothing outside the modules: no temp folder, Pillow's global pixel limit and
     the warnings filters untouched; and model/ imports neither gradio nor plotly."""

@@ -117,6 +117,7 @@ def test_psd_is_refused_by_the_format_list_not_by_accident():
         open_image(minimal_psd())
 
 
+@pytest.mark.slow
 def test_bomb_is_refused_from_its_header_with_memory_flat(bomb30k, tmp_path):
     """In a fresh process (so the high-water mark is ours): refusing the 30000^2 bomb (900 MB if
     decoded) and a 8000^2 one (64 MP: above MAX_PIXELS, below Pillow's default guard) leaves the
