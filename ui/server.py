@@ -103,9 +103,12 @@ def private_cache():
     """Gradio's cache (uploads, served outputs) in a folder of this run's own, removed afterwards.
     Gradio's own shutdown (delete_cache) waits for open client streams and is cut off after 5 s, so
     files in its shared cache stay behind; with GRADIO_TEMP_DIR, its public setting, nothing does.
-    Set before build_demo: Gradio 6.31 reads it when each component is created."""
-    folder = tempfile.mkdtemp(prefix="vae-explorer-cache-")
+    Set before build_demo: Gradio 6.31 reads it when each component is created. A GRADIO_TEMP_DIR the
+    user set is where the private folder goes."""
     before = os.environ.get("GRADIO_TEMP_DIR")
+    if before:
+        os.makedirs(before, exist_ok=True)
+    folder = tempfile.mkdtemp(prefix="vae-explorer-cache-", dir=before or None)
     os.environ["GRADIO_TEMP_DIR"] = folder
     try:
         yield Path(folder)

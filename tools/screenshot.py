@@ -1,0 +1,65 @@
+"""The README's picture: start the app on the shipped weights, open it in Debian's Chromium
+(Playwright, never `playwright install`), move one slider, and save a full-page screenshot.
+
+    python tools/screenshot.py [--out assets/screenshot.png] [--weights weights]
+"""
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def shoot(url: str, out: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.set_default_timeout(90_000)
+        page.goto(url)
+        page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
+        page.wait_for_selector("#decoded img")
+        before = page.get_attribute("#decoded img", "src")
+        page.get_by_role("button", name="Random z ~ N(0, I)").click()      # a z that is not the origin
+        page.wait_for_function("s => document.querySelector('#decoded img').src !== s", arg=before)
+        page.wait_for_timeout(1000)                                          # the traversal strip follows
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(out), full_page=True)
+        browser.close()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=str(ROOT / "assets" / "screenshot.png"))
+    p.add_argument("--weights", default=str(ROOT / "weights"))
+    a = p.parse_args(argv)
+    from ui import build_demo
+    from ui.server import launch, private_cache
+
+    with private_cache():
+        demo = build_demo(a.weights)
+        port = free_port()
+        launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+        try:
+            shoot(f"http://127.0.0.1:{port}/", Path(a.out))
+        finally:
+            demo.close()
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
