@@ -123,7 +123,7 @@ def main(argv=None) -> int:
          "yes" if left["ours"] <= 0 else "**no**"])
     print("\n(After start, the cache holds the page's own images: initial decoded image, test-set gallery, "
           "examples. During a run Gradio deletes request files older than an hour every 10 minutes "
-          "(delete_cache=(600, 3600)); at Ctrl-C app.py removes what is left. The bare app sets no delete_cache, "
+          "(delete_cache=(600, 3600)); at Ctrl-C app.py removes its private cache folder (ui/server.py private_cache). The bare app sets no delete_cache, "
           "so its request files stay.)")
     print(f"\nRSS every 100 requests (MB): ours {stats['ours']['rss']}, bare {stats['bare']['rss']}; "
           f"exit codes after SIGINT: {codes}")
