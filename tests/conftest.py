@@ -70,3 +70,22 @@ def wide_weights(tmp_path_factory) -> Path:
     save_pretrained(vae, root / "wide-40d")
     build_atlas(vae, load_digits("test"), root / "wide-40d", method="pca")
     return root
+
+
+@pytest.fixture(scope="session")
+def m(registry):
+    """The default model, the one the page opens with: Fashion-MNIST, latent 16."""
+    return registry.get("fashion-mnist")
+
+
+@pytest.fixture(scope="session")
+def m2d(registry):
+    return registry.get("fashion-mnist-2d")
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    """A gradio_client on the served app, as the README's HTTP example uses it."""
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
 from model import explorer as ex
-from model.registry import ModelRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 TSHIRT = str(ROOT / "assets" / "examples" / "drawn-tshirt.png")
@@ -25,16 +24,6 @@ ENDPOINTS = {
     "/interpolate": ["image_a", "image_b", "steps", "method", "model"],
     "/pick": ["index", "model"],
 }
-
-
-@pytest.fixture(scope="module")
-def client(app_url):
-    return Client(app_url, verbose=False)
-
-
-@pytest.fixture(scope="module")
-def m(weights_root):
-    return ModelRegistry(weights_root).get(MODEL)
 
 
 def pixels(path) -> np.ndarray:

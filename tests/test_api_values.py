@@ -14,21 +14,10 @@ from PIL import Image
 
 from model import explorer as ex
 from model.checks import MAX_SAMPLES, MAX_SEED, MAX_STEPS, MAX_TEMPERATURE
-from model.registry import ModelRegistry
 from model.checks import SLIDER_LIMIT
 
 BAD_NAMES = ["../../etc", "/etc/passwd", "weights", "", ".", "..", "fashion-mnist/../emoji",
              "../weights/fashion-mnist", "emoji\x00", "FASHION-MNIST", None, 3, ["fashion-mnist"]]
-
-
-@pytest.fixture(scope="module")
-def registry(weights_root):
-    return ModelRegistry(weights_root)
-
-
-@pytest.fixture(scope="module")
-def m(registry):
-    return registry.get(registry.default())
 
 
 def pixels(img: Image.Image) -> np.ndarray:
@@ -180,13 +169,6 @@ def test_registry_lists_only_model_folders(registry, weights_root):
 
 
 # ---------------------------------------------------------------- through the served app
-@pytest.fixture(scope="module")
-def client(app_url):
-    from gradio_client import Client
-
-    return Client(app_url, verbose=False)
-
-
 def _call_raw(app_url: str, api: str, body: str) -> dict:
     """POST /gradio_api/call/<api> with a raw JSON body (NaN/Infinity literals allowed), read the
     event stream; returns {"event": ..., "data": ...}."""

@@ -21,21 +21,6 @@ TSHIRT = str(ROOT / "assets" / "examples" / "drawn-tshirt.png")
 TROUSERS = str(ROOT / "assets" / "examples" / "drawn-trousers.png")
 
 
-@pytest.fixture(scope="module")
-def registry(weights_root):
-    return ModelRegistry(weights_root)
-
-
-@pytest.fixture(scope="module")
-def m(registry):
-    return registry.get("fashion-mnist")
-
-
-@pytest.fixture(scope="module")
-def m2d(registry):
-    return registry.get("fashion-mnist-2d")
-
-
 def px(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.int16)
 
