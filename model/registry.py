@@ -63,11 +63,10 @@ class LoadedModel:
 
     def dims_by_kl(self, limit: int) -> list[int]:
         """The dimensions to show when only `limit` fit: all of them in order when they fit, else the
-        `limit` with the largest average KL (the ones that carry the most information), in order."""
+        `limit` with the largest average KL (the ones that carry the most information), largest first."""
         if self.dim <= limit:
             return list(range(self.dim))
-        top = np.argsort(-self.kl_per_dim, kind="stable")[:limit]
-        return sorted(int(d) for d in top)
+        return [int(d) for d in np.argsort(-self.kl_per_dim, kind="stable")[:limit]]
 
 
 class ModelRegistry:

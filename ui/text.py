@@ -57,7 +57,7 @@ def sliders_note(m: LoadedModel, shown: int) -> str:
     """Said when a model has more dimensions than there are sliders."""
     if shown >= m.dim:
         return ""
-    return (f"Showing {shown} of {m.dim} dimensions: those with the largest KL, in order. The others keep "
+    return (f"Showing {shown} of {m.dim} dimensions: those with the largest KL, largest first. The others keep "
             f"their values (0, or what a map click, a sample or an upload set).")
 
 
