@@ -1,0 +1,24 @@
+"""What every data set is: uint8 images with integer labels, and the error a missing one raises."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+
+
+class DataError(RuntimeError):
+    """A data set is missing or malformed; the message says what to do."""
+
+
+@dataclass
+class Dataset:
+    """Images as uint8 (N, C, H, W) and integer labels; small enough to keep in memory."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
