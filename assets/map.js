@@ -37,6 +37,36 @@ for (const [key, svg, title] of [["slider", STAR, "slider position"], ["upload",
   overlay[key] = el;
 }
 
+// The star follows z every frame: live.js places it (place.js, the server's rule) and says where.
+document.addEventListener("vae:star", e => {
+  if (e.detail.model !== drawnModel) return;
+  markers.slider = e.detail.xy;
+  placeMarkers();
+});
+
+// Scrub the plane (2-D models): with the toggle on, the z under the pointer is decoded as it moves
+// (Kingma & Welling's Figure 4, made continuous); live.js takes it as if the sliders were dragged.
+let scrub = null;
+function scrubToggle(show) {
+  if (!scrub && box) {
+    scrub = document.createElement("label");
+    scrub.className = "vae-map-scrub";
+    const input = document.createElement("input");
+    input.type = "checkbox";
+    scrub.append(input, document.createTextNode(" decode under the pointer"));
+    box.parentElement.appendChild(scrub);
+    box.addEventListener("mousemove", ev => {
+      const L = box._fullLayout;
+      if (!input.checked || !L || !L.xaxis || !L.xaxis.p2l) return;
+      const r = box.getBoundingClientRect();
+      const px = ev.clientX - r.left - L._size.l, py = ev.clientY - r.top - L._size.t;
+      if (px < 0 || py < 0 || px > L._size.w || py > L._size.h) return;
+      document.dispatchEvent(new CustomEvent("vae:set-z", { detail: { model: drawnModel, z: [L.xaxis.p2l(px), L.yaxis.p2l(py)] } }));
+    });
+  }
+  if (scrub) scrub.style.display = show ? "" : "none";
+}
+
 function placeMarkers() {
   const L = box && box._fullLayout;
   for (const [key, el] of Object.entries(overlay)) {
@@ -90,6 +120,7 @@ async function draw() {
                hovertemplate: name + " · #%{customdata}<extra></extra>" };
     });
     nClassTraces = traces.length;
+    scrubToggle(pts.method === "plane");
     const axis = pts.method === "plane" ? "z" : (pts.method === "umap" ? "UMAP " : "PC ");
     const layout = {
       margin: { l: 40, r: 10, t: 10, b: 40 }, dragmode: "pan", hovermode: "closest",

@@ -76,19 +76,22 @@ class MapIndex:
     """Puts new latent points on the stored 2-D map by k-nearest neighbours among the test-set
     means (inverse-distance weighted). Instant, unlike UMAP.transform, which JIT-compiles."""
 
+    k = 8                  # neighbours; the page's assets/place.js uses the same rule and numbers
+    eps = 1e-6             # keeps the weight of an exact match finite
+
     def __init__(self, means: np.ndarray, xy: np.ndarray, method: str) -> None:
         self.means = torch.from_numpy(np.ascontiguousarray(means, dtype=np.float32))
         self.xy = np.asarray(xy, dtype=np.float32)
         self.method = method
 
-    def place(self, z: np.ndarray, k: int = 8) -> np.ndarray:
+    def place(self, z: np.ndarray) -> np.ndarray:
         """(M, D) latent points -> (M, 2) map coordinates."""
         z = np.atleast_2d(np.asarray(z, dtype=np.float32))
         if self.method == "plane":
             return z[:, :2].copy()
         d = torch.cdist(torch.from_numpy(z), self.means)              # (M, N)
-        k = min(k, self.means.shape[0])
+        k = min(self.k, self.means.shape[0])
         dist, idx = d.topk(k, largest=False)
-        w = 1.0 / (dist.numpy() + 1e-6)
+        w = 1.0 / (dist.numpy() + self.eps)
         w /= w.sum(1, keepdims=True)
         return (self.xy[idx.numpy()] * w[..., None]).sum(1)

@@ -5,6 +5,7 @@ shipped `weights/`, so the tests check what a user gets.
 """
 import os
 import socket
+import tempfile
 import sys
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# exported decoders (model/export.py) go to a folder of this run's own, not the user's ~/.cache
+os.environ.setdefault("VAE_CACHE_DIR", tempfile.mkdtemp(prefix="vae-tests-cache-"))
 
 WEIGHTS = Path(os.environ.get("VAE_WEIGHTS", ROOT / "weights"))
 

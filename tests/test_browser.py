@@ -12,6 +12,7 @@ from model.io import load_atlas
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
+ORT_DIR = f"/gradio_api/file={ROOT / 'assets' / 'vendor' / 'onnxruntime-web'}/"
 EXAMPLES = ROOT / "assets" / "examples"
 WAIT = 90_000                      # ms; generous: the CPU is shared, and nothing here is timed
 
@@ -78,8 +79,25 @@ def slider_values(page) -> list[float]:
                                      "els => els.filter(e => e.offsetParent).map(e => parseFloat(e.value))")
 
 
-def decoded_src(page) -> str:
-    return page.get_attribute("#decoded img", "src") or ""
+def paints(page) -> int:
+    """How many times the page has painted the decoded image (assets/live.js)."""
+    return page.evaluate("window.VAE && VAE.stats ? VAE.stats.paints : 0")
+
+
+def wait_for_paint(page, after: int) -> None:
+    page.wait_for_function("n => VAE.stats.paints > n", arg=after)
+
+
+def canvas_pixels(page) -> np.ndarray:
+    """The decoded image as painted: (H, W, 3) uint8 at the model's resolution."""
+    data = page.evaluate("""() => { const c = document.querySelector('#live canvas.vae-decoded');
+        return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; }""")
+    w, h, px = data
+    return np.asarray(px, dtype=np.uint8).reshape(h, w, 4)[..., :3]
+
+
+def api_requests(page, since: int) -> list[str]:
+    return [u for u in page.requests[since:] if "/gradio_api/" in u]
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +114,7 @@ def browser_page(app_url):
         page.on("request", lambda r: page.requests.append(r.url))
         page.goto(app_url)
         page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
-        page.wait_for_selector("#decoded img")
+        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0")
         wait_for_idle(page)
         yield page
         browser.close()
@@ -115,24 +133,83 @@ def test_page_loads_without_errors_and_from_this_server_only(browser_page, app_u
     assert page.problems == []
 
 
+def test_the_page_decodes_in_webassembly_and_says_so(browser_page):
+    page = browser_page
+    assert page.evaluate("VAE.stats.backend") == "wasm"
+    assert page.inner_text("#live .vae-status").startswith("decoding in your browser (WebAssembly)")
+    assert canvas_pixels(page).shape == (28, 28, 3)
+    box = page.evaluate("(() => { const r = document.querySelector('#live canvas.vae-decoded')"
+                        ".getBoundingClientRect(); return [r.width, r.height]; })()")
+    assert box == [280, 280]                                            # shown 10x, crisp (image-rendering: pixelated)
+
+
 def test_moving_a_slider_changes_the_decoded_image(browser_page):
     page = browser_page
-    before = decoded_src(page)
+    before, n = canvas_pixels(page), paints(page)
     star = page.evaluate(MARKERS_JS)["slider"]
     assert star is not None                                             # the slider position is on the map
+    sent = len(page.requests)
     rng = page.locator(".zslider input[type=range]").first
     rng.focus()
     rng.press("End")                                                    # z0 -> +4, an `input` event
-    page.wait_for_function("s => { const i = document.querySelector('#decoded img'); return i && i.src !== s; }",
-                           arg=before)
+    wait_for_paint(page, n)
     assert slider_values(page)[0] == 4.0
+    assert not np.array_equal(canvas_pixels(page), before)
     page.wait_for_function(f"s => JSON.stringify(({MARKERS_JS})().slider) !== JSON.stringify(s)",
                            arg=star)                                # the star moved with the slider
     place = page.evaluate(STAR_PLACE_JS)
     assert place["shown"]                                               # ... and is drawn where the axes put it
     np.testing.assert_allclose(place["at"], place["expected"], atol=2.0)
-    wait_for_idle(page)
+    assert api_requests(page, sent) == []                               # decoded and placed in the page
     assert page.problems == []
+
+
+def test_dragging_sends_no_request_and_paints_every_frame(browser_page):
+    page = browser_page
+    rng = page.locator("#zslider-3 input[type=range]")
+    box = rng.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 4, y)
+    page.mouse.down()
+    sent, n = len(page.requests), paints(page)
+    for i in range(30):                                                 # a drag of 30 pointer moves
+        page.mouse.move(box["x"] + 4 + i * (box["width"] - 8) / 29, y)
+        page.wait_for_timeout(20)
+    page.mouse.up()
+    wait_for_paint(page, n + 10)
+    assert api_requests(page, sent) == []
+    assert slider_values(page)[3] == 4.0
+    assert page.problems == []
+
+
+def test_the_page_decodes_what_the_server_decodes(browser_page, client, registry):
+    """For each shipped model, the page's WebAssembly decoder and the server's /decode agree on the same
+    z within 2/255 on at least 99.9% of the pixels."""
+    from model.export import cached_decoder
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    for name in registry.names():
+        m = registry.get(name)
+        z = np.round(rng.standard_normal(m.dim), 3).tolist()
+        url = f"/gradio_api/file={cached_decoder(m.path, m.vae)}"
+        c = m.config
+        ours = page_decode(browser_page, url, z, (c.channels, c.image_size, c.image_size))
+        with Image.open(client.predict(z=z, model=name, api_name="/decode")) as img:
+            served = np.asarray(img.convert("RGB" if m.config.channels == 3 else "L"), dtype=np.int16)
+        step = served.shape[0] // m.config.image_size
+        served = served[::step, ::step].reshape(m.config.image_size, m.config.image_size, -1).transpose(2, 0, 1)
+        diff = np.abs(np.round(ours * 255).astype(np.int16) - served)
+        assert (diff <= 2).mean() >= 0.999, (name, diff.max())
+    assert browser_page.problems == []
+
+
+def page_decode(page, url: str, z: list[float], shape: tuple[int, int, int]) -> np.ndarray:
+    """z decoded by the page's own runtime (assets/runtime.js): (C, H, W) floats in [0, 1]."""
+    data = page.evaluate("""async ([dir, url, z]) => {
+        const dec = await VAE.runtime.decoder(dir, url);
+        return Array.from(await VAE.runtime.decode(dec, Float32Array.from(z), 1, z.length)); }""", [ORT_DIR, url, z])
+    return np.asarray(data, dtype=np.float64).reshape(shape)
 
 
 def test_hovering_a_map_point_shows_its_card(browser_page):
@@ -149,13 +226,12 @@ def test_hovering_a_map_point_shows_its_card(browser_page):
 
 def test_clicking_a_map_point_loads_its_mean_into_the_sliders(browser_page, weights_root):
     page = browser_page
-    before = slider_values(page)
-    src = decoded_src(page)
+    before, n = slider_values(page), paints(page)
     trace, i = page.evaluate(ISOLATED_JS, 8)
     pt = page.evaluate(POINT_JS, [trace, i])
     page.mouse.click(pt["x"], pt["y"])
-    page.wait_for_function("s => document.querySelector('#decoded img').src !== s", arg=src)
     wait_for_idle(page)
+    wait_for_paint(page, n)
     after = slider_values(page)
     assert after != before
     mu = load_atlas(weights_root / "fashion-mnist")["mu"][pt["index"]]
@@ -198,11 +274,11 @@ def test_map_markers_still_follow_the_sliders_after_an_upload(browser_page):
     page = browser_page
     markers = f"({MARKERS_JS})()"
     star, diamond = page.evaluate(markers).values()
-    src = decoded_src(page)
+    n = paints(page)
     rng = page.locator(".zslider input[type=range]").nth(1)
     rng.focus()
     rng.press("Home")                                                   # z1 -> -4
-    page.wait_for_function("s => document.querySelector('#decoded img').src !== s", arg=src)
+    wait_for_paint(page, n)
     page.wait_for_function(f"s => JSON.stringify({markers}.slider) !== JSON.stringify(s)", arg=star)
     star2, diamond2 = page.evaluate(markers).values()
     assert star2 != star and diamond2 == diamond and len(diamond2) == 2

@@ -1,5 +1,6 @@
 """The page's handlers (ui/), called as plain methods: no server, no browser. Each panel's handlers
 are methods over the model registry, so the page's behaviour is tested here in milliseconds."""
+import base64
 import os
 import subprocess
 import sys
@@ -57,23 +58,58 @@ def test_active_units_on_the_page_are_the_ones_evaluate_counted(registry):
 
 
 # ---------------------------------------------------------------- explore
-def test_slide_decodes_the_slider_values_and_moves_the_star(registry, explore):
-    m = registry.get("fashion-mnist")
-    values = [0.5 if d % 3 == 0 else -0.25 for d in range(m.dim)]
-    z, image, marker = explore.on_slide(m.name, [0.0] * m.dim, *values, *[0.0] * (MAX_SLIDERS - m.dim))
-    assert z == values and marker["model"] == m.name
-    assert np.array_equal(px(image), px(ex.decode(m, values)))
-    assert marker == {"model": m.name, "markers": {"slider": ex.place(m, values)}}
+def live(out) -> dict:
+    """The page decoder's value among set_z's outputs (after the sliders)."""
+    return out[MAX_SLIDERS]
 
 
 def test_set_z_updates_every_slider_and_hides_the_unused(registry, explore):
     m = registry.get("fashion-mnist-2d")
     out = explore.set_z(m.name, [1.25, -9.0])                 # -9 is clamped to the slider range
-    sliders, z, image, marker = out[:MAX_SLIDERS], *out[MAX_SLIDERS:]
-    assert z == [1.25, -4.0] and [s["value"] for s in sliders[:2]] == z
+    sliders, value, marker = out[:MAX_SLIDERS], *out[MAX_SLIDERS:]
+    assert value["z"] == [1.25, -4.0] and [s["value"] for s in sliders[:2]] == value["z"]
+    assert value["model"] == m.name and value["dims"] == [0, 1] and value["shape"] == [1, 28, 28]
     assert all(s["visible"] for s in sliders[:2]) and not any(s["visible"] for s in sliders[2:])
-    assert np.array_equal(px(image), px(ex.decode(m, z)))
-    assert marker["markers"]["slider"] == ex.place(m, z)
+    assert marker["markers"]["slider"] == ex.place(m, value["z"])
+    again = explore.set_z(m.name, [1.25, -9.0])
+    assert live(again)["seq"] != value["seq"]                 # the same z twice still repaints
+
+
+def test_the_fallback_decoder_is_the_servers_decode(registry, explore):
+    m = registry.get("fashion-mnist")
+    zs = [[0.0] * m.dim, [0.5 * (-1) ** d for d in range(m.dim)]]
+    r = explore.decode_pixels([m.name, zs])
+    assert r["shape"] == [2, 1, 28, 28]
+    pixels = np.frombuffer(base64.b64decode(r["data"]), dtype=np.uint8).reshape(r["shape"])
+    for z, p in zip(zs, pixels):
+        assert np.array_equal(px(ex.decode(m, z))[::10, ::10], p[0])   # the /decode image, 10x upscaled
+    for bad, message in (([m.name, []], "send 1 to 64"), ([m.name, [[0.0] * 3]], "z has 3 values"),
+                         (["../etc", zs], "unknown model"), ("nope", "send \\[model")):
+        with pytest.raises(ex.ExplorerError, match=message):
+            explore.decode_pixels(bad)
+
+
+def test_the_page_places_the_star_by_the_servers_rule(registry, explore):
+    """atlas_means hands the page what MapIndex.place uses; the same rule in numpy gives the same xy."""
+    m = registry.get("fashion-mnist")
+    a = explore.atlas_means(m.name)
+    means = np.frombuffer(base64.b64decode(a["means"]), dtype="<f4").reshape(a["n"], a["dim"])
+    xy = np.frombuffer(base64.b64decode(a["xy"]), dtype="<f4").reshape(a["n"], 2)
+    z = np.random.default_rng(1).standard_normal(m.dim)
+    d = np.sqrt(((means - z) ** 2).sum(1))
+    near = np.argsort(d)[:a["k"]]
+    w = 1 / (d[near] + a["eps"])
+    assert np.allclose((xy[near] * w[:, None]).sum(0) / w.sum(), ex.place(m, z), atol=1e-3)
+    assert explore.atlas_means("fashion-mnist-2d") == {"method": "plane", "k": 8, "eps": 1e-6, "n": 10000}
+
+
+def test_the_decoder_is_exported_once_into_the_cache(registry, explore, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path))
+    url = explore.decoder_url("fashion-mnist")
+    path = Path(url.removeprefix("/gradio_api/file="))
+    assert path.is_file() and tmp_path in path.parents and path.name == "decoder.onnx"
+    stamp = path.stat().st_mtime_ns
+    assert explore.decoder_url("fashion-mnist") == url and path.stat().st_mtime_ns == stamp   # not exported again
 
 
 def test_a_wide_model_shows_its_top_kl_dimensions_and_keeps_the_others(wide_weights):
@@ -93,26 +129,16 @@ def test_a_wide_model_shows_its_top_kl_dimensions_and_keeps_the_others(wide_weig
     out = panel.set_z(m.name, start)
     assert [s["label"] for s in out[:MAX_SLIDERS]] == [text.slider_label(m, d) for d in dims]
     assert [s["value"] for s in out[:MAX_SLIDERS]] == pytest.approx([start[d] for d in dims], abs=1e-4)
-    moved = [1.5] * MAX_SLIDERS                                      # every shown slider dragged to 1.5
-    z, image, _ = panel.on_slide(m.name, out[MAX_SLIDERS], *moved)
-    assert [z[d] for d in dims] == [1.5] * MAX_SLIDERS
-    assert [z[d] for d in hidden] == pytest.approx([start[d] for d in hidden], abs=1e-4)  # kept, not zeroed
-    assert np.array_equal(px(image), px(ex.decode(m, z)))
+    assert live(out)["dims"] == dims and live(out)["z"] == pytest.approx(start, abs=1e-4)   # the page keeps all 40
 
 
 def test_a_map_click_loads_that_test_mean(registry, explore):
     m = registry.get("fashion-mnist")
     out = explore.on_map_select(m.name, select(42))
     mu, _ = ex.pick(m, 42)
-    assert out[MAX_SLIDERS] == pytest.approx(mu, abs=1e-4)
+    assert live(out)["z"] == pytest.approx(mu, abs=1e-4)
     with pytest.raises(gr.Error, match="index must be a whole number"):
         explore.on_map_select(m.name, select(10**9))
-
-
-def test_traversal_sweeps_the_chosen_dimension(registry, explore):
-    m = registry.get("fashion-mnist")
-    strip = explore.traverse(m.name, 3, [0.0] * m.dim)
-    assert np.array_equal(px(strip), px(ex.traversal(m, [0.0] * m.dim, 3)))
 
 
 # ---------------------------------------------------------------- other panels
@@ -125,7 +151,7 @@ def test_resample_keeps_mu_and_sigma_and_moves_z(registry, explore):
     assert eps.startswith("ε = [")
     with pytest.raises(gr.Error, match="encode an image first"):
         panel.resample(m.name, {}, 1)
-    assert panel.send_to_sliders(m.name, info)[MAX_SLIDERS] == pytest.approx(info["mu"], abs=1e-4)
+    assert live(panel.send_to_sliders(m.name, info))["z"] == pytest.approx(info["mu"], abs=1e-4)
 
 
 def test_gif_holds_the_frames_there_and_back(registry):
@@ -147,14 +173,14 @@ def test_switching_model_refreshes_every_panel(registry, explore):
     panels = [explore, ManifoldPanel(registry), AboutPanel(registry)]
     for p in panels[1:]:
         p.refresh_outputs = [None, None]                              # as build() sets them: two outputs each
-    explore.refresh_outputs = [None] * (MAX_SLIDERS + 5)
+    explore.refresh_outputs = [None] * (MAX_SLIDERS + 4)
     switch = ModelSwitch(registry, panels)
     for name in registry.names():
         m = registry.get(name)
         out = switch.on_model(name)
         assert len(out) == 1 + len(switch.outputs)
         assert out[0] == text.describe(m)
-        manifold, note = out[1 + MAX_SLIDERS + 5:][:2]
+        manifold, note = out[1 + MAX_SLIDERS + 4:][:2]
         assert (manifold is not None) == (m.dim == 2) and note["visible"] == (m.dim != 2)
     with pytest.raises(gr.Error, match="unknown model"):
         switch.on_model("../../etc")

@@ -1,11 +1,23 @@
-"""The explore panel: one slider per latent dimension, the decoded image, a traversal of one
-dimension, and the map of the test set (assets/map.js) with the star where the sliders are."""
+"""The explore panel: one slider per latent dimension, the decoded image and a traversal of one
+dimension painted live in the page, and the map of the test set with the star where the sliders are.
+
+The page decodes z itself (assets/live.js: ONNX Runtime Web on WebAssembly, the decoder exported by
+model/export.py), so a drag costs the server nothing. The server sends z when it moves z (Reset,
+Random, a map click, a sample, "Send μ"), and answers the page's fallback, `decode_pixels`, when
+WebAssembly or the model file cannot load.
+"""
 from __future__ import annotations
+
+import base64
+import time
 
 import gradio as gr
 import numpy as np
+import torch
 
+from model import checks
 from model import explorer as ex
+from model.export import cached_decoder
 from model.registry import LoadedModel, ModelRegistry
 
 from . import text
@@ -13,6 +25,15 @@ from .server import ASSETS, PLOTLY_JS, bind, user_errors
 
 MAX_SLIDERS = 32                 # sliders built; a larger model shows its 32 dimensions with the most KL
 MAP_TEMPLATE = "<div class='vae-map'><div class='vae-map-plot'></div><div class='vae-map-card'></div></div>"
+LIVE_TEMPLATE = ("<div class='vae-live'><div class='vae-live-label'>decoded image x = decoder(z)</div>"
+                 "<canvas class='vae-decoded' role='img'></canvas>"
+                 "<div class='vae-live-row'><span class='vae-status'>loading the decoder…</span>"
+                 "<a class='vae-download' download='decoded.png' href='#'>download PNG</a></div>"
+                 "<div class='vae-live-label'>traversal: z_d from −3 to +3</div>"
+                 "<canvas class='vae-traversal'></canvas></div>")
+PAGE_MODULES = ("runtime.js", "paint.js", "place.js")     # assets/ loaded once, before live.js and map.js
+MAX_DECODE = 64                  # z per fallback request (a frame needs 10: z and its traversal)
+ORT_URL = f"/gradio_api/file={ASSETS / 'vendor' / 'onnxruntime-web'}/"
 
 
 def map_value(model: str, **markers) -> dict:
@@ -42,22 +63,19 @@ class ExplorePanel:
         ups = [gr.update(visible=True, value=z[d], label=text.slider_label(m, d)) for d in dims]
         return ups + [gr.update(visible=False, value=0) for _ in range(MAX_SLIDERS - len(dims))]
 
-    @user_errors
-    def set_z(self, model: str, z, **markers) -> list:
-        """Everything that shows z: the sliders, the kept vector, the decoded image, the star."""
-        m = self.registry.get(model)
-        z = self.full_z(m, z)
-        return [*self.slider_updates(m, z), z, ex.decode(m, z), map_value(model, slider=ex.place(m, z), **markers)]
+    def live_value(self, m: LoadedModel, z: list[float]) -> dict:
+        """What the page's decoder needs: the model, z, which dimension each slider shows, the image
+        shape; seq makes every value new, so the page repaints even when z is the same as before."""
+        c = m.config
+        return {"model": m.name, "z": z, "dims": m.dims_by_kl(MAX_SLIDERS), "shape": [c.channels, c.image_size,
+                c.image_size], "seq": time.monotonic_ns(), "limit": checks.SLIDER_LIMIT, "ort": ORT_URL}
 
     @user_errors
-    def on_slide(self, model: str, z: list, *values) -> tuple:
-        """A slider moved: the shown dimensions take the sliders' values, the others keep theirs."""
+    def set_z(self, model: str, z, **markers) -> list:
+        """Everything that shows z: the sliders, the page's decoder (image, traversal), the star."""
         m = self.registry.get(model)
-        z = list(z) if isinstance(z, list) and len(z) == m.dim else [0.0] * m.dim
-        for d, v in zip(m.dims_by_kl(MAX_SLIDERS), values):
-            z[d] = v
         z = self.full_z(m, z)
-        return z, ex.decode(m, z), map_value(model, slider=ex.place(m, z))
+        return [*self.slider_updates(m, z), self.live_value(m, z), map_value(model, slider=ex.place(m, z), **markers)]
 
     def reset(self, model: str) -> list:
         return self.set_z(model, [0.0] * self.registry.get(model).dim)
@@ -67,22 +85,10 @@ class ExplorePanel:
         return self.set_z(model, ex.random_latent(self.registry.get(model), int(seed)))
 
     @user_errors
-    def traverse(self, model: str, dim: int, z: list):
-        return ex.traversal(self.registry.get(model), z, dim)
-
-    @user_errors
     def on_map_select(self, model: str, evt: gr.SelectData) -> list:
         """A click on a map point (map.js triggers 'select' with the point's index)."""
         mu, _ = ex.pick(self.registry.get(model), evt.index)
         return self.set_z(model, mu)
-
-    def map_points(self, model: str) -> dict:
-        return ex.map_points(self.registry.get(model))
-
-    def hover_card(self, model, index=None) -> dict:
-        if isinstance(model, (list, tuple)) and len(model) == 2:    # the JS bridge packs the arguments
-            model, index = model
-        return ex.hover_card(self.registry.get(model), index)
 
     def refresh(self, model: str) -> list:
         """A new model: z = 0, its sliders, no upload marker, the traversal's range, the note."""
@@ -91,22 +97,60 @@ class ExplorePanel:
         return [*self.set_z(model, [0.0] * m.dim, upload=None), gr.update(maximum=m.dim - 1, value=0),
                 gr.update(value=note, visible=bool(note))]
 
+    # ------------------------------------------------------------ the page's server functions
+    def map_points(self, model: str) -> dict:
+        return ex.map_points(self.registry.get(model))
+
+    def hover_card(self, model, index=None) -> dict:
+        if isinstance(model, (list, tuple)) and len(model) == 2:    # the JS bridge packs the arguments
+            model, index = model
+        return ex.hover_card(self.registry.get(model), index)
+
+    def decoder_url(self, model: str) -> str:
+        """Where the page fetches the model's decoder (ONNX), exported on first use (0.1-0.3 s)."""
+        m = self.registry.get(model)
+        return f"/gradio_api/file={cached_decoder(m.path, m.vae)}"
+
+    def atlas_means(self, model: str) -> dict:
+        """The test set's means and map positions, for placing the star in the page by the server's
+        own rule (model.latent.MapIndex.place: k nearest means, inverse-distance weighted)."""
+        index = self.registry.get(model).map_index
+        out = {"method": index.method, "k": index.k, "eps": index.eps, "n": len(index.xy)}
+        if index.method != "plane":
+            out |= {"dim": int(index.means.shape[1]), "means": _b64(index.means.numpy()), "xy": _b64(index.xy)}
+        return out
+
+    def decode_pixels(self, args) -> dict:
+        """The page's fallback decoder: [model, z vectors] -> uint8 pixels (N, C, H, W), base64."""
+        if not isinstance(args, (list, tuple)) or len(args) != 2:
+            raise ex.ExplorerError("send [model, [z, ...]]")
+        model, zs = args
+        m = self.registry.get(model)
+        if not isinstance(zs, list) or not 1 <= len(zs) <= MAX_DECODE:
+            raise ex.ExplorerError(f"send 1 to {MAX_DECODE} latent vectors")
+        z = torch.from_numpy(np.stack([ex.latent_vector(m, v) for v in zs]))
+        with torch.inference_mode():
+            x = m.vae.decode(z).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+        return {"shape": list(x.shape), "data": base64.b64encode(x.tobytes()).decode("ascii")}
+
     # ------------------------------------------------------------ layout and events
     def build(self, model_dd: gr.Dropdown, default: LoadedModel) -> None:
         z0 = [0.0] * default.dim
+        scripts = "".join(f"<script src='/gradio_api/file={ASSETS / name}'></script>" for name in PAGE_MODULES)
         with gr.Row(equal_height=False, elem_id="main-row"):
             with gr.Column(scale=3, min_width=300):
-                self.decoded = gr.Image(ex.decode(default, z0), label="decoded image x = decoder(z)", type="pil",
-                                        format="png", height=300, interactive=False, elem_id="decoded",
-                                        buttons=["download"])
+                self.live = gr.HTML(self.live_value(default, z0), html_template=LIVE_TEMPLATE, elem_id="live",
+                                    js_on_load=(ASSETS / "live.js").read_text(), head=scripts,
+                                    server_functions=[bind(ExplorePanel.decoder_url, self),
+                                                      bind(ExplorePanel.atlas_means, self),
+                                                      bind(ExplorePanel.decode_pixels, self)],
+                                    apply_default_css=False)
                 with gr.Row():
                     reset_btn = gr.Button("Reset z = 0", size="sm")
                     random_btn = gr.Button("Random z ~ N(0, I)", size="sm", variant="primary")
                     random_seed = gr.Number(0, visible=False, precision=0)
-                self.trav_dim = gr.Slider(0, default.dim - 1, value=0, step=1,
+                self.trav_dim = gr.Slider(0, default.dim - 1, value=0, step=1, elem_id="trav-dim", interactive=True,
                                           label="traverse one dimension: z_d from −3 to +3")
-                trav_img = gr.Image(label="traversal", type="pil", format="png", interactive=False, height=90,
-                                    elem_id="traversal")
             self._slider_column(default)
             with gr.Column(scale=5, min_width=360):
                 self.map = gr.HTML(map_value(default.name, slider=ex.place(default, z0)), html_template=MAP_TEMPLATE,
@@ -115,25 +159,14 @@ class ExplorePanel:
                                    server_functions=[bind(ExplorePanel.map_points, self),
                                                      bind(ExplorePanel.hover_card, self)], apply_default_css=False)
                 gr.Markdown(text.TEACH["map"], elem_classes="teach")
-        self.z = gr.State(z0)
         self.model_dd = model_dd
-        self.z_outputs = [*self.sliders, self.z, self.decoded, self.map]
+        self.z_outputs = [*self.sliders, self.live, self.map]
         self.refresh_outputs = [*self.z_outputs, self.trav_dim, self.note]
-
-        gr.on([s.input for s in self.sliders], self.on_slide, [model_dd, self.z, *self.sliders],
-              [self.z, self.decoded, self.map], trigger_mode="always_last", show_progress="hidden",
-              api_visibility="private")
+        # a slider drag has no server event: live.js decodes in the page (or asks decode_pixels)
         reset_btn.click(self.reset, model_dd, self.z_outputs, api_visibility="private")
         random_btn.click(next_seed, random_seed, random_seed, api_visibility="private").then(
             self.randomize, [model_dd, random_seed], self.z_outputs, api_visibility="private")
-        gr.on([self.trav_dim.release, self.decoded.change], self.traverse, [model_dd, self.trav_dim, self.z],
-              trav_img, show_progress="hidden", trigger_mode="always_last", api_visibility="private")
         self.map.select(self.on_map_select, model_dd, self.z_outputs, api_visibility="private")
-        self.trav_img = trav_img
-
-    def wire_page_load(self, demo: gr.Blocks) -> None:
-        """The traversal strip of the first model, once the page has opened."""
-        demo.load(self.traverse, [self.model_dd, self.trav_dim, self.z], self.trav_img, api_visibility="private")
 
     def _slider_column(self, default: LoadedModel) -> None:
         dims = default.dims_by_kl(MAX_SLIDERS)
@@ -143,5 +176,11 @@ class ExplorePanel:
             self.note = gr.Markdown(note, visible=bool(note), elem_id="sliders-note")
             self.sliders = [gr.Slider(-ex.SLIDER_LIMIT, ex.SLIDER_LIMIT, value=0.0, step=0.05,
                                       label=text.slider_label(default, dims[i]) if i < len(dims) else f"z{i}",
-                                      visible=i < len(dims), elem_classes="zslider", buttons=[])
+                                      visible=i < len(dims), elem_classes="zslider", elem_id=f"zslider-{i}",
+                                      interactive=True, buttons=[])   # no server event: live.js reads them
                             for i in range(MAX_SLIDERS)]
+
+
+def _b64(arr: np.ndarray) -> str:
+    """float32 little-endian bytes, base64: what the page reads into a Float32Array."""
+    return base64.b64encode(np.ascontiguousarray(arr, dtype="<f4").tobytes()).decode("ascii")

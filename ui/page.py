@@ -7,6 +7,7 @@ import sys
 
 import gradio as gr
 
+from model.export import cache_root
 from model.registry import ModelRegistry
 
 from . import text
@@ -43,7 +44,9 @@ class ModelSwitch:
 def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     registry = load_registry(weights)
     default = registry.get(registry.default())
-    gr.set_static_paths([str(PLOTLY_JS), str(ASSETS)])     # all the page may load from disk besides uploads
+    onnx = cache_root() / "onnx"                           # the decoders the page runs (model/export.py)
+    onnx.mkdir(parents=True, exist_ok=True)
+    gr.set_static_paths([str(PLOTLY_JS), str(ASSETS), str(onnx)])   # all the page may load besides uploads
     explore = ExplorePanel(registry)
     encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry)
     sample, manifold, about = SamplePanel(explore), ManifoldPanel(registry), AboutPanel(registry)
@@ -68,6 +71,5 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
 
         switch = ModelSwitch(registry, [explore, encode, manifold, about])
         model_dd.change(switch.on_model, model_dd, [model_info, *switch.outputs], api_visibility="private")
-        explore.wire_page_load(demo)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

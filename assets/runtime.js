@@ -1,0 +1,64 @@
+// Runtime loading: ONNX Runtime Web (vendored under assets/vendor/onnxruntime-web, WebAssembly, one
+// thread), loaded on first use, and one decoder session per model. Nothing is fetched from elsewhere.
+(() => {
+  const VAE = (window.VAE = window.VAE || {});
+  if (VAE.runtime) return;
+  let ortPromise = null;
+  const sessions = new Map();            // model url -> Promise<{ort, session}>
+
+  function loadOrt(dir) {
+    if (!ortPromise) {
+      ortPromise = new Promise((resolve, reject) => {
+        if (typeof WebAssembly !== "object") { reject(new Error("this browser has no WebAssembly")); return; }
+        const s = document.createElement("script");
+        s.src = dir + "ort.wasm.min.js";
+        s.onload = () => {
+          const ort = window.ort;
+          if (!ort) { reject(new Error("the WebAssembly runtime did not load")); return; }
+          ort.env.wasm.numThreads = 1;       // no SharedArrayBuffer needed; a 16-d decode is ~1 ms anyway
+          ort.env.wasm.wasmPaths = dir;
+          resolve(ort);
+        };
+        s.onerror = () => reject(new Error("the WebAssembly runtime did not load"));
+        document.head.appendChild(s);
+      });
+      ortPromise.catch(() => { ortPromise = null; });
+    }
+    return ortPromise;
+  }
+
+  // A decoder: {ort, session}; rejects with a one-line reason when the runtime or the model fails.
+  function decoder(dir, url) {
+    if (!sessions.has(url)) {
+      const p = (async () => {
+        const ort = await loadOrt(dir);
+        let session;
+        try {
+          session = await ort.InferenceSession.create(url, { executionProviders: ["wasm"] });
+        } catch (e) {
+          throw new Error("the model file did not load in WebAssembly (" + String(e.message || e).slice(0, 80) + ")");
+        }
+        return { ort, session };
+      })();
+      p.catch(() => sessions.delete(url));
+      sessions.set(url, p);
+    }
+    return sessions.get(url);
+  }
+
+  // n latent vectors (Float32Array n*D) -> images (Float32Array n*C*H*W, values in [0, 1]). One run at
+  // a time per session (the caller keeps one in flight); both tensors are released after use.
+  async function decode(dec, zs, n, D) {
+    const input = new dec.ort.Tensor("float32", zs, [n, D]);
+    let out = null;
+    try {
+      out = (await dec.session.run({ z: input })).image;
+      return new Float32Array(out.data);
+    } finally {
+      input.dispose();
+      if (out) out.dispose();
+    }
+  }
+
+  VAE.runtime = { decoder, decode };
+})();
