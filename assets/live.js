@@ -14,6 +14,7 @@ let state = null;            // {model, z: Float32Array, dims, shape, limit, ort
 let backend = null;          // {kind, reason?, decode(zs, n) -> Promise<{data, bytes}>}
 let at = null;               // the atlas (place.js) of state.model
 let scheduled = false, busy = false, again = false, inputAt = null, shownAt = 0;
+let echoing = false;         // true while the sliders are set to follow z (their events are not new input)
 
 function travDim() {
   const el = document.querySelector("#trav-dim input[type=number]");
@@ -84,6 +85,8 @@ async function frame() {
       if (at) document.dispatchEvent(new CustomEvent("vae:star", { detail: { model: s.model, xy: VAE.place.place(at, s.z) } }));
       const now = performance.now();
       stats.paints += 1;
+      stats.model = s.model;
+      stats.z = Array.from(zs.subarray(0, D));               // what was painted (tests compare it with /decode)
       element.dataset.paints = String(stats.paints);
       if (started !== null) { stats.latencies.push(now - started); if (inputAt === started) inputAt = null; }
       if (now - shownAt > 250) {
@@ -102,7 +105,7 @@ async function frame() {
 
 // a latent slider (or the traversal's dimension) moved: z changes here, the next frame paints it
 function onInput(e) {
-  if (!state) return;
+  if (!state || echoing) return;
   const t = e.target;
   if (t.closest && t.closest("#trav-dim")) { schedule(); return; }
   const box = t.closest && t.closest("[id^='zslider-']");
@@ -118,10 +121,15 @@ function onInput(e) {
 function onSetZ(e) {
   if (!state || e.detail.model !== state.model) return;
   e.detail.z.forEach((v, d) => { state.z[d] = Math.max(-state.limit, Math.min(state.limit, v)); });
-  state.dims.forEach((d, i) => {
-    const r = document.querySelector(`#zslider-${i} input[type=range]`);
-    if (r) { r.value = String(Math.round(state.z[d] * 100) / 100); r.dispatchEvent(new Event("input", { bubbles: true })); }
-  });
+  echoing = true;              // the sliders show z to their step (0.05); z itself stays exact
+  try {
+    state.dims.forEach((d, i) => {
+      const r = document.querySelector(`#zslider-${i} input[type=range]`);
+      if (r) { r.value = String(state.z[d]); r.dispatchEvent(new Event("input", { bubbles: true })); }
+    });
+  } finally {
+    echoing = false;
+  }
   if (inputAt === null) inputAt = e.timeStamp;
   schedule();
 }

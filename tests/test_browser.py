@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model import explorer as ex
 from model.io import load_atlas
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -286,6 +287,35 @@ def test_map_markers_still_follow_the_sliders_after_an_upload(browser_page):
     assert page.problems == []
 
 
+def test_without_webassembly_the_server_decodes_and_the_page_says_so(browser_page, app_url, m):
+    """The wasm file blocked: one line names the fallback, and sliders still decode (on the server)."""
+    page = browser_page.context.browser.new_page(viewport={"width": 1440, "height": 900})
+    page.set_default_timeout(WAIT)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    blocked = ("Failed to load resource", "wasm", "ArrayBuffer instantiation")   # the runtime reporting the block
+    page.on("console", lambda msg: msg.type == "error" and not any(b in msg.text for b in blocked)
+            and errors.append(msg.text))
+    page.route("**/*.wasm", lambda route: route.abort())
+    try:
+        page.goto(app_url)
+        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0")
+        assert page.evaluate("VAE.stats.backend") == "server"
+        assert page.inner_text("#live .vae-status").startswith("decoding on the server")
+        n = paints(page)
+        rng = page.locator("#zslider-0 input[type=range]")
+        rng.focus()
+        rng.press("End")
+        wait_for_paint(page, n)
+        z = page.evaluate("VAE.stats.z")
+        assert z[0] == 4.0
+        painted = canvas_pixels(page)[..., 0]
+        assert np.array_equal(painted, np.asarray(ex.decode(m, z), dtype=np.uint8)[::10, ::10])
+        assert errors == []
+    finally:
+        page.close()
+
+
 def test_screenshot(browser_page, tmp_path):
     page = browser_page
     page.evaluate("window.scrollTo(0, 0)")
@@ -310,4 +340,35 @@ def test_interpolate_tab_shows_frames_and_a_gif(browser_page):
     wait_for_idle(page)
     srcs = page.eval_on_selector_all("#frames img", "els => els.map(e => e.src)")
     assert len(set(srcs)) > 1
+    assert page.problems == []
+
+
+def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(browser_page, m2d):
+    """Kingma & Welling's Figure 4, continuous: on the 2-D model, with the toggle on, the pointer's
+    position on the map is z, and the page paints decoder(z)."""
+    page = browser_page
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#model-picker input").click()
+    page.get_by_role("option", name="fashion-mnist-2d").click()
+    page.wait_for_function("() => VAE.stats.model === 'fashion-mnist-2d' && VAE.stats.backend === 'wasm'")
+    wait_for_idle(page)
+    toggle = page.locator("#latent-map .vae-map-scrub input")
+    toggle.wait_for(state="visible")                                    # shown once the plane is drawn
+    toggle.check()
+    page.wait_for_timeout(500)                                          # the map's relayout settles
+    plot = page.locator("#latent-map .js-plotly-plot").bounding_box()
+    x, y = round(plot["x"] + plot["width"] * 0.62), round(plot["y"] + plot["height"] * 0.38)   # whole pixels, as events
+    page.mouse.move(x - 20, y)
+    n = paints(page)
+    page.mouse.move(x, y)
+    page.wait_for_function("n => VAE.stats.paints > n", arg=n)
+    page.wait_for_timeout(300)
+    expected = page.evaluate("""([x, y]) => { const gd = document.querySelector('#latent-map .js-plotly-plot');
+        const L = gd._fullLayout, r = gd.getBoundingClientRect();
+        return [L.xaxis.p2l(x - r.left - L._size.l), L.yaxis.p2l(y - r.top - L._size.t)]; }""", [x, y])
+    z = page.evaluate("VAE.stats.z")
+    np.testing.assert_allclose(z, np.clip(expected, -4, 4), atol=1e-3)
+    painted = canvas_pixels(page)[..., 0].astype(np.int16)
+    served = np.asarray(ex.decode(m2d, z), dtype=np.int16)[::10, ::10]
+    assert (np.abs(painted - served) <= 2).mean() >= 0.999
     assert page.problems == []
