@@ -1,8 +1,9 @@
 // The decoded image, live: runs inside gr.HTML's js_on_load (`element`, `props`, `server`, `watch`).
-// z lives here while the sliders move: each slider `input` event changes z, and the next animation
-// frame decodes z and the traversal (one batch), paints both canvases and moves the map's star
-// (a `vae:star` event for map.js), with no server request. Decoding runs in WebAssembly
-// (runtime.js); when that cannot load, the server's decode_pixels does it, and the status line says so.
+// z lives here while the sliders move: each slider `input` event changes z, which is decoded at once
+// (one z, ~1 ms in WebAssembly, runtime.js) and painted; the traversal strip follows on the next
+// animation frame, and the map's star moves (a `vae:star` event for map.js). No server request.
+// While the WebAssembly decoder loads, or when it cannot, the server's decode_pixels decodes instead,
+// and the status line says which one is in use.
 const VAE = window.VAE;
 const canvas = element.querySelector(".vae-decoded");
 const stripCanvas = element.querySelector(".vae-traversal");
@@ -11,18 +12,18 @@ const download = element.querySelector(".vae-download");
 const TRAVERSAL = 9;                                   // z_d from -3 to +3
 const stats = (VAE.stats = VAE.stats || { latencies: [], paints: 0, backend: null });
 let state = null;            // {model, z: Float32Array, dims, shape, limit, ort}
-let backend = null;          // {kind, reason?, decode(zs, n) -> Promise<{data, bytes}>}
-let at = null;               // the atlas (place.js) of state.model
-let scheduled = false, busy = false, again = false, inputAt = null, shownAt = 0;
+let backend = null;          // {kind: "wasm" | "server", reason?, decode(zs, n) -> Promise<{data, bytes}>}
+let at = null;               // the atlas of state.model (place.js), for the star
+let busy = false, again = false, stripWanted = false, inputAt = null, shownAt = 0;
 let echoing = false;         // true while the sliders are set to follow z (their events are not new input)
+
+function say(text) { if (statusLine.textContent !== text) statusLine.textContent = text; }
 
 function travDim() {
   const el = document.querySelector("#trav-dim input[type=number]");
   const d = el ? parseInt(el.value, 10) : 0;
   return Number.isFinite(d) && d >= 0 && d < state.z.length ? d : 0;
 }
-
-function say(text) { if (statusLine.textContent !== text) statusLine.textContent = text; }
 
 function serverBackend(model, reason) {
   return {
@@ -38,12 +39,15 @@ function serverBackend(model, reason) {
   };
 }
 
+// a new model: the server paints the first image at once while the WebAssembly decoder loads
 async function useModel(v) {
-  backend = null;
-  at = null;
-  say("loading the decoder…");
   const model = v.model;
-  server.atlas_means(model).then(a => { if (state && state.model === model) { at = VAE.place.atlas(a); schedule(); } })
+  at = null;
+  backend = serverBackend(model, "while the WebAssembly decoder loads");
+  stats.backend = element.dataset.backend = "loading";
+  say("decoding on the server while the WebAssembly decoder loads…");
+  request();
+  server.atlas_means(model).then(a => { if (state && state.model === model) { at = VAE.place.atlas(a); request(); } })
     .catch(() => {});
   let b;
   try {
@@ -55,66 +59,97 @@ async function useModel(v) {
   }
   if (!state || state.model !== model) return;
   backend = b;
-  stats.backend = b.kind;
-  element.dataset.backend = b.kind;
+  stats.backend = element.dataset.backend = b.kind;
   if (b.kind === "server") say("decoding on the server: " + b.reason);
-  schedule();
+  request();
 }
 
-function schedule() {
-  if (scheduled) return;
-  scheduled = true;
-  requestAnimationFrame(frame);
+// z, then the traversal rows: z with dimension d swept from -3 to +3
+function batch(s, rows) {
+  const D = s.z.length, d = travDim(), zs = new Float32Array(rows * D);
+  for (let i = 0; i < rows; i++) zs.set(s.z, i * D);
+  for (let j = 0; j + 1 < rows; j++) zs[(1 + j) * D + d] = -3 + 6 * j / (TRAVERSAL - 1);
+  return zs;
 }
 
-async function frame() {
-  scheduled = false;
-  if (!state || !backend) return;
+// one decode at a time; a change meanwhile runs right after it
+function request() {
   if (busy) { again = true; return; }
+  run();
+}
+
+function failed(e) { say("decoding failed: " + String((e && e.message) || e).slice(0, 120)); }
+
+async function run() {
+  const s = state, b = backend;
+  if (!s || !b) return;
   busy = true;
-  const s = state, b = backend, D = s.z.length, d = travDim(), n = 1 + TRAVERSAL;
-  const zs = new Float32Array(n * D);
-  for (let i = 0; i < n; i++) zs.set(s.z, i * D);
-  for (let j = 0; j < TRAVERSAL; j++) zs[(1 + j) * D + d] = -3 + 6 * j / (TRAVERSAL - 1);
-  const started = inputAt, t0 = performance.now();
+  const started = inputAt, t0 = performance.now(), D = s.z.length;
+  inputAt = null;
+  // the server path sends the traversal in the same request; WebAssembly decodes it on its own frame
+  const rows = b.kind === "wasm" ? 1 : 1 + TRAVERSAL, zs = batch(s, rows);
   try {
-    const out = await b.decode(zs, n);
+    const out = await b.decode(zs, rows);
     if (state === s && backend === b) {
       VAE.paint.image(canvas, out.data, 0, s.shape, out.bytes);
-      VAE.paint.strip(stripCanvas, out.data, 1, TRAVERSAL, s.shape, out.bytes);
-      if (at) document.dispatchEvent(new CustomEvent("vae:star", { detail: { model: s.model, xy: VAE.place.place(at, s.z) } }));
-      const now = performance.now();
-      stats.paints += 1;
-      stats.model = s.model;
-      stats.z = Array.from(zs.subarray(0, D));               // what was painted (tests compare it with /decode)
-      element.dataset.paints = String(stats.paints);
-      if (started !== null) { stats.latencies.push(now - started); if (inputAt === started) inputAt = null; }
-      if (now - shownAt > 250) {
-        shownAt = now;
-        say(b.kind === "wasm" ? `decoding in your browser (WebAssembly), ${(now - t0).toFixed(1)} ms`
-                              : `decoding on the server (${b.reason}), ${(now - t0).toFixed(0)} ms`);
-      }
+      if (rows > 1) VAE.paint.strip(stripCanvas, out.data, 1, TRAVERSAL, s.shape, out.bytes);
+      else stripWanted = true;
+      painted(s, zs.subarray(0, D), started, performance.now() - t0, b);
     }
   } catch (e) {
-    say("decoding failed: " + String((e && e.message) || e).slice(0, 120));
+    failed(e);
   } finally {
     busy = false;
-    if (again) { again = false; schedule(); }
+    if (again) { again = false; run(); } else if (stripWanted) requestAnimationFrame(runStrip);
   }
 }
 
-// a latent slider (or the traversal's dimension) moved: z changes here, the next frame paints it
+async function runStrip() {
+  const s = state, b = backend;
+  if (!stripWanted || !s || !b || b.kind !== "wasm") return;
+  if (busy) { requestAnimationFrame(runStrip); return; }
+  busy = true;
+  stripWanted = false;
+  try {
+    const out = await b.decode(batch(s, 1 + TRAVERSAL).subarray(s.z.length), TRAVERSAL);
+    if (state === s && backend === b) VAE.paint.strip(stripCanvas, out.data, 0, TRAVERSAL, s.shape, out.bytes);
+  } catch (e) {
+    failed(e);
+  } finally {
+    busy = false;
+    if (again) { again = false; run(); }
+  }
+}
+
+function painted(s, z, started, ms, b) {
+  if (at) document.dispatchEvent(new CustomEvent("vae:star", { detail: { model: s.model, xy: VAE.place.place(at, z) } }));
+  const now = performance.now();
+  stats.paints += 1;
+  if (stats.firstPaint === undefined) stats.firstPaint = now;     // ms since navigation started
+  stats.model = s.model;
+  stats.z = Array.from(z);                                        // what was painted (tests compare it with /decode)
+  element.dataset.paints = String(stats.paints);
+  if (started !== null) stats.latencies.push(now - started);
+  document.dispatchEvent(new CustomEvent("vae:painted"));
+  if (now - shownAt > 250) {
+    shownAt = now;
+    say(b.kind === "wasm" ? `decoding in your browser (WebAssembly), ${ms.toFixed(1)} ms`
+      : `decoding on the server (${b.reason}), ${ms.toFixed(0)} ms`);
+  }
+}
+
+// a latent slider (or the traversal's dimension) moved: z changes here and is painted at once
 function onInput(e) {
   if (!state || echoing) return;
   const t = e.target;
-  if (t.closest && t.closest("#trav-dim")) { schedule(); return; }
+  if (t.closest && t.closest("#trav-dim")) { stripWanted = true; request(); return; }
   const box = t.closest && t.closest("[id^='zslider-']");
   if (!box) return;
   const i = parseInt(box.id.slice(8), 10), v = parseFloat(t.value);
   if (!Number.isFinite(v) || !(i < state.dims.length)) return;
   state.z[state.dims[i]] = Math.max(-state.limit, Math.min(state.limit, v));
   if (inputAt === null) inputAt = e.timeStamp;
-  schedule();
+  request();
 }
 
 // z set in the page (the 2-D map scrub): the sliders follow, as if dragged
@@ -131,7 +166,7 @@ function onSetZ(e) {
     echoing = false;
   }
   if (inputAt === null) inputAt = e.timeStamp;
-  schedule();
+  request();
 }
 
 // a value from the server: a new z (Reset, Random, map click, sample, Send μ) or a new model
@@ -141,7 +176,7 @@ function onValue() {
   const changed = !state || state.model !== v.model;
   state = { model: v.model, z: Float32Array.from(v.z), dims: v.dims, shape: v.shape, limit: v.limit, ort: v.ort };
   canvas.setAttribute("aria-label", `decoded image of z, model ${v.model}`);
-  if (changed) useModel(v); else schedule();
+  if (changed) useModel(v); else request();
 }
 
 document.addEventListener("input", onInput, true);

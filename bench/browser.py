@@ -1,15 +1,18 @@
-"""In the browser: a slider's input event to the new decoded image painted (Playwright + Debian chromium).
+"""In the browser: a slider's input event to the decoded image painted (Playwright + Debian chromium).
 
-    python bench/browser.py [--reps 40] [--weights weights]
+    python bench/browser.py [--reps 40] [--drag 5] [--heap 60] [--weights weights]
 
+Three pages side by side in one run, alternating:
+- ours: the page decodes z in WebAssembly (assets/live.js) and paints a canvas; no server request;
+- ours, server path: the same page with the .wasm file blocked, so it falls back to the server's
+  decode_pixels, one request per frame (what every slider step cost before the page decoded);
+- bare: a bare Gradio page, one slider wired to a no-op that returns a 280x280 image (the floor of
+  a server round trip).
 For each repetition the page sets the first latent slider to a new value and dispatches the
-`input` event a user's drag fires; a MutationObserver sees the decoded <img> get a new src, waits
-for the image to decode, then for two animation frames (the second one runs after the frame
-holding the new image was painted). The same is done on the bare app's page (one slider wired the
-same way to a no-op that returns a 280x280 image): its time is the floor.
-
-A drag is then simulated: 60 input events at 60 Hz (1 s); we count the distinct images painted
-during it and the longest gap between two paints (smoothness).
+`input` event a drag fires; the time runs to the next animation frame after the new image was
+painted. Then a continuous drag (60 input events a second) counts images painted per second and the
+server requests made during it; page load to the first decoded image; and, for ours, the JS heap
+before and after a long drag (after a forced garbage collection).
 """
 from __future__ import annotations
 
@@ -24,80 +27,112 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import DEFAULT_WEIGHTS, Server, app_cmd, bare_cmd, free_port, header, ms, pct, ratio, row  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--enable-precise-memory-info", "--js-flags=--expose-gc"]
 
-ONE = """async (value) => {
+# ours: live.js counts its paints (VAE.stats.paints); the bare page: the <img> gets a new src
+ONE_CANVAS = """async (value) => {
+  const r = document.querySelector('#zslider-0 input[type=range]');
+  const done = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no paint within 10 s')), 10000);
+    document.addEventListener('vae:painted', () => { clearTimeout(timer);
+      requestAnimationFrame(() => resolve(performance.now())); }, {once: true});   // the frame that shows it
+  });
+  const t0 = performance.now();
+  r.value = value; r.dispatchEvent(new Event('input', {bubbles: true}));
+  return (await done) - t0;
+}"""
+ONE_IMG = """async (value) => {
   const box = document.querySelector('#decoded');
   const before = box.querySelector('img') ? box.querySelector('img').src : null;
-  const painted = () => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  const t0 = performance.now();
   return await new Promise((resolve, reject) => {
-    const t0 = performance.now();
     const timer = setTimeout(() => { obs.disconnect(); reject(new Error('no new image within 10 s')); }, 10000);
-    const check = async () => {
+    const obs = new MutationObserver(async () => {
       const img = box.querySelector('img');
       if (!img || !img.src || img.src === before) return;
       obs.disconnect(); clearTimeout(timer);
       try { await img.decode(); } catch (e) {}
-      await painted();
-      resolve(performance.now() - t0);
-    };
-    const obs = new MutationObserver(check);
+      requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - t0)));
+    });
     obs.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
     const r = document.querySelector('.zslider input[type=range]');
-    r.value = value;
-    r.dispatchEvent(new Event('input', {bubbles: true}));
+    r.value = value; r.dispatchEvent(new Event('input', {bubbles: true}));
   });
 }"""
-
-DRAG = """async ([n, hz]) => {
+# a continuous drag: `seconds` of input events at 60 Hz; paints counted by the page's own counter (ours)
+# or by new <img> srcs (bare)
+DRAG = """async ([seconds, canvas]) => {
+  const r = document.querySelector(canvas ? '#zslider-0 input[type=range]' : '.zslider input[type=range]');
+  let imgPaints = 0, last = null;
   const box = document.querySelector('#decoded');
-  const r = document.querySelector('.zslider input[type=range]');
-  const paints = []; let last = box.querySelector('img') ? box.querySelector('img').src : null;
-  const obs = new MutationObserver(() => {
-    const img = box.querySelector('img');
-    if (img && img.src && img.src !== last) {
-      last = img.src;
-      requestAnimationFrame(() => requestAnimationFrame(() => paints.push(performance.now())));
-    }
-  });
-  obs.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    r.value = (-2 + 4 * i / n).toFixed(2);
+  const obs = box ? new MutationObserver(() => { const i = box.querySelector('img');
+    if (i && i.src !== last) { last = i.src; imgPaints++; } }) : null;
+  if (obs) obs.observe(box, {subtree: true, childList: true, attributes: true, attributeFilter: ['src']});
+  const count = () => canvas ? VAE.stats.paints : imgPaints;
+  const n0 = count(), t0 = performance.now(), steps = Math.round(60 * seconds);
+  for (let i = 0; i < steps; i++) {
+    r.value = (-3 + 6 * ((i % 120) / 120)).toFixed(2);
     r.dispatchEvent(new Event('input', {bubbles: true}));
-    await new Promise(res => setTimeout(res, 1000 / hz));
+    await new Promise(res => setTimeout(res, 1000 / 60));
   }
-  const tEnd = performance.now();
-  await new Promise(res => setTimeout(res, 1500));          // let the last request land
-  obs.disconnect();
-  const times = [t0, ...paints];
-  let gap = 0; for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i] - times[i - 1]);
-  const during = paints.filter(t => t <= tEnd).length;
-  return {paints: paints.length, during, drag_ms: tEnd - t0, max_gap_ms: gap,
-          settle_ms: paints.length ? paints[paints.length - 1] - tEnd : null};
+  const dt = (performance.now() - t0) / 1000, painted = count() - n0;
+  if (obs) obs.disconnect();
+  return {seconds: dt, painted, fps: painted / dt};
 }"""
+HEAP = "() => { if (window.gc) gc(); return performance.memory ? performance.memory.usedJSHeapSize : null; }"
 
 
-def measure(page, url: str, reps: int, warmup: int, rng: random.Random) -> tuple[list[float], dict]:
+def open_page(browser, url: str, kind: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.requests = []
+    page.on("request", lambda r: page.requests.append(r.url))
+    if kind == "server":
+        page.route("**/*.wasm", lambda route: route.abort())
     page.goto(url)
-    page.wait_for_selector(".zslider input[type=range]", timeout=60000)
-    page.wait_for_selector("#decoded img", timeout=60000)
-    page.wait_for_timeout(1500)                               # let the page's load events settle
-    out = []
+    if kind == "bare":
+        page.wait_for_selector("#decoded img", timeout=60000)
+        first = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
+    else:
+        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0", timeout=60000)
+        first = page.evaluate("VAE.stats.firstPaint")
+        page.wait_for_function(f"() => VAE.stats.backend === '{kind}'", timeout=60000)
+    page.wait_for_timeout(1500)
+    return page, first
+
+
+def measure(browser, url: str, kind: str, reps: int, warmup: int, drag_s: float, rng: random.Random) -> dict:
+    page, first = open_page(browser, url, kind)
+    one = ONE_IMG if kind == "bare" else ONE_CANVAS
+    times = []
     for i in range(warmup + reps):
-        v = f"{rng.uniform(-3, 3):.2f}"
-        t = page.evaluate(ONE, v)
+        t = page.evaluate(one, f"{rng.uniform(-3, 3):.2f}")
         if i >= warmup:
-            out.append(t / 1000)
-        page.wait_for_timeout(100)
-    drag = page.evaluate(DRAG, [60, 60])
-    return out, drag
+            times.append(t / 1000)
+        page.wait_for_timeout(50)
+    sent = len(page.requests)
+    drag = page.evaluate("([s, c]) => (" + DRAG + ")([s, c])", [drag_s, kind != "bare"])
+    drag["requests"] = sum("/gradio_api/" in u for u in page.requests[sent:])
+    page.close()
+    return {"t": times, "drag": drag, "first": first / 1000}
+
+
+def heap_drift(browser, url: str, seconds: float) -> tuple[float, float]:
+    page, _ = open_page(browser, url, "wasm")
+    before = page.evaluate(HEAP)
+    page.evaluate("([s, c]) => (" + DRAG + ")([s, c])", [seconds, True])
+    page.wait_for_timeout(500)
+    after = page.evaluate(HEAP)
+    page.close()
+    return before / 1e6, after / 1e6
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--reps", type=int, default=40)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--drag", type=float, default=5.0, help="seconds of continuous drag per page")
+    p.add_argument("--heap", type=float, default=60.0, help="seconds of drag for the JS heap check (0: skip)")
     p.add_argument("--weights", default=DEFAULT_WEIGHTS)
     a = p.parse_args(argv)
 
@@ -105,40 +140,53 @@ def main(argv=None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-browser-"))
     pa, pb = free_port(), free_port()
-    ours = Server(app_cmd(pa, a.weights), pa, env={"GRADIO_TEMP_DIR": str(tmp / "app")}, log=str(tmp / "app.log"))
+    ours = Server(app_cmd(pa, a.weights), pa, env={"GRADIO_TEMP_DIR": str(tmp / "app"), "VAE_CACHE_DIR": str(tmp / "c")},
+                  log=str(tmp / "app.log"))
     bare = Server(bare_cmd(pb), pb, env={"GRADIO_TEMP_DIR": str(tmp / "bare")}, log=str(tmp / "bare.log"))
-    res = {}
+    res, heap = {}, None
     try:
         ours.wait(), bare.wait()
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             rng = random.Random(0)
-            runs = [("bare", bare.url), ("ours", ours.url)]
-            for rnd in range(2):                                  # alternate: bare, ours, ours, bare
-                for name, url in (runs if rnd == 0 else runs[::-1]):
-                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                    t, drag = measure(page, url, (a.reps + 1) // 2, a.warmup, rng)
-                    page.close()
-                    res.setdefault(name, {"t": [], "drag": []})
-                    res[name]["t"] += t
-                    res[name]["drag"].append(drag)
+            runs = [("bare", bare.url), ("wasm", ours.url), ("server", ours.url)]
+            for rnd in range(2):                                  # alternate the order
+                for kind, url in (runs if rnd == 0 else runs[::-1]):
+                    r = measure(browser, url, kind, (a.reps + 1) // 2, a.warmup, a.drag, rng)
+                    d = res.setdefault(kind, {"t": [], "drag": [], "first": []})
+                    d["t"] += r["t"]
+                    d["drag"].append(r["drag"])
+                    d["first"].append(r["first"])
+            if a.heap:
+                heap = heap_drift(browser, ours.url, a.heap)
             browser.close()
     finally:
         ours.stop(), bare.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-
-    o, b = res["ours"]["t"], res["bare"]["t"]
-    header(f"In the browser: slider input event to new image painted (chromium, Playwright), {len(o)} events each",
-           ["figure", "ours", "floor (bare app, same slider wiring, no-op)", "ratio", "target", "met?"])
-    row(["input to paint p50", ms(pct(o, 50)), ms(pct(b, 50)), ratio(pct(o, 50), pct(b, 50)), "report", "-"])
-    row(["input to paint p95", ms(pct(o, 95)), ms(pct(b, 95)), ratio(pct(o, 95), pct(b, 95)), "report", "-"])
-    for name in ("ours", "bare"):
-        d = res[name]["drag"]
-        print(f"\n{name}: 1 s drag at 60 Hz (60 input events), per run: " + "; ".join(
-            f"{x['during']} images painted during the drag ({x['paints']} in all), longest gap between paints "
-            f"{x['max_gap_ms']:.0f} ms, last image {x['settle_ms']:.0f} ms after the last event"
-            if x["settle_ms"] is not None else "no image painted" for x in d))
+    report(res, heap, a)
     return 0
+
+
+def report(res: dict, heap, a) -> None:
+    w, s, b = res["wasm"]["t"], res["server"]["t"], res["bare"]["t"]
+    header(f"In the browser: slider input event to the decoded image painted (chromium, Playwright), "
+           f"{len(w)} events each", ["figure", "ours (decoded in the page)", "ours, server path (wasm blocked)",
+                                     "bare Gradio page (no-op round trip)", "ratio to bare", "target", "met?"])
+    for q in (50, 95):
+        row([f"input to paint p{q}", ms(pct(w, q)), ms(pct(s, q)), ms(pct(b, q)), ratio(pct(w, q), pct(b, q)),
+             "<= 16 ms p50" if q == 50 else "report", ("yes" if pct(w, 50) <= 0.016 else "**no**") if q == 50 else "-"])
+    fps = {k: sum(d["fps"] for d in res[k]["drag"]) / len(res[k]["drag"]) for k in res}
+    reqs = {k: sum(d["requests"] for d in res[k]["drag"]) for k in res}
+    row([f"images painted per second, {a.drag:.0f} s drag at 60 Hz", f"{fps['wasm']:.1f}", f"{fps['server']:.1f}",
+         f"{fps['bare']:.1f}", f"{fps['wasm'] / fps['bare']:.2f}x", ">= 55", "yes" if fps["wasm"] >= 55 else "**no**"])
+    row(["server requests during the drags", str(reqs["wasm"]), str(reqs["server"]), str(reqs["bare"]), "-", "0",
+         "yes" if reqs["wasm"] == 0 else "**no**"])
+    first = {k: sorted(res[k]["first"])[len(res[k]["first"]) // 2] for k in res}
+    row(["page load to first decoded image (median of 2)", ms(first["wasm"]), ms(first["server"]),
+         ms(first["bare"]) + " (load event)", ratio(first["wasm"], first["server"]) + " of the server path", "report", "-"])
+    if heap:
+        row([f"JS heap before / after a {a.heap:.0f} s drag", f"{heap[0]:.1f} / {heap[1]:.1f} MB", "-", "-",
+             f"{heap[1] - heap[0]:+.1f} MB", "flat within 5 MB", "yes" if abs(heap[1] - heap[0]) <= 5 else "**no**"])
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def browser_page(app_url):
         page.on("request", lambda r: page.requests.append(r.url))
         page.goto(app_url)
         page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
-        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0")
+        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0 && VAE.stats.backend !== 'loading'")
         wait_for_idle(page)
         yield page
         browser.close()
@@ -299,8 +299,8 @@ def test_without_webassembly_the_server_decodes_and_the_page_says_so(browser_pag
     page.route("**/*.wasm", lambda route: route.abort())
     try:
         page.goto(app_url)
-        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0")
-        assert page.evaluate("VAE.stats.backend") == "server"
+        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.backend === 'server'")
+        assert page.evaluate("VAE.stats.paints") > 0
         assert page.inner_text("#live .vae-status").startswith("decoding on the server")
         n = paints(page)
         rng = page.locator("#zslider-0 input[type=range]")
@@ -351,6 +351,7 @@ def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(browser_page, m2
     page.locator("#model-picker input").click()
     page.get_by_role("option", name="fashion-mnist-2d").click()
     page.wait_for_function("() => VAE.stats.model === 'fashion-mnist-2d' && VAE.stats.backend === 'wasm'")
+    page.wait_for_function("() => VAE.stats.model === 'fashion-mnist-2d'")
     wait_for_idle(page)
     toggle = page.locator("#latent-map .vae-map-scrub input")
     toggle.wait_for(state="visible")                                    # shown once the plane is drawn
