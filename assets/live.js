@@ -25,38 +25,17 @@ function travDim() {
   return Number.isFinite(d) && d >= 0 && d < state.z.length ? d : 0;
 }
 
-function serverBackend(model, reason) {
-  return {
-    kind: "server", reason,
-    decode: async (zs, n) => {
-      const D = zs.length / n, rows = [];
-      for (let i = 0; i < n; i++) rows.push(Array.from(zs.subarray(i * D, (i + 1) * D)));
-      const r = await server.decode_pixels(model, rows);
-      const bin = atob(r.data), data = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
-      return { data, bytes: true };
-    },
-  };
-}
-
 // a new model: the server paints the first image at once while the WebAssembly decoder loads
 async function useModel(v) {
   const model = v.model;
   at = null;
-  backend = serverBackend(model, "while the WebAssembly decoder loads");
+  backend = VAE.runtime.serverBackend(server, model, "while the WebAssembly decoder loads");
   stats.backend = element.dataset.backend = "loading";
   say("decoding on the server while the WebAssembly decoder loads…");
   request();
-  server.atlas_means(model).then(a => { if (state && state.model === model) { at = VAE.place.atlas(a); request(); } })
+  VAE.place.atlasFor(server, model).then(a => { if (state && state.model === model) { at = a; request(); } })
     .catch(() => {});
-  let b;
-  try {
-    const dec = await VAE.runtime.decoder(v.ort, await server.decoder_url(model));
-    const D = v.z.length;
-    b = { kind: "wasm", decode: async (zs, n) => ({ data: await VAE.runtime.decode(dec, zs, n, D), bytes: false }) };
-  } catch (e) {
-    b = serverBackend(model, String((e && e.message) || e));
-  }
+  const b = await VAE.runtime.backend(server, model, v.ort, v.z.length);
   if (!state || state.model !== model) return;
   backend = b;
   stats.backend = element.dataset.backend = b.kind;

@@ -37,5 +37,16 @@
     return [x / sw, y / sw];
   }
 
-  VAE.place = { atlas, place };
+  // the atlas of a model, fetched once per page through a component's atlas_means server function
+  const cache = new Map();
+  function atlasFor(server, model) {
+    if (!cache.has(model)) {
+      const p = server.atlas_means(model).then(atlas);
+      p.catch(() => cache.delete(model));
+      cache.set(model, p);
+    }
+    return cache.get(model);
+  }
+
+  VAE.place = { atlas, place, atlasFor };
 })();

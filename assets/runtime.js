@@ -60,5 +60,31 @@
     }
   }
 
-  VAE.runtime = { decoder, decode };
+  // The server's decoder, for the page's fallback: the component's decode_pixels server function.
+  function serverBackend(server, model, reason) {
+    return {
+      kind: "server", reason,
+      decode: async (zs, n) => {
+        const D = zs.length / n, rows = [];
+        for (let i = 0; i < n; i++) rows.push(Array.from(zs.subarray(i * D, (i + 1) * D)));
+        const r = await server.decode_pixels(model, rows);
+        const bin = atob(r.data), data = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
+        return { data, bytes: true };
+      },
+    };
+  }
+
+  // The best decoder for a model: WebAssembly when it loads, else the server (with the reason why).
+  // backend.decode(zs, n) -> {data, bytes}: floats in [0, 1] (bytes false) or uint8 (bytes true).
+  async function backend(server, model, dir, D) {
+    try {
+      const dec = await decoder(dir, await server.decoder_url(model));
+      return { kind: "wasm", decode: async (zs, n) => ({ data: await decode(dec, zs, n, D), bytes: false }) };
+    } catch (e) {
+      return serverBackend(server, model, String((e && e.message) || e));
+    }
+  }
+
+  VAE.runtime = { decoder, decode, backend, serverBackend };
 })();
