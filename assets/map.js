@@ -44,6 +44,42 @@ document.addEventListener("vae:star", e => {
   placeMarkers();
 });
 
+// The interpolation's two paths (walk.js): SVG polylines over the plot, re-projected like the markers.
+const SVG_NS = "http://www.w3.org/2000/svg";
+const COLOURS = { linear: "#dc2626", spherical: "#16a34a" };
+let path = null;
+const pathSvg = document.createElementNS(SVG_NS, "svg");
+pathSvg.setAttribute("class", "vae-map-path");
+if (box) box.parentElement.appendChild(pathSvg);
+document.addEventListener("vae:path", e => {
+  if (e.detail.model !== drawnModel) return;
+  path = e.detail;
+  placeMarkers();
+});
+
+function drawPath(L) {
+  pathSvg.replaceChildren();
+  if (!path || !L || !L.xaxis || !L.xaxis.l2p) return;
+  pathSvg.style.left = (box.offsetLeft + L._size.l) + "px";
+  pathSvg.style.top = (box.offsetTop + L._size.t) + "px";
+  pathSvg.setAttribute("width", L._size.w);
+  pathSvg.setAttribute("height", L._size.h);
+  for (const [name, pts] of Object.entries(path.paths)) {
+    const line = document.createElementNS(SVG_NS, "polyline");
+    line.setAttribute("points", pts.map(p => `${L.xaxis.l2p(p[0])},${L.yaxis.l2p(p[1])}`).join(" "));
+    line.setAttribute("stroke", COLOURS[name] || "#111");
+    line.setAttribute("class", "vae-path-" + name);
+    pathSvg.appendChild(line);
+    const c = path.current[name], dot = document.createElementNS(SVG_NS, "circle");
+    dot.setAttribute("cx", L.xaxis.l2p(c[0]));
+    dot.setAttribute("cy", L.yaxis.l2p(c[1]));
+    dot.setAttribute("r", 6);
+    dot.setAttribute("fill", COLOURS[name] || "#111");
+    dot.setAttribute("class", "vae-path-now-" + name);
+    pathSvg.appendChild(dot);
+  }
+}
+
 // Scrub the plane (2-D models): with the toggle on, the z under the pointer is decoded as it moves
 // (Kingma & Welling's Figure 4, made continuous); live.js takes it as if the sliders were dragged.
 let scrub = null;
@@ -69,6 +105,7 @@ function scrubToggle(show) {
 
 function placeMarkers() {
   const L = box && box._fullLayout;
+  drawPath(L);
   for (const [key, el] of Object.entries(overlay)) {
     const p = markers[key];
     if (!p || !L || !L.xaxis || !L.xaxis.l2p) { el.style.display = "none"; delete el.dataset.x; continue; }
@@ -107,7 +144,7 @@ async function draw() {
     if (typeof Plotly === "undefined") { setTimeout(draw, 100); return; }
     P = Plotly;
   }
-  if (v.model !== drawnModel) markers = {};
+  if (v.model !== drawnModel) { markers = {}; path = null; }
   Object.assign(markers, v.markers || {});
   if (drawnModel !== v.model || !box.querySelector(".main-svg")) {
     drawnModel = v.model;

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .cli import fail
 from .data import DataError, Dataset, load_dataset
 from .io import METRICS_NAME, WeightsError, load_metrics, load_vae, save_atlas, write_json
 from .latent import embed_2d
@@ -119,8 +120,7 @@ def main(argv=None) -> int:
             build_atlas(vae, ds, Path(args.weights), method=args.map, seed=args.seed)
         write_metrics(Path(args.weights), metrics)
     except (WeightsError, DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     shown = {k: v for k, v in metrics.items() if k != "kl_per_dim"}
     print(json.dumps(shown, indent=2))
     return 0

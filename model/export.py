@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .cli import run
 from .io import CONFIG_NAME, WEIGHTS_NAME, WeightsError, atomic_write, load_vae
 from .vae import ConvVAE
 
@@ -81,13 +82,11 @@ def main(argv=None) -> int:
     p.add_argument("weights", help="a model folder, e.g. weights/fashion-mnist")
     p.add_argument("--out", default=None, help="folder to write decoder.onnx into (default: the model folder)")
     a = p.parse_args(argv)
-    try:
+
+    def export() -> str:
         path = export_decoder(load_vae(a.weights), Path(a.out or a.weights) / DECODER_NAME)
-    except WeightsError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
-    return 0
+        return f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)"
+    return run(export, WeightsError)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from . import explorer as ex
+from .cli import fail
 from .data import ImageError
 from .images import to_image
 from .io import WeightsError
@@ -75,8 +76,7 @@ def main(argv=None) -> int:
         m = ModelRegistry(folder.parent).get(folder.name)
         fig, mses = model_figure(m, a.images, tuple(a.pair) if a.pair else None, a.steps, seed=a.seed)
     except (WeightsError, ImageError, ex.ExplorerError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     fig.save(a.out)
     for path, mse in zip(a.images, mses):
         print(f"{Path(path).name}: reconstruction MSE {mse:.4f}")

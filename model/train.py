@@ -25,6 +25,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from .cli import fail
 from .config import RECON_LOSSES, VAEConfig
 from .data import DATASETS, DataError, Dataset, FolderSource, load_dataset
 from .io import atomic_write, load_vae, save_pretrained
@@ -430,8 +431,7 @@ def main(argv=None) -> int:
     try:
         train(args)
     except (DataError, TrainingError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(e)
     except OSError as e:           # disk full, permissions: atomic_write kept the previous checkpoint
         print(f"error: could not write {getattr(e, 'filename', None) or args.out}: {e.strerror or e}; "
               f"the last checkpoint is intact, continue with --resume", file=sys.stderr)

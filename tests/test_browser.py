@@ -343,6 +343,45 @@ def test_interpolate_tab_shows_frames_and_a_gif(browser_page):
     assert page.problems == []
 
 
+def walk_canvas(page, which: str) -> np.ndarray:
+    w, h, px = page.evaluate("""(which) => { const c = document.querySelector('#walk canvas.vae-walk-' + which);
+        return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; }""", which)
+    return np.asarray(px, dtype=np.int16).reshape(h, w, 4)[..., 0]
+
+
+def set_walk_t(page, t: float) -> None:
+    n = int(page.get_attribute("#walk .vae-walk", "data-paints") or 0)
+    page.evaluate("""(t) => { const r = document.querySelector('#walk .vae-walk-t');
+        r.value = String(Math.round(t * 1000)); r.dispatchEvent(new Event('input', {bubbles: true})); }""", t)
+    page.wait_for_function("([n, t]) => { const w = document.querySelector('#walk .vae-walk');"
+                           " return +w.dataset.paints > n && +w.dataset.t === t; }", arg=[n, t])
+
+
+def test_the_walk_scrubber_decodes_the_two_means_at_its_ends(browser_page, client, m):
+    """After Interpolate (the test above), t = 0 and t = 1 decode the two images' means, in the page;
+    both paths are drawn on the map, and Play moves t."""
+    from gradio_client import handle_file
+
+    page = browser_page
+    page.wait_for_function("() => +document.querySelector('#walk .vae-walk').dataset.paints > 0")
+    sent = len(page.requests)
+    for t, image in ((0.0, "drawn-tshirt.png"), (1.0, "drawn-trousers.png")):
+        set_walk_t(page, t)
+        _, info = client.predict(image=handle_file(str(EXAMPLES / image)), model=m.name, api_name="/encode")
+        want = np.asarray(ex.decode(m, info["mu"]), dtype=np.int16)[::10, ::10]
+        for which in ("linear", "spherical"):                          # both paths start and end at the means
+            assert (np.abs(walk_canvas(page, which) - want) <= 2).mean() >= 0.999, (t, which)
+    set_walk_t(page, 0.5)
+    assert not np.array_equal(walk_canvas(page, "linear"), walk_canvas(page, "spherical"))
+    assert api_requests(page, sent) == []                               # the walk decodes in the page
+    assert page.locator("#latent-map .vae-map-path polyline").count() == 2
+    page.locator("#walk .vae-walk-play").click()
+    page.wait_for_function("() => +document.querySelector('#walk .vae-walk').dataset.t !== 0.5")
+    page.locator("#walk .vae-walk-play").click()                        # pause
+    assert page.inner_text("#walk .vae-walk-play") == "Play"
+    assert page.problems == []
+
+
 def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(browser_page, m2d):
     """Kingma & Welling's Figure 4, continuous: on the 2-D model, with the toggle on, the pointer's
     position on the map is z, and the page paints decoder(z)."""

@@ -1,4 +1,4 @@
-"""Plotly figures for the teaching charts: the posterior per dimension, |z| along a walk, training curves."""
+"""Plotly figures for the teaching charts: the posterior per dimension and the training curves."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -25,19 +25,6 @@ def posterior_figure(mu: list[float], sigma: list[float], z: list[float] | None 
     fig.update_layout(title="Encoder output q(z|x)", xaxis_title="latent dimension", yaxis_title="value",
                       bargap=0.5, **LAYOUT)
     fig.update_xaxes(tickmode="linear", dtick=1 if len(dims) <= 32 else 4)
-    return fig
-
-
-def radius_figure(norms: dict[str, list[float]], radius: float) -> go.Figure:
-    """|z| along the interpolation path against sqrt(D), where the prior's mass concentrates."""
-    fig = go.Figure()
-    colours = {"linear": "#dc2626", "spherical": "#16a34a"}
-    for name, vals in norms.items():
-        fig.add_trace(go.Scatter(y=vals, mode="lines+markers", name=name, line=dict(color=colours.get(name))))
-    n = max(len(v) for v in norms.values())
-    fig.add_trace(go.Scatter(x=[0, n - 1], y=[radius, radius], mode="lines", name=f"typical |z| ≈ √D = {radius:.2f}",
-                             line=dict(color="#6b7280", dash="dash")))
-    fig.update_layout(title="|z| per frame", xaxis_title="frame", yaxis_title="|z|", **LAYOUT)
     return fig
 
 

@@ -18,6 +18,7 @@ from .explore import ExplorePanel
 from .interpolate import InterpolatePanel
 from .manifold import ManifoldPanel
 from .sample import SamplePanel
+from .walk import WalkView
 from .server import ASSETS, PLOTLY_JS, ROOT, user_errors
 
 
@@ -48,7 +49,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     onnx.mkdir(parents=True, exist_ok=True)
     gr.set_static_paths([str(PLOTLY_JS), str(ASSETS), str(onnx)])   # all the page may load besides uploads
     explore = ExplorePanel(registry)
-    encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry)
+    encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(explore))
     sample, manifold, about = SamplePanel(explore), ManifoldPanel(registry), AboutPanel(registry)
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
         gr.HTML(text.TITLE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..cli import run
 from .base import DataError
 from .emoji import build_emoji_dataset
 
@@ -16,13 +17,8 @@ def main(argv=None) -> int:
     e.add_argument("--font", default="/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
     e.add_argument("--size", type=int, default=64)
     args = p.parse_args(argv)
-    try:
-        n = build_emoji_dataset(args.out, args.font, args.size)
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {n} emoji images to {args.out}")
-    return 0
+    return run(lambda: f"wrote {build_emoji_dataset(args.out, args.font, args.size)} emoji images to {args.out}",
+               DataError)
 
 
 if __name__ == "__main__":

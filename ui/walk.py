@@ -1,0 +1,47 @@
+"""The walk, live: a t-scrubber and Play between two images' means, the linear and the spherical point
+decoded side by side in the page (assets/walk.js), |z| along both paths with t marked, and both paths
+drawn on the map. The Interpolate panel places it and sends it the endpoints."""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import numpy as np
+
+from model.latent import typical_radius
+from model.registry import LoadedModel
+
+from .explore import ORT_URL, ExplorePanel
+from .server import ASSETS, bind
+
+WALK_TEMPLATE = (
+    "<div class='vae-walk'><div class='vae-walk-row'>"
+    "<figure><canvas class='vae-walk-linear' role='img' aria-label='linear interpolation at t'></canvas>"
+    "<figcaption>linear</figcaption></figure>"
+    "<figure><canvas class='vae-walk-spherical' role='img' aria-label='spherical interpolation at t'></canvas>"
+    "<figcaption>spherical</figcaption></figure>"
+    "<canvas class='vae-walk-chart' width='360' height='200' role='img' aria-label='|z| along both paths'></canvas>"
+    "</div><div class='vae-walk-controls'><button class='vae-walk-play' type='button'>Play</button>"
+    "<input class='vae-walk-t' type='range' min='0' max='1000' value='0' aria-label='t from A to B'>"
+    "<span class='vae-walk-tval'>t = 0.00</span></div>"
+    "<div class='vae-walk-status'>Press Interpolate to walk from A to B here, live.</div></div>")
+
+
+class WalkView:
+    def __init__(self, explore: ExplorePanel) -> None:
+        self.explore = explore
+
+    @staticmethod
+    def value(m: LoadedModel, path: np.ndarray) -> dict:
+        """The endpoints of an interpolation path (its first and last z, the two means) for walk.js."""
+        c = m.config
+        return {"model": m.name, "a": np.round(path[0].astype(float), 5).tolist(),
+                "b": np.round(path[-1].astype(float), 5).tolist(), "shape": [c.channels, c.image_size, c.image_size],
+                "radius": typical_radius(m.dim), "ort": ORT_URL, "seq": time.monotonic_ns()}
+
+    def build(self) -> gr.HTML:
+        e = self.explore
+        self.html = gr.HTML({}, html_template=WALK_TEMPLATE, elem_id="walk", js_on_load=(ASSETS / "walk.js").read_text(),
+                            server_functions=[bind(ExplorePanel.decoder_url, e), bind(ExplorePanel.atlas_means, e),
+                                              bind(ExplorePanel.decode_pixels, e)], apply_default_css=False)
+        return self.html
