@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -46,6 +47,15 @@ def mixed_call(kind: str, c, name: str, rng, dim: int, model: str, examples: lis
             "sample": lambda: c.predict(16, 1.0, rng.randrange(10**6), model, api_name="/sample"),
             "interpolate": lambda: c.predict(*[handle_file(e) for e in rng.sample(examples, 2)], 16, "spherical",
                                              model, api_name="/interpolate")}[name]()
+
+
+def in_threads(n: int, fn) -> None:
+    """fn(i) for i in range(n), each in its own thread; returns when all have finished."""
+    threads = [threading.Thread(target=fn, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def machine() -> str:

@@ -9,6 +9,10 @@ return data of the same shape as ours without computing anything:
   /noop_gallery   (n) -> n fresh 280x280 PNGs            (informational: what a 16-image gallery costs)
   /noop_upload    (file, model) -> 280x280 PNG           (informational: an upload plus an image)
   /noop_frames    (file_a, file_b, steps) -> steps PNGs + a GIF   (informational)
+  /same           (z, model) -> the same 280x280 PNG every call     (bench/classroom.py: identical requests)
+  /same_upload    (file, model) -> the same 280x280 PNG
+  /same_gallery   (n) -> the same n 280x280 PNGs every call
+  /same_frames    (file_a, file_b, steps) -> the same steps PNGs + a GIF
 and the page has one slider wired like ours (input event, always_last) to a 280x280 image, for
 bench/browser.py.
 """
@@ -29,10 +33,12 @@ SIZE = 280
 _rng = np.random.default_rng(0)
 
 
-def fresh_image(seed: float | None = None) -> Image.Image:
+def fresh_image(seed: int | None = None) -> Image.Image:
     """A blocky 28x28 picture upscaled 10x (like a decoded image); new pixels every call so
-    Gradio's cache writes a new file, as it does for our decoded images."""
-    small = (_rng.random((28, 28)) * 255).astype(np.uint8)
+    Gradio's cache writes a new file, as it does for our decoded images. With a seed: the same
+    pixels for the same seed, as identical requests to our app get."""
+    rng = _rng if seed is None else np.random.default_rng(seed)
+    small = (rng.random((28, 28)) * 255).astype(np.uint8)
     return Image.fromarray(small).resize((SIZE, SIZE), Image.NEAREST)
 
 
@@ -59,6 +65,22 @@ def noop_upload(path, model):
 
 def noop_frames(path_a, path_b, steps):
     return [fresh_image() for _ in range(int(steps))], _GIF
+
+
+def same(z, model):
+    return fresh_image(0)
+
+
+def same_upload(path, model):
+    return fresh_image(0)
+
+
+def same_gallery(n):
+    return [fresh_image(i) for i in range(int(n))]
+
+
+def same_frames(path_a, path_b, steps):
+    return same_gallery(steps), _GIF
 
 
 def on_slide(v):
@@ -88,6 +110,10 @@ def build() -> gr.Blocks:
         btn.click(noop_gallery, n, gal, api_name="noop_gallery")
         btn.click(noop_upload, [f_a, model], img, api_name="noop_upload")
         btn.click(noop_frames, [f_a, f_b, n], [gal, gif], api_name="noop_frames")
+        btn.click(same, [z, model], img, api_name="same")
+        btn.click(same_upload, [f_a, model], img, api_name="same_upload")
+        btn.click(same_gallery, n, gal, api_name="same_gallery")
+        btn.click(same_frames, [f_a, f_b, n], [gal, gif], api_name="same_frames")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
 

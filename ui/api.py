@@ -15,7 +15,7 @@ from model.registry import ModelRegistry
 from .encode import EncodePanel
 from .interpolate import InterpolatePanel
 from .sample import SamplePanel
-from .server import user_errors
+from .server import image_file, image_files, user_errors
 
 
 class Api:
@@ -26,11 +26,12 @@ class Api:
 
     @user_errors
     def decode(self, z: list[float], model: str):
-        return ex.decode(self.registry.get(model), z)
+        return image_file(ex.decode(self.registry.get(model), z))
 
     @user_errors
     def pick(self, index: int, model: str):
-        return ex.pick(self.registry.get(model), index)
+        mu, image = ex.pick(self.registry.get(model), index)
+        return mu, image_file(image)
 
     @user_errors
     def encode(self, image, model: str):
@@ -40,12 +41,12 @@ class Api:
     @user_errors
     def interpolate(self, image_a, image_b, steps: int, method: str, model: str):
         frames, gif, _ = self.interpolate_panel.walk(image_a, image_b, steps, method, model)
-        return frames, gif
+        return image_files(frames), gif
 
     @user_errors
     def sample(self, n: int, temperature: float, seed: int, model: str):
         images, z = ex.sample(self.registry.get(model), n, temperature, seed)
-        return images, z.round(4).tolist()
+        return image_files(images), z.round(4).tolist()
 
     def build(self, model_dd: gr.Dropdown, sample: SamplePanel) -> None:
         with gr.Row(visible=False):

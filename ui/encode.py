@@ -10,12 +10,17 @@ from model.registry import LoadedModel, ModelRegistry
 from . import text
 from .charts import posterior_figure
 from .explore import ExplorePanel, map_value, next_seed
-from .server import ASSETS, upload_path, user_errors
+from .server import ASSETS, image_file, upload_path, user_errors
 
 
 def examples() -> list[str]:
     """The drawings shipped under assets/examples (light on white: inverted to match the data)."""
     return sorted(str(p) for p in (ASSETS / "examples").glob("*.png"))
+
+
+def test_gallery(m: LoadedModel) -> list[tuple[str, str]]:
+    """A few test images per class, as (file, caption) pairs for the gallery."""
+    return [(image_file(image), caption) for image, caption in ex.test_set_gallery(m)]
 
 
 def selected_image(gallery, evt: gr.SelectData):
@@ -33,7 +38,7 @@ class EncodePanel:
     def encoding(self, image, model: str) -> tuple:
         """ex.encode, split into the images and the JSON-able rest (the API's dict, the page's state)."""
         info = ex.encode(self.registry.get(model), upload_path(image))
-        return info.pop("recon_image"), info.pop("input_image"), info
+        return image_file(info.pop("recon_image")), image_file(info.pop("input_image")), info
 
     @user_errors
     def on_upload(self, image, model: str) -> tuple:
@@ -48,7 +53,7 @@ class EncodePanel:
             raise gr.Error("encode an image first")
         r = ex.reparameterize(self.registry.get(model), info["mu"], info["logvar"], int(seed))
         new = dict(info, z=r["z"], eps=r["eps"])
-        return r["image"], posterior_figure(info["mu"], info["sigma"], r["z"]), new, text.eps_markdown(r["eps"])
+        return image_file(r["image"]), posterior_figure(info["mu"], info["sigma"], r["z"]), new, text.eps_markdown(r["eps"])
 
     def send_to_sliders(self, model: str, info: dict) -> list:
         if not info:
@@ -56,7 +61,7 @@ class EncodePanel:
         return self.explore.set_z(model, info["mu"])
 
     def refresh(self, model: str) -> list:
-        return [gr.update(value=ex.test_set_gallery(self.registry.get(model)))]
+        return [gr.update(value=test_gallery(self.registry.get(model)))]
 
     # ------------------------------------------------------------ layout and events
     def build(self, model_dd: gr.Dropdown, default: LoadedModel) -> None:
@@ -68,7 +73,7 @@ class EncodePanel:
                     gr.Examples(examples(), inputs=self.upload,
                                 label="examples (drawings on white: inverted to match the data)")
                 gr.Markdown("**or a test-set image:**")
-                gallery = gr.Gallery(ex.test_set_gallery(default), show_label=False, columns=5, height=170,
+                gallery = gr.Gallery(test_gallery(default), show_label=False, columns=5, height=170,
                                      allow_preview=False, object_fit="contain", interactive=False,
                                      elem_id="test-gallery")
             with gr.Column(scale=2):

@@ -11,7 +11,7 @@ from model.registry import ModelRegistry
 
 from . import text
 from .charts import radius_figure
-from .server import ASSETS, OUTPUTS, upload_path, user_errors
+from .server import ASSETS, gif_file, image_file, image_files, upload_path, user_errors
 
 EMOJI_PAIRS = (("grinning-face", "frowning-face"), ("cat-face", "dog-face"), ("sun-with-face", "full-moon-with-face"))
 DRAWN_PAIRS = (("tshirt", "trousers"), ("sneaker", "bag"))
@@ -33,20 +33,20 @@ class InterpolatePanel:
     def walk(self, image_a, image_b, steps, method, model: str) -> tuple[list, str, dict]:
         """The frames, a GIF that plays them there and back, and the whole result (norms, radius)."""
         r = ex.interpolate_images(self.registry.get(model), upload_path(image_a), upload_path(image_b), steps, method)
-        gif = OUTPUTS.gif(there_and_back(r["frames"]), duration=max(40, 1600 // len(r["frames"])))
+        gif = gif_file(there_and_back(r["frames"]), duration=max(40, 1600 // len(r["frames"])))
         return r["frames"], gif, r
 
     @user_errors
     def on_interpolate(self, image_a, image_b, steps, method, model: str) -> tuple:
         """The frames, the GIF and the |z| plot, from one interpolation."""
         frames, gif, r = self.walk(image_a, image_b, steps, method, model)
-        return frames, gif, radius_figure(r["norms"], r["radius"])
+        return image_files(frames), gif, radius_figure(r["norms"], r["radius"])
 
     @user_errors
     def test_pair(self, model: str) -> list[str]:
         """The first and the last class's first test image, as files the image inputs can take."""
         gallery = ex.test_set_gallery(self.registry.get(model), per_class=1)
-        return [OUTPUTS.png(gallery[0][0]), OUTPUTS.png(gallery[-1][0])]
+        return [image_file(gallery[0][0]), image_file(gallery[-1][0])]
 
     # ------------------------------------------------------------ layout and events
     def build(self, model_dd: gr.Dropdown) -> None:

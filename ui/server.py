@@ -6,12 +6,15 @@ import atexit
 import contextlib
 import ctypes
 import functools
+import hashlib
+import io
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -60,42 +63,114 @@ def upload_path(value):
 
 
 class OutputFiles:
-    """Files the app writes for Gradio to serve (GIFs, example pairs): one private temp folder, made
-    on first use, pruned to the newest few, removed when the process ends. Gradio copies what it
-    serves into its own cache, so pruning ours never breaks a download."""
+    """Every image and GIF the app returns, written by us: named by a hash of its bytes, written under a
+    temporary name in the same folder and renamed into place (os.replace), never rewritten. Handlers
+    return the path; Gradio copies the file into its own cache (save_file_to_cache: atomic, never
+    rewrites a file it has) and serves that copy. Handing Gradio a PIL image instead makes it write
+    the cache file itself with write_bytes, under a name that is also a hash of the bytes: identical
+    requests at once truncate the file another request is serving (bench/race.py).
 
-    def __init__(self, keep: int = 32) -> None:
-        self.keep = keep
+    One private temp folder, made on first use, removed when the process ends. A file is removed only
+    after `max_age` seconds without being returned (returning an existing file touches it; the check,
+    the touch, the rename and the pruning hold one lock), while Gradio copies a file within the
+    request that returned it, so pruning never takes a file that a request still needs."""
+
+    def __init__(self, max_age: float = 600.0, prune_every: float = 60.0) -> None:
+        self.max_age, self.prune_every = max_age, prune_every
         self.lock = threading.Lock()
         self.dir: Path | None = None
+        self.pruned = time.monotonic()
+        self.closed = False
 
-    def new_path(self, suffix: str) -> Path:
+    def close(self) -> None:
+        """The server is stopping: refuse new files, so that none appears after cleanup()."""
         with self.lock:
-            if self.dir is None:
-                self.dir = Path(tempfile.mkdtemp(prefix="vae-explorer-"))
-                atexit.register(self.cleanup)
-            self.dir.mkdir(parents=True, exist_ok=True)          # again, if cleanup() ran
-            files = sorted(self.dir.glob("*"), key=lambda p: p.stat().st_mtime)
-            for old in files[: max(0, len(files) - self.keep + 1)]:
-                old.unlink(missing_ok=True)
-            return self.dir / f"{uuid.uuid4().hex}{suffix}"
+            self.closed = True
 
-    def gif(self, frames: list[Image.Image], duration: int) -> str:
-        path = self.new_path(".gif")
-        write_gif(frames, path, duration)
-        return str(path)
+    def folder(self) -> Path:
+        """The folder, made on first use (and again, if cleanup() ran). Call with the lock held."""
+        if self.closed:
+            raise RuntimeError("the server is stopping")
+        if self.dir is None:
+            self.dir = Path(tempfile.mkdtemp(prefix="vae-explorer-"))
+            atexit.register(self.cleanup)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        return self.dir
+
+    def prune(self, now: float | None = None) -> int:
+        """Remove the files not returned for max_age seconds (at most every prune_every seconds, unless
+        `now` is given). Call with the lock held. Returns how many were removed."""
+        if now is None:
+            if time.monotonic() - self.pruned < self.prune_every:
+                return 0
+            self.pruned, now = time.monotonic(), time.time()
+        removed = 0
+        with os.scandir(self.folder()) as entries:
+            for e in entries:
+                with contextlib.suppress(OSError):
+                    if e.stat().st_mtime < now - self.max_age:
+                        os.unlink(e.path)
+                        removed += 1
+        return removed
+
+    def write(self, data: bytes, suffix: str) -> str:
+        """The path of a file holding exactly `data`: the existing one (touched) or a new one, renamed
+        into place whole."""
+        name = hashlib.sha256(data).hexdigest()[:40] + suffix
+        with self.lock:
+            path = self.folder() / name
+            self.prune()
+            try:
+                os.utime(path)                       # returned again: kept another max_age
+                return str(path)
+            except FileNotFoundError:
+                pass
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            return str(path)
 
     def png(self, image: Image.Image) -> str:
-        path = self.new_path(".png")
-        image.save(path)
-        return str(path)
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        return self.write(buf.getvalue(), ".png")
+
+    def gif(self, frames: list[Image.Image], duration: int) -> str:
+        buf = io.BytesIO()
+        write_gif(frames, buf, duration)
+        return self.write(buf.getvalue(), ".gif")
 
     def cleanup(self) -> None:
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        locked = self.lock.acquire(timeout=5)      # a write in flight ends in milliseconds; never hang the exit
+        try:
+            if self.dir is not None:
+                shutil.rmtree(self.dir, ignore_errors=True)
+        finally:
+            if locked:
+                self.lock.release()
 
 
 OUTPUTS = OutputFiles()          # makes no folder until a file is written
+
+
+def image_file(image: Image.Image) -> str:
+    """An image as the path handlers return for gr.Image and gr.Gallery outputs (see OutputFiles)."""
+    return OUTPUTS.png(image)
+
+
+def image_files(images) -> list[str]:
+    return [OUTPUTS.png(im) for im in images]
+
+
+def gif_file(frames: list[Image.Image], duration: int) -> str:
+    """A looping GIF of the frames, as a path (see OutputFiles)."""
+    return OUTPUTS.gif(frames, duration)
 
 
 @contextlib.contextmanager
@@ -147,6 +222,55 @@ def trim_malloc_every(seconds: float = 10.0) -> None:
     threading.Thread(target=loop, name="malloc-trim", daemon=True).start()
 
 
+SHUTDOWN_GRACE_S = 2.0       # after Ctrl-C, responses in flight get this long before they are cut off
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def serve_until_interrupted(demo: gr.Blocks) -> None:
+    """Block until Ctrl-C (or SIGTERM), then stop within a few seconds; a second Ctrl-C quits at once.
+
+    Gradio's own wait (Blocks.block_thread) only closes uvicorn: the queue keeps starting jobs, and
+    uvicorn waits for every open connection (the event streams of queued jobs, heartbeats) until
+    Gradio gives up joining its thread after 5 s; jobs still running then write into the cache while
+    it is being removed, leaving files behind. Here: our file writer refuses new files, demo.close()
+    stops the queue and the heartbeats, and uvicorn's timeout_graceful_shutdown cancels whatever has
+    not finished after SHUTDOWN_GRACE_S. The caller removes the temp folders afterwards."""
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
+    try:
+        try:
+            while demo.is_running:
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            pass
+        print("Stopping the server (Ctrl-C again to quit at once)...", file=sys.stderr, flush=True)
+        try:
+            stop(demo)
+        except KeyboardInterrupt:
+            stop(demo, grace=0.0)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def stop(demo: gr.Blocks, grace: float = SHUTDOWN_GRACE_S) -> None:
+    """Stop serving: no new files, no new jobs, responses in flight cut off after `grace` seconds.
+    Bounded: Gradio joins its server thread for at most 5 s; with grace 0 uvicorn skips every wait."""
+    OUTPUTS.close()
+    server = getattr(demo, "server", None)            # Gradio's uvicorn.Server (None with no local server)
+    if server is not None:
+        server.config.timeout_graceful_shutdown = grace
+        server.force_exit = grace <= 0
+    demo.close(verbose=False)
+    thread = getattr(server, "thread", None)
+    if thread is not None and thread.is_alive():     # still closing connections: skip uvicorn's waits
+        server.force_exit = True
+        thread.join(1.0)
+
+
 def theme() -> gr.themes.Base:
     """Local fonts only: the page must work with no internet."""
     return gr.themes.Soft(primary_hue="blue", font=["system-ui", "Segoe UI", "Helvetica", "Arial", "sans-serif"],
@@ -154,14 +278,18 @@ def theme() -> gr.themes.Base:
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
-           auth: tuple[str, str] | None = None, **kwargs):
-    """Serve with the app's theme, CSS and safe defaults (local only, size-limited uploads)."""
+           auth: tuple[str, str] | None = None, prevent_thread_lock: bool = False, **kwargs):
+    """Serve with the app's theme, CSS and safe defaults (local only, size-limited uploads); unless
+    prevent_thread_lock, block until Ctrl-C and stop (serve_until_interrupted)."""
     # Each request is a tiny batch. Alone, one torch thread is as fast as all cores; when the queue runs
     # 4 at once or other processes share the CPU, threads fanning out per request made decode 5-20x
     # slower (measured on 2 cores while training ran; see BENCHMARKS.md).
     torch.set_num_threads(1)
     limit_malloc_arenas()
     trim_malloc_every()
-    return demo.launch(server_name=host, server_port=port, share=share, auth=auth, theme=theme(),
-                       css=(ASSETS / "style.css").read_text(), max_file_size=MAX_FILE_SIZE, ssr_mode=False,
-                       footer_links=["api"], **kwargs)
+    out = demo.launch(server_name=host, server_port=port, share=share, auth=auth, theme=theme(),
+                      css=(ASSETS / "style.css").read_text(), max_file_size=MAX_FILE_SIZE, ssr_mode=False,
+                      footer_links=["api"], prevent_thread_lock=True, **kwargs)
+    if not prevent_thread_lock:
+        serve_until_interrupted(demo)
+    return out
