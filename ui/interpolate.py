@@ -1,5 +1,6 @@
-"""The interpolate panel: walk from one image's mean to another's (linear or spherical), as a strip
-of frames, a looping GIF, and |z| per frame against the radius where the prior keeps its mass."""
+"""The interpolate panel: walk from one image's mean to another's, live in the page (ui/walk.py: a
+t-scrubber with linear beside spherical, |z| against the radius where the prior keeps its mass, the
+paths on the map), and as a strip of frames and a looping GIF (linear or spherical) from the server."""
 from __future__ import annotations
 
 import gradio as gr
@@ -10,8 +11,8 @@ from model.images import there_and_back
 from model.registry import ModelRegistry
 
 from . import text
-from .charts import radius_figure
 from .server import ASSETS, gif_file, image_file, image_files, upload_path, user_errors
+from .walk import WalkView
 
 EMOJI_PAIRS = (("grinning-face", "frowning-face"), ("cat-face", "dog-face"), ("sun-with-face", "full-moon-with-face"))
 DRAWN_PAIRS = (("tshirt", "trousers"), ("sneaker", "bag"))
@@ -26,8 +27,9 @@ def example_pairs() -> list[list[str]]:
 
 
 class InterpolatePanel:
-    def __init__(self, registry: ModelRegistry) -> None:
+    def __init__(self, registry: ModelRegistry, walk: WalkView | None = None) -> None:
         self.registry = registry
+        self.walk_view = walk
 
     # ------------------------------------------------------------ handlers
     def walk(self, image_a, image_b, steps, method, model: str) -> tuple[list, str, dict]:
@@ -38,9 +40,9 @@ class InterpolatePanel:
 
     @user_errors
     def on_interpolate(self, image_a, image_b, steps, method, model: str) -> tuple:
-        """The frames, the GIF and the |z| plot, from one interpolation."""
+        """The frames, the GIF and the live walk's endpoints, from one interpolation."""
         frames, gif, r = self.walk(image_a, image_b, steps, method, model)
-        return image_files(frames), gif, radius_figure(r["norms"], r["radius"])
+        return image_files(frames), gif, WalkView.value(self.registry.get(model), r["z"])
 
     @user_errors
     def test_pair(self, model: str) -> list[str]:
@@ -60,14 +62,13 @@ class InterpolatePanel:
                 pair_btn = gr.Button("Try two test images", size="sm")
         gr.Examples(example_pairs(), inputs=[self.image_a, self.image_b],
                     label="example pairs (the emoji pairs are for the emoji model)")
+        walk = self.walk_view.build()                  # t-scrubber, lerp beside slerp, |z|, paths on the map
         self.frames = gr.Gallery(label="frames", columns=10, height=150, allow_preview=False, elem_id="frames",
                                  format="png")   # PNG encodes ~7x faster than the default WebP here
-        with gr.Row(equal_height=False):
-            self.gif = gr.Image(label="animated GIF (plays in a loop; download it)", type="filepath", height=200,
-                                interactive=False, elem_id="gif")
-            radius_plot = gr.Plot(label="|z| per frame")
+        self.gif = gr.Image(label="animated GIF (plays in a loop; download it)", type="filepath", height=200,
+                            interactive=False, elem_id="gif")
         gr.Markdown(text.TEACH["interp"], elem_classes="teach")
         self.inputs = [self.image_a, self.image_b, self.steps, self.method, model_dd]
-        button.click(self.on_interpolate, self.inputs, [self.frames, self.gif, radius_plot],
+        button.click(self.on_interpolate, self.inputs, [self.frames, self.gif, walk],
                      api_visibility="private", preprocess=False)
         pair_btn.click(self.test_pair, model_dd, [self.image_a, self.image_b], api_visibility="private")
