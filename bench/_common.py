@@ -147,6 +147,10 @@ class Server:
         e = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", PYTHONFAULTHANDLER="1")
         e.update(env or {})
         self.log = open(log or os.devnull, "w")
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            # started as a background job (`cmd &` in a script): the servers would inherit an ignored SIGINT
+            # and never stop on it; a handler of ours is reset to the default in the child instead
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -160,6 +164,9 @@ class Server:
         return self.proc.pid
 
     def stop(self, timeout: float = 20.0) -> int:
+        """SIGINT (Ctrl-C); after `timeout` s SIGABRT (stacks into the log), then SIGKILL. The exit code;
+        self.stop_s: seconds from SIGINT to the exit."""
+        t0 = time.perf_counter()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -171,6 +178,7 @@ class Server:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait()
+        self.stop_s = time.perf_counter() - t0
         self.log.close()
         return self.proc.returncode
 

@@ -12,7 +12,10 @@ download, or a file that is not a whole image of the expected size is an error.
 Phase 1 loads our app; phase 2 the bare app (bench/bare_app.py), whose /same, /same_upload and
 /same_gallery return fixed PIL images of the same shapes (what a plain Gradio app does), one after
 the other in one run so they never compete. Latency is the whole call, downloads included. RSS is
-read before the load and after it. Prints markdown rows for BENCHMARKS.md.
+read before the load and at its end, when the server gets Ctrl-C (SIGINT) while the class is still
+sending: the seconds until it exits, and the temp files it wrote and left (each server runs with its
+own TMPDIR and GRADIO_TEMP_DIR).
+Prints markdown rows for BENCHMARKS.md.
 """
 from __future__ import annotations
 
@@ -27,8 +30,8 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DEFAULT_WEIGHTS, ROOT, Server, app_cmd, bare_cmd, free_port, header, in_threads,  # noqa: E402
-                     ms, pct, ratio, row, rss_mb)
+from _common import (DEFAULT_WEIGHTS, ROOT, Server, app_cmd, bare_cmd, count_files, free_port, header,  # noqa: E402
+                     in_threads, ms, pct, ratio, row, rss_mb)
 
 KINDS = ("encode", "sample", "decode", "pick")
 SIZE = (280, 280)                      # every image either app returns here (fashion-mnist, the bare app)
@@ -94,22 +97,24 @@ def model_dim(kind: str, c, model: str) -> int:
     return len(c.predict(0, model, api_name="/pick")[0]) if kind == "ours" else 16
 
 
-def run_class(url: str, kind: str, a, pid: int, downloads: Path) -> dict:
-    cs = clients(url, a.clients, downloads / kind)
+def run_class(s: Server, kind: str, a, downloads: Path, temp: list[Path]) -> dict:
+    """The class for a.duration seconds; then Ctrl-C while the students are still sending (calls cut off
+    by it are counted apart, not as errors)."""
+    cs = clients(s.url, a.clients, downloads / kind)
     dim = model_dim(kind, cs[0], a.model)
-
     lat: dict[str, list[float]] = {k: [] for k in KINDS}
     errors: Counter = Counter()
+    cut_off = []
     lock = threading.Lock()
-    rss_before = rss_mb(pid)
+    stopping = threading.Event()
+    rss_before = rss_mb(s.pid)
     t_start = time.perf_counter() + 1.0
-    stop = t_start + a.duration
 
     def student(i):
         rng = random.Random(i)
         todo = calls(kind, cs[i], a.model, dim, a.sample_n)
         t_next = t_start + rng.random()                      # somewhere in the first second
-        while t_next < stop:
+        while not stopping.is_set():
             time.sleep(max(0.0, t_next - time.perf_counter()))
             name = KINDS[int(time.perf_counter() - t_start) % len(KINDS)]    # the class's request this second
             fn, want = todo[name]
@@ -120,12 +125,20 @@ def run_class(url: str, kind: str, a, pid: int, downloads: Path) -> dict:
                     lat[name].append(time.perf_counter() - t0)
             except Exception as e:  # noqa: BLE001  (counted and reported)
                 with lock:
-                    errors[f"{name}: {type(e).__name__}"] += 1
+                    (cut_off.append(name) if stopping.is_set() else errors.update([f"{name}: {type(e).__name__}"]))
             t_next = max(t_next + 1.0, time.perf_counter())  # one a second; a late answer is not made up
-    in_threads(a.clients, student)
-    elapsed = time.perf_counter() - t_start
-    time.sleep(2)
-    return {"lat": lat, "errors": errors, "rss": (rss_before, rss_mb(pid)), "elapsed": elapsed}
+    students = [threading.Thread(target=student, args=(i,), daemon=True) for i in range(a.clients)]
+    for t in students:
+        t.start()
+    time.sleep(max(0.0, t_start + a.duration - time.perf_counter()))
+    out = {"elapsed": time.perf_counter() - t_start, "rss": (rss_before, rss_mb(s.pid)),
+           "files": sum(count_files(d) for d in temp)}
+    stopping.set()
+    out["rc"] = s.stop()                                     # Ctrl-C, the class still sending
+    out |= {"stop_s": s.stop_s, "left": sum(count_files(d) for d in temp)}
+    for t in students:
+        t.join(60)
+    return out | {"lat": lat, "errors": errors, "cut_off": len(cut_off)}
 
 
 def main(argv=None) -> int:
@@ -144,10 +157,13 @@ def main(argv=None) -> int:
         for kind in ("ours", "bare"):
             port = free_port()
             cmd = app_cmd(port, a.weights) if kind == "ours" else bare_cmd(port)
-            with Server(cmd, port, env={"GRADIO_TEMP_DIR": str(tmp / kind)}, log=str(tmp / f"{kind}.log")) as s:
+            temp = {"GRADIO_TEMP_DIR": tmp / kind / "gradio", "TMPDIR": tmp / kind / "tmp"}    # all it writes
+            for d in temp.values():
+                d.mkdir(parents=True)
+            with Server(cmd, port, env={k: str(v) for k, v in temp.items()}, log=str(tmp / f"{kind}.log")) as s:
                 s.wait()
                 time.sleep(1.0)
-                res[kind] = run_class(s.url, kind, a, s.pid, tmp / "downloads")
+                res[kind] = run_class(s, kind, a, tmp / "downloads", list(temp.values()))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -159,7 +175,8 @@ def main(argv=None) -> int:
            f"from every client within each second (/encode of one example, /sample n={a.sample_n} seed 0, "
            "/decode z = 0, /pick 0), every file downloaded and opened, loopback",
            ["figure", "ours", "bare Gradio app (same shapes, fixed PIL images)", "ratio", "target", "met?"])
-    row(["calls answered with whole images", len(all_o), len(all_b), ratio(len(all_o), len(all_b)), "report", "-"])
+    row(["calls answered with whole images (per second)", f"{len(all_o)} ({len(all_o) / o['elapsed']:.1f}/s)",
+         f"{len(all_b)} ({len(all_b) / b['elapsed']:.1f}/s)", ratio(len(all_o), len(all_b)), "report", "-"])
     row(["errors (failed calls, downloads or images)", f"{n_o} of {n_o + len(all_o)}",
          f"{n_b} of {n_b + len(all_b)}", "-", "0", "yes" if n_o == 0 else "**no**"])
     for q in (50, 99):
@@ -173,6 +190,11 @@ def main(argv=None) -> int:
     row(["RSS before / after the load", f"{o['rss'][0]:.0f} / {o['rss'][1]:.0f} MB",
          f"{b['rss'][0]:.0f} / {b['rss'][1]:.0f} MB",
          f"{o['rss'][1] - o['rss'][0]:+.0f} MB vs {b['rss'][1] - b['rss'][0]:+.0f} MB", "report", "-"])
+    row(["Ctrl-C (SIGINT) at the end, the class still sending: seconds to exit (exit code; calls cut off)",
+         f"{o['stop_s']:.1f} s ({o['rc']}; {o['cut_off']})", f"{b['stop_s']:.1f} s ({b['rc']}; {b['cut_off']})", "-",
+         "< 10 s", "yes" if o["stop_s"] < 10 and o["rc"] == 0 else "**no**"])
+    row(["temp files written / left after Ctrl-C", f"{o['files']} / {o['left']}", f"{b['files']} / {b['left']}", "-",
+         "0 left", "yes" if o["left"] == 0 else "**no**"])
     for kind in ("ours", "bare"):
         if res[kind]["errors"]:
             print(f"\nErrors ({kind}): {dict(res[kind]['errors'])}")

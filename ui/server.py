@@ -89,8 +89,8 @@ class OutputFiles:
 
     def folder(self) -> Path:
         """The folder, made on first use (and again, if cleanup() ran). Call with the lock held."""
-        if self.closed:
-            raise RuntimeError("the server is stopping")
+        if self.closed:                             # the request fails with a message, and no traceback
+            raise gr.Error("the server is stopping", print_exception=False)
         if self.dir is None:
             self.dir = Path(tempfile.mkdtemp(prefix="vae-explorer-"))
             atexit.register(self.cleanup)
@@ -223,6 +223,7 @@ def trim_malloc_every(seconds: float = 10.0) -> None:
 
 
 SHUTDOWN_GRACE_S = 2.0       # after Ctrl-C, responses in flight get this long before they are cut off
+SHUTDOWN_FINISH_S = 3.0      # then the server thread this long to end: handlers running at that moment return
 
 
 def _interrupt(signum, frame):
@@ -230,14 +231,16 @@ def _interrupt(signum, frame):
 
 
 def serve_until_interrupted(demo: gr.Blocks) -> None:
-    """Block until Ctrl-C (or SIGTERM), then stop within a few seconds; a second Ctrl-C quits at once.
+    """Block until Ctrl-C (or SIGTERM), then stop within a few seconds (stop); a second Ctrl-C cuts off
+    the requests in flight at once instead of giving them SHUTDOWN_GRACE_S.
 
     Gradio's own wait (Blocks.block_thread) only closes uvicorn: the queue keeps starting jobs, and
     uvicorn waits for every open connection (the event streams of queued jobs, heartbeats) until
     Gradio gives up joining its thread after 5 s; jobs still running then write into the cache while
     it is being removed, leaving files behind. Here: our file writer refuses new files, demo.close()
     stops the queue and the heartbeats, and uvicorn's timeout_graceful_shutdown cancels whatever has
-    not finished after SHUTDOWN_GRACE_S. The caller removes the temp folders afterwards."""
+    not finished after SHUTDOWN_GRACE_S. The caller removes the temp folders afterwards (app.py:
+    private_cache)."""
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
@@ -246,7 +249,8 @@ def serve_until_interrupted(demo: gr.Blocks) -> None:
                 time.sleep(0.1)
         except KeyboardInterrupt:
             pass
-        print("Stopping the server (Ctrl-C again to quit at once)...", file=sys.stderr, flush=True)
+        print(f"Stopping: requests in flight get {SHUTDOWN_GRACE_S:g} s (Ctrl-C again to cut them off)...",
+              file=sys.stderr, flush=True)
         try:
             stop(demo)
         except KeyboardInterrupt:
@@ -257,18 +261,22 @@ def serve_until_interrupted(demo: gr.Blocks) -> None:
 
 
 def stop(demo: gr.Blocks, grace: float = SHUTDOWN_GRACE_S) -> None:
-    """Stop serving: no new files, no new jobs, responses in flight cut off after `grace` seconds.
-    Bounded: Gradio joins its server thread for at most 5 s; with grace 0 uvicorn skips every wait."""
+    """Stop serving: no new files, no new jobs, responses in flight cut off after `grace` seconds (with
+    grace 0, uvicorn skips every wait). Bounded: Gradio joins its server thread for at most 5 s, then
+    we wait SHUTDOWN_FINISH_S more. Only once that thread has ended can nothing copy a file into
+    Gradio's cache any more (it copies in the event loop), so the caller removes the folders after."""
     OUTPUTS.close()
     server = getattr(demo, "server", None)            # Gradio's uvicorn.Server (None with no local server)
     if server is not None:
-        server.config.timeout_graceful_shutdown = grace
-        server.force_exit = grace <= 0
+        if grace > 0:
+            server.config.timeout_graceful_shutdown = grace
+        else:
+            server.force_exit = True
     demo.close(verbose=False)
     thread = getattr(server, "thread", None)
-    if thread is not None and thread.is_alive():     # still closing connections: skip uvicorn's waits
+    if thread is not None and thread.is_alive():
         server.force_exit = True
-        thread.join(1.0)
+        thread.join(SHUTDOWN_FINISH_S)
 
 
 def theme() -> gr.themes.Base:
