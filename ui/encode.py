@@ -18,8 +18,8 @@ def examples() -> list[str]:
     return sorted(str(p) for p in (ASSETS / "examples").glob("*.png"))
 
 
-def test_gallery(m: LoadedModel) -> list[tuple[str, str]]:
-    """A few test images per class, as (file, caption) pairs for the gallery."""
+def thumbnails(m: LoadedModel) -> list[tuple[str, str]]:
+    """A few test-set images per class, as (file, caption) pairs for the gallery."""
     return [(image_file(image), caption) for image, caption in ex.test_set_gallery(m)]
 
 
@@ -61,7 +61,7 @@ class EncodePanel:
         return self.explore.set_z(model, info["mu"])
 
     def refresh(self, model: str) -> list:
-        return [gr.update(value=test_gallery(self.registry.get(model)))]
+        return [gr.update(value=thumbnails(self.registry.get(model)))]
 
     # ------------------------------------------------------------ layout and events
     def build(self, model_dd: gr.Dropdown, default: LoadedModel) -> None:
@@ -73,7 +73,7 @@ class EncodePanel:
                     gr.Examples(examples(), inputs=self.upload,
                                 label="examples (drawings on white: inverted to match the data)")
                 gr.Markdown("**or a test-set image:**")
-                gallery = gr.Gallery(test_gallery(default), show_label=False, columns=5, height=170,
+                gallery = gr.Gallery(thumbnails(default), show_label=False, columns=5, height=170,
                                      allow_preview=False, object_fit="contain", interactive=False,
                                      elem_id="test-gallery")
             with gr.Column(scale=2):
