@@ -302,7 +302,7 @@ def test_identical_outputs_from_many_threads_are_always_whole(tmp_path, monkeypa
     bad = []
 
     def work(i):
-        for _ in range(100):
+        for _ in range(40):
             path = out.png(image)
             data = Path(path).read_bytes()
             if data != whole:
