@@ -7,6 +7,7 @@ from model import explorer as ex
 from model.registry import LoadedModel, ModelRegistry
 
 from . import text
+from .server import image_file
 
 
 class ManifoldPanel:
@@ -16,7 +17,7 @@ class ManifoldPanel:
     def refresh(self, model: str) -> list:
         m = self.registry.get(model)
         is2d = m.dim == 2
-        return [ex.manifold(m) if is2d else None, gr.update(visible=not is2d)]
+        return [image_file(ex.manifold(m)) if is2d else None, gr.update(visible=not is2d)]
 
     def build(self, default: LoadedModel) -> None:
         note = gr.Markdown(text.MANIFOLD_NEEDS_2D, visible=default.dim != 2)
