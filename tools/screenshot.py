@@ -31,10 +31,10 @@ def shoot(url: str, out: Path) -> None:
         page.set_default_timeout(90_000)
         page.goto(url)
         page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
-        page.wait_for_selector("#decoded img")
-        before = page.get_attribute("#decoded img", "src")
+        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.backend === 'wasm'")
+        before = page.evaluate("VAE.stats.paints")
         page.get_by_role("button", name="Random z ~ N(0, I)").click()      # a z that is not the origin
-        page.wait_for_function("s => document.querySelector('#decoded img').src !== s", arg=before)
+        page.wait_for_function("n => VAE.stats.paints > n", arg=before)
         page.wait_for_timeout(1000)                                          # the traversal strip follows
         page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(out), full_page=True)
