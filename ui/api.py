@@ -35,8 +35,8 @@ class Api:
 
     @user_errors
     def encode(self, image, model: str):
-        recon, _, info = self.encode_panel.encoding(image, model)
-        return recon, info
+        recon, _, info = self.encode_panel.encoding(image, model)      # the model input is for the page only
+        return image_file(recon), info
 
     @user_errors
     def interpolate(self, image_a, image_b, steps: int, method: str, model: str):

@@ -36,16 +36,18 @@ class EncodePanel:
 
     # ------------------------------------------------------------ handlers
     def encoding(self, image, model: str) -> tuple:
-        """ex.encode, split into the images and the JSON-able rest (the API's dict, the page's state)."""
+        """ex.encode, split into the two images (PIL) and the JSON-able rest (the API's dict, the page's
+        state); callers write only the images they return."""
         info = ex.encode(self.registry.get(model), upload_path(image))
-        return image_file(info.pop("recon_image")), image_file(info.pop("input_image")), info
+        return info.pop("recon_image"), info.pop("input_image"), info
 
     @user_errors
     def on_upload(self, image, model: str) -> tuple:
         """Everything the page shows for an upload, from one encoding."""
         recon, model_input, info = self.encoding(image, model)
-        return (recon, info, model_input, posterior_figure(info["mu"], info["sigma"], info["z"]),
-                text.stats_markdown(info), map_value(model, upload=info["map_xy"]), info)
+        chart = posterior_figure(info["mu"], info["sigma"], info["z"])
+        return (image_file(recon), info, image_file(model_input), chart, text.stats_markdown(info),
+                map_value(model, upload=info["map_xy"]), info)
 
     @user_errors
     def resample(self, model: str, info: dict, seed: int) -> tuple:
@@ -53,7 +55,8 @@ class EncodePanel:
             raise gr.Error("encode an image first")
         r = ex.reparameterize(self.registry.get(model), info["mu"], info["logvar"], int(seed))
         new = dict(info, z=r["z"], eps=r["eps"])
-        return image_file(r["image"]), posterior_figure(info["mu"], info["sigma"], r["z"]), new, text.eps_markdown(r["eps"])
+        chart = posterior_figure(info["mu"], info["sigma"], r["z"])
+        return image_file(r["image"]), chart, new, text.eps_markdown(r["eps"])
 
     def send_to_sliders(self, model: str, info: dict) -> list:
         if not info:

@@ -42,7 +42,7 @@ class InterpolatePanel:
     def on_interpolate(self, image_a, image_b, steps, method, model: str) -> tuple:
         """The frames, the GIF and the live walk's endpoints, from one interpolation."""
         frames, gif, r = self.walk(image_a, image_b, steps, method, model)
-        return image_files(frames), gif, WalkView.value(self.registry.get(model), r["z"])
+        return image_files(frames), gif, WalkView.value(self.registry.get(model), r)
 
     @user_errors
     def test_pair(self, model: str) -> list[str]:

@@ -8,11 +8,10 @@ import time
 import gradio as gr
 import numpy as np
 
-from model.latent import typical_radius
 from model.registry import LoadedModel
 
 from .explore import ORT_URL, ExplorePanel
-from .server import ASSETS, bind
+from .server import ASSETS
 
 WALK_TEMPLATE = (
     "<div class='vae-walk'><div class='vae-walk-row'>"
@@ -32,16 +31,14 @@ class WalkView:
         self.explore = explore
 
     @staticmethod
-    def value(m: LoadedModel, path: np.ndarray) -> dict:
-        """The endpoints of an interpolation path (its first and last z, the two means) for walk.js."""
-        c = m.config
+    def value(m: LoadedModel, walk: dict) -> dict:
+        """For walk.js, from ex.interpolate_images' result: the path's ends (the two means) and √D."""
+        c, path = m.config, walk["z"]
         return {"model": m.name, "a": np.round(path[0].astype(float), 5).tolist(),
                 "b": np.round(path[-1].astype(float), 5).tolist(), "shape": [c.channels, c.image_size, c.image_size],
-                "radius": typical_radius(m.dim), "ort": ORT_URL, "seq": time.monotonic_ns()}
+                "radius": walk["radius"], "ort": ORT_URL, "seq": time.monotonic_ns()}
 
     def build(self) -> gr.HTML:
-        e = self.explore
         self.html = gr.HTML({}, html_template=WALK_TEMPLATE, elem_id="walk", js_on_load=(ASSETS / "walk.js").read_text(),
-                            server_functions=[bind(ExplorePanel.decoder_url, e), bind(ExplorePanel.atlas_means, e),
-                                              bind(ExplorePanel.decode_pixels, e)], apply_default_css=False)
+                            server_functions=self.explore.decoder_functions(), apply_default_css=False)
         return self.html
