@@ -11,10 +11,15 @@ from PIL import Image
 DISPLAY_SIZE = 280                 # pixels on screen for one decoded image
 
 
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Values in [0, 1] -> bytes, rounded: every picture of a decoded image (PNG, the page's pixels)."""
+    return x.clamp(0, 1).mul(255).round().byte()
+
+
 def to_image(x: torch.Tensor, size: int = DISPLAY_SIZE) -> Image.Image:
     """(C, H, W) in [0, 1] -> PIL image, upscaled by an integer factor with nearest-neighbour
     so every model pixel stays a crisp square."""
-    arr = (x.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy())
+    arr = to_uint8(x).permute(1, 2, 0).cpu().numpy()
     img = Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr)
     scale = max(1, round(size / arr.shape[0]))
     return img.resize((arr.shape[1] * scale, arr.shape[0] * scale), Image.NEAREST)

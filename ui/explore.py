@@ -18,6 +18,7 @@ import torch
 from model import checks
 from model import explorer as ex
 from model.export import cached_decoder
+from model.images import to_uint8
 from model.registry import LoadedModel, ModelRegistry
 
 from . import text
@@ -130,8 +131,14 @@ class ExplorePanel:
             raise ex.ExplorerError(f"send 1 to {MAX_DECODE} latent vectors")
         z = torch.from_numpy(np.stack([ex.latent_vector(m, v) for v in zs]))
         with torch.inference_mode():
-            x = m.vae.decode(z).clamp(0, 1).mul(255).round().to(torch.uint8).numpy()
+            x = to_uint8(m.vae.decode(z)).numpy()
         return {"shape": list(x.shape), "data": base64.b64encode(x.tobytes()).decode("ascii")}
+
+    def decoder_functions(self) -> list:
+        """What a component that decodes in the page calls (runtime.js, place.js): its decoder file, the
+        atlas for the star, and the server's decoder for the fallback."""
+        return [bind(ExplorePanel.decoder_url, self), bind(ExplorePanel.atlas_means, self),
+                bind(ExplorePanel.decode_pixels, self)]
 
     # ------------------------------------------------------------ layout and events
     def build(self, model_dd: gr.Dropdown, default: LoadedModel) -> None:
@@ -141,9 +148,7 @@ class ExplorePanel:
             with gr.Column(scale=3, min_width=300):
                 self.live = gr.HTML(self.live_value(default, z0), html_template=LIVE_TEMPLATE, elem_id="live",
                                     js_on_load=(ASSETS / "live.js").read_text(), head=scripts,
-                                    server_functions=[bind(ExplorePanel.decoder_url, self),
-                                                      bind(ExplorePanel.atlas_means, self),
-                                                      bind(ExplorePanel.decode_pixels, self)],
+                                    server_functions=self.decoder_functions(),
                                     apply_default_css=False)
                 with gr.Row():
                     reset_btn = gr.Button("Reset z = 0", size="sm")
