@@ -39,6 +39,7 @@ async function useModel(v) {
   if (!state || state.model !== model) return;
   backend = b;
   stats.backend = element.dataset.backend = b.kind;
+  shownAt = 0;                 // the status line names the new path at its first paint
   if (b.kind === "server") say("decoding on the server: " + b.reason);
   request();
 }
