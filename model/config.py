@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 RECON_LOSSES = ("bce", "mse")
+KINDS = ("vae", "ae", "vq")      # the lab's three bottlenecks over one encoder/decoder (see vae.py)
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,10 @@ class VAEConfig:
     mse_sigma: float = 0.1       # fixed decoder sigma for the Gaussian ("mse") likelihood
     beta: float = 1.0            # weight of the KL term (beta-VAE); 1.0 is the true ELBO
     background: str = "black"    # the data set's background; uploads are composited onto it
+    kind: str = "vae"            # "vae": Gaussian q(z|x); "ae": a point, no KL; "vq": a codebook (VQ-VAE)
+    codebook_size: int = 0       # "vq": K learned code vectors, shared by every group
+    code_dim: int = 4            # "vq": z is latent_dim / code_dim groups, each snapped to one code
+    commitment: float = 0.25     # "vq": weight of the commitment loss (van den Oord et al. 2017, eq. 3)
     class_names: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
@@ -44,8 +49,18 @@ class VAEConfig:
             )
         if self.background not in ("black", "white"):
             raise ValueError(f"background must be 'black' or 'white', got {self.background!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "vq" and (self.codebook_size < 2 or self.code_dim < 1 or self.latent_dim % self.code_dim):
+            raise ValueError(f"kind 'vq' needs codebook_size >= 2 and latent_dim ({self.latent_dim}) divisible "
+                             f"by code_dim ({self.code_dim})")
         if self.beta < 0 or self.mse_sigma <= 0:
             raise ValueError("beta must be >= 0 and mse_sigma > 0")
+
+    @property
+    def groups(self) -> int:
+        """"vq": how many codes make one z (each picks one of codebook_size vectors)."""
+        return self.latent_dim // self.code_dim
 
     @property
     def bottleneck(self) -> int:

@@ -26,14 +26,16 @@ N_THUMBNAILS = 3000
 
 
 @torch.inference_mode()
-def encode_all(vae: ConvVAE, images: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-    """uint8 (N, C, H, W) -> posterior means and log-variances (N, D), float32."""
+def encode_all(vae: ConvVAE, images: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, np.ndarray | None]:
+    """uint8 (N, C, H, W) -> posterior means and log-variances (N, D), float32 (None: no variance)."""
     mus, lvs = [], []
     for i in range(0, len(images), batch):
         x = torch.from_numpy(images[i:i + batch]).float().div_(255)
         mu, lv = vae.encode(x)
         mus.append(mu.numpy())
-        lvs.append(lv.numpy())
+        lvs.append(None if lv is None else lv.numpy())
+    if lvs[0] is None:                                   # an autoencoder or VQ-VAE: no variance
+        return np.concatenate(mus).astype(np.float32), None
     return np.concatenate(mus).astype(np.float32), np.concatenate(lvs).astype(np.float32)
 
 
@@ -41,7 +43,10 @@ def encode_all(vae: ConvVAE, images: np.ndarray, batch: int = 1000) -> tuple[np.
 def compute_metrics(vae: ConvVAE, ds: Dataset, iwae_k: int = 100, iwae_n: int | None = 1000,
                     seed: int = 0, batch: int = 500) -> dict:
     """Test -ELBO (BCE or Gaussian NLL summed over pixels + closed-form KL, one z sample per
-    image), its two terms, the importance-weighted bound on iwae_n images, and active units."""
+    image), its two terms, the importance-weighted bound on iwae_n images, and active units.
+
+    A plain autoencoder has no KL, so its -ELBO and KL are None (not a number we would make up);
+    a VQ-VAE's KL is its constant groups * log K."""
     cfg = vae.config
     gen = torch.Generator().manual_seed(seed + 1)
     t0 = time.time()
@@ -53,26 +58,29 @@ def compute_metrics(vae: ConvVAE, ds: Dataset, iwae_k: int = 100, iwae_n: int | 
         q = vae.posterior(x)
         z = q.sample(gen)
         recon_sum += reconstruction_nll(vae.decode_logits(z), x, cfg.recon, cfg.mse_sigma).double().sum().item()
-        kd = q.kl_per_dim().double()
-        kl_sum += kd.sum().item()
-        kl_dims += kd.sum(0)
+        if cfg.kind == "vae":
+            kl_dims += q.kl_per_dim().double().sum(0)
+        if cfg.kind != "ae":
+            kl_sum += q.kl().double().sum().item()
         mus.append(q.mu)
     n = len(ds)
     m = min(iwae_n or n, n)
     iw = []
-    for i in range(0, m, 100):
+    for i in range(0, m if cfg.kind == "vae" else 0, 100):
         x = torch.from_numpy(ds.images[i:min(i + 100, m)]).float().div_(255)
         iw.append(iwae_bound(vae, x, k=iwae_k, generator=gen))
+    has_kl = cfg.kind != "ae"
     return {
-        "test_neg_elbo": round((recon_sum + kl_sum) / n, 3),
+        "kind": cfg.kind,
+        "test_neg_elbo": round((recon_sum + kl_sum) / n, 3) if has_kl else None,
         "test_recon": round(recon_sum / n, 3),
-        "test_kl": round(kl_sum / n, 3),
-        "test_iwae_nll": round(-torch.cat(iw).double().mean().item(), 3),
-        "iwae_k": iwae_k,
-        "iwae_images": m,
+        "test_kl": round(kl_sum / n, 3) if has_kl else None,
+        "test_iwae_nll": round(-torch.cat(iw).double().mean().item(), 3) if iw else None,
+        "iwae_k": iwae_k if iw else None,
+        "iwae_images": m if iw else 0,
         "test_images": n,
         "active_units": int(active_units(torch.cat(mus).numpy()).sum()),
-        "kl_per_dim": [round(v, 4) for v in (kl_dims / n).tolist()],
+        "kl_per_dim": [round(v, 4) for v in (kl_dims / n).tolist()] if cfg.kind == "vae" else None,
         "eval_seconds": round(time.time() - t0, 1),
     }
 
@@ -83,13 +91,18 @@ def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed
     xy, used = embed_2d(mu, method=method, seed=seed)
     rng = np.random.default_rng(seed)
     thumb_idx = np.sort(rng.choice(len(ds), size=min(N_THUMBNAILS, len(ds)), replace=False))
-    kl = DiagonalGaussian(torch.from_numpy(mu), torch.from_numpy(logvar)).kl_per_dim().mean(0).numpy()
+    if logvar is not None:
+        kl = DiagonalGaussian(torch.from_numpy(mu), torch.from_numpy(logvar)).kl_per_dim().mean(0).numpy()
+    else:                          # no KL per dimension: rank the dimensions by how much the codes vary
+        kl = mu.var(axis=0)
     atlas = {
-        "mu": mu, "logvar": logvar, "labels": ds.labels.astype(np.int16),
+        "mu": mu, "labels": ds.labels.astype(np.int16),
         "class_names": np.array(ds.class_names, dtype=str), "xy": xy.astype(np.float32),
         "map_method": np.array(used), "kl_per_dim": kl.astype(np.float32),
         "thumb_index": thumb_idx.astype(np.int32), "thumbnails": ds.images[thumb_idx],
     }
+    if logvar is not None:
+        atlas["logvar"] = logvar
     save_atlas(out, **atlas)
     return atlas
 

@@ -37,15 +37,18 @@ def elbo_terms(vae, x: torch.Tensor, beta: float | None = None,
                generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """One-sample estimate of the negative ELBO, averaged over the batch.
 
-    Returns {"loss": recon + beta*KL (what training minimises), "recon", "kl",
-    "neg_elbo": recon + KL (beta = 1, the true bound)} as scalar tensors.
+    Returns {"loss": recon + beta*KL (+ the VQ-VAE's codebook and commitment terms; what training
+    minimises), "recon", "kl", "neg_elbo": recon + KL (beta = 1, the true bound)} as scalar tensors.
+    A plain autoencoder has no KL (its rate is undefined): "kl" is 0 there and the loss is recon alone.
     """
     cfg = vae.config
     beta = cfg.beta if beta is None else beta
-    logits, mu, logvar = vae(x, generator=generator)      # through forward: DDP syncs gradients there
+    logits, q = vae(x, generator=generator)               # through forward: DDP syncs gradients there
     recon = reconstruction_nll(logits, x, cfg.recon, cfg.mse_sigma).mean()
-    kl = DiagonalGaussian(mu.float(), logvar.float()).kl().mean()
-    return {"loss": recon + beta * kl, "recon": recon, "kl": kl, "neg_elbo": recon + kl}
+    kl = q.kl()
+    kl = recon.new_zeros(()) if kl is None else kl.float().mean()
+    extra = q.penalty().float().mean()
+    return {"loss": recon + beta * kl + extra, "recon": recon, "kl": kl, "neg_elbo": recon + kl}
 
 
 @torch.no_grad()
@@ -57,6 +60,8 @@ def iwae_bound(vae, x: torch.Tensor, k: int = 100, generator: torch.Generator | 
     log p(x) as k grows, so it is a tighter estimate of the model's likelihood.
     """
     cfg = vae.config
+    if cfg.kind != "vae":
+        raise ValueError(f"the importance-weighted bound needs a Gaussian q(z|x); a {cfg.kind!r} model has none")
     q = vae.posterior(x)                                         # over (N, D)
     n = x.shape[0]
     log_w = []

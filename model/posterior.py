@@ -57,6 +57,58 @@ class DiagonalGaussian:
         """log q(z|x), summed over the latent dimension; z broadcasts against mu."""
         return -0.5 * (math.log(2 * math.pi) + self.logvar + (z - self.mu).pow(2) / self.logvar.exp()).sum(-1)
 
+    def penalty(self) -> torch.Tensor:
+        """Extra training loss beside recon + beta * KL: none for a Gaussian."""
+        return torch.zeros(self.mu.shape[:-1], device=self.mu.device)
+
+
+class PointCode:
+    """A plain autoencoder's code: z = encoder(x), one point with no spread. There is no sigma
+    (logvar is None, not a made-up number) and no KL: a deterministic continuous code against
+    N(0, I) has no finite rate, so the ELBO is undefined and the codes need not look like the prior."""
+
+    logvar = None
+    std = None
+
+    def __init__(self, mu: torch.Tensor) -> None:
+        self.mu = mu
+
+    def mode(self) -> torch.Tensor:
+        return self.mu
+
+    def sample(self, generator: torch.Generator | None = None, n: int | None = None) -> torch.Tensor:
+        """No noise to draw: every "sample" is the code itself."""
+        return self.mu if n is None else self.mu.expand(n, *self.mu.shape)
+
+    def kl(self) -> None:
+        return None
+
+    def penalty(self) -> torch.Tensor:
+        return torch.zeros(self.mu.shape[:-1], device=self.mu.device)
+
+
+class QuantizedCode(PointCode):
+    """VQ-VAE's code (van den Oord et al. 2017): each group of z snaps to its nearest codebook
+    vector. q(z|x) is one-hot, so against a uniform prior over K codes per group the KL is the
+    constant groups * log K (their Sec. 3.1). mu is z_q in value, but its gradient passes straight
+    through to the encoder's output z_e (the straight-through estimator, their eq. 3)."""
+
+    def __init__(self, z_e: torch.Tensor, z_q: torch.Tensor, groups: int, codebook_size: int,
+                 commitment: float) -> None:
+        super().__init__(z_e + (z_q - z_e).detach())
+        self.z_e, self.z_q = z_e, z_q
+        self.groups, self.codebook_size, self.commitment = groups, codebook_size, commitment
+
+    def kl(self) -> torch.Tensor:
+        return torch.full(self.mu.shape[:-1], self.groups * math.log(self.codebook_size), device=self.mu.device)
+
+    def penalty(self) -> torch.Tensor:
+        """Codebook loss ||sg[z_e] - e||^2 moves the codes; commitment ||z_e - sg[e]||^2 keeps the
+        encoder near them (eq. 3), per image."""
+        codebook = (self.z_q - self.z_e.detach()).pow(2).sum(-1)
+        commit = (self.z_e - self.z_q.detach()).pow(2).sum(-1)
+        return codebook + self.commitment * commit
+
 
 def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
     """log p(z) under the prior N(0, I), summed over the last dimension."""

@@ -26,10 +26,11 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from .cli import fail
-from .config import RECON_LOSSES, VAEConfig
+from .config import KINDS, RECON_LOSSES, VAEConfig
 from .data import DATASETS, DataError, Dataset, FolderSource, load_dataset
 from .io import atomic_write, load_vae, save_pretrained
 from .losses import elbo_terms
+from .snapshots import SnapshotRecorder
 from .vae import ConvVAE
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
@@ -50,6 +51,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--beta", type=float, default=DEFAULT.beta, help="KL weight; 1.0 trains the true ELBO")
     p.add_argument("--recon", choices=RECON_LOSSES, default=DEFAULT.recon)
+    p.add_argument("--kind", choices=KINDS, default=DEFAULT.kind,
+                   help="vae; ae: a plain autoencoder (no KL, no noise); vq: a VQ-VAE (codebook)")
+    p.add_argument("--codebook-size", type=int, default=256, help="--kind vq: codes in the codebook")
+    p.add_argument("--code-dim", type=int, default=DEFAULT.code_dim, help="--kind vq: numbers per code")
+    p.add_argument("--snapshots", type=int, default=0,
+                   help="record the means of 2,000 test images at this many moments (snapshots.npz)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="weights folder to write")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
@@ -188,7 +195,9 @@ def evaluate_split(model: ConvVAE, images: torch.Tensor, seed: int, batch: int =
 def build_config(args, class_names, image_size: int, channels: int) -> VAEConfig:
     return VAEConfig(image_size=image_size, channels=channels, latent_dim=args.latent_dim,
                      widths=tuple(int(w) for w in args.widths.split(",")), res_blocks=args.res_blocks,
-                     hidden=args.hidden, recon=args.recon, beta=args.beta,
+                     hidden=args.hidden, recon=args.recon, beta=args.beta if args.kind == "vae" else 0.0,
+                     kind=args.kind, codebook_size=args.codebook_size if args.kind == "vq" else 0,
+                     code_dim=args.code_dim,
                      background="white" if args.dataset == "folder" else "black",
                      class_names=class_names)
 
@@ -224,6 +233,7 @@ class Run:
     start_epoch: int = 0
     history: list = field(default_factory=list)
     seconds: float = 0.0
+    snapshots: SnapshotRecorder | None = None
 
     @property
     def ckpt_path(self) -> Path:
@@ -310,6 +320,13 @@ def setup(args: argparse.Namespace) -> Run:
     run.step_model = _View(torch.compile(model) if args.compile else model, config)
     if run.steps_per_epoch == 0:
         raise TrainingError(f"batch size {args.batch_size} is larger than the training set ({run.n_train})")
+    if config.kind == "vq" and world > 1:
+        raise TrainingError("--kind vq trains in one process (its codebook restarts are not synchronised)")
+    if args.snapshots:
+        run.snapshots = SnapshotRecorder(test_ds.images, run.steps_per_epoch * args.epochs, args.snapshots,
+                                         run.steps_per_epoch, seed=args.seed)
+        if args.resume:
+            run.snapshots.resume(out)
     return run
 
 
@@ -341,6 +358,8 @@ def train_step(run: Run, batch: torch.Tensor, step: int, generator: torch.Genera
         t = elbo_terms(run.step_model, x, beta=beta, generator=generator)
     run.opt.zero_grad(set_to_none=True)
     t["loss"].backward()
+    if run.core.quantizer is not None and step % 100 == 0:
+        run.core.quantizer.restart_unused(generator)        # step 0: the codebook starts on real codes
     if args.grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(run.core.parameters(), args.grad_clip)
     return t
@@ -358,6 +377,8 @@ def run_epoch(run: Run, epoch: int) -> list[float]:
                disable=run.rank != 0, leave=False, dynamic_ncols=True, mininterval=1.0)
     batches = epoch_batches(run, perm)
     for i in bar:
+        if run.snapshots is not None and run.rank == 0:
+            run.snapshots.maybe_record(run.core, epoch * steps + i)
         t = train_step(run, next(batches), epoch * steps + i, g_eps)
         sums += torch.stack([t["neg_elbo"].detach(), t["recon"].detach(), t["kl"].detach()]).double()
         if (run.device.type == "cpu" or i % 50 == 49 or i == steps - 1) and not torch.isfinite(sums).all():
@@ -383,9 +404,16 @@ def end_epoch(run: Run, epoch: int, tr: list[float], dt: float) -> None:
                         "test_neg_elbo": te["neg_elbo"], "test_recon": te["recon"], "test_kl": te["kl"],
                         "seconds": dt, "images_per_second": ips})
     if run.rank == 0:
-        print(f"epoch {epoch + 1:3d}/{args.epochs}  train -ELBO {tr[0]:8.2f} (recon {tr[1]:7.2f}, KL {tr[2]:6.2f})"
-              f"  test -ELBO {te['neg_elbo']:8.2f} (recon {te['recon']:7.2f}, KL {te['kl']:6.2f})"
-              f"  {ips:6.0f} img/s  {dt:5.1f} s", flush=True)
+        if run.snapshots is not None and epoch + 1 == args.epochs:
+            run.snapshots.maybe_record(run.core, (epoch + 1) * run.steps_per_epoch)
+        if run.snapshots is not None:
+            run.snapshots.save(args.out)
+        if run.core.kind == "ae":          # no KL term, so no ELBO: report the reconstruction alone
+            line = f"train recon {tr[1]:8.2f}  test recon {te['recon']:8.2f}"
+        else:
+            line = (f"train -ELBO {tr[0]:8.2f} (recon {tr[1]:7.2f}, KL {tr[2]:6.2f})"
+                    f"  test -ELBO {te['neg_elbo']:8.2f} (recon {te['recon']:7.2f}, KL {te['kl']:6.2f})")
+        print(f"epoch {epoch + 1:3d}/{args.epochs}  {line}  {ips:6.0f} img/s  {dt:5.1f} s", flush=True)
         save_checkpoint(run.ckpt_path, run.core, run.opt,
                         {"epoch": epoch + 1, "history": run.history, "seconds": run.seconds,
                          "config": run.core.config.to_dict(), "args": vars(args)})
@@ -422,8 +450,11 @@ def export(model: ConvVAE, args, test_ds, seconds: float, history: list, device)
                     "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
                     "dataset": args.dataset, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed})
     write_metrics(out, metrics)
-    print(f"wrote {out}: test -ELBO {metrics['test_neg_elbo']:.2f} nats, IWAE(k={metrics['iwae_k']}) "
-          f"{metrics['test_iwae_nll']:.2f}, active units {metrics['active_units']}/{model.config.latent_dim}")
+    if model.kind == "vae":
+        print(f"wrote {out}: test -ELBO {metrics['test_neg_elbo']:.2f} nats, IWAE(k={metrics['iwae_k']}) "
+              f"{metrics['test_iwae_nll']:.2f}, active units {metrics['active_units']}/{model.config.latent_dim}")
+    else:
+        print(f"wrote {out}: test reconstruction {metrics['test_recon']:.2f} nats ({model.kind})")
 
 
 def main(argv=None) -> int:

@@ -2,6 +2,10 @@
 
 The encoder predicts a diagonal Gaussian q(z|x) = N(mu, diag(exp(logvar))) rather than a point;
 the decoder maps z back to per-pixel Bernoulli means (or Gaussian means for "mse").
+
+The lab's other two kinds share every layer but the bottleneck (config.kind): "ae", the
+traditional autoencoder, whose encoder gives one point z and no variance; and "vq", a VQ-VAE
+(van den Oord et al. 2017), whose z is snapped to a learned codebook.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import VAEConfig
-from .posterior import DiagonalGaussian
+from .posterior import DiagonalGaussian, PointCode, QuantizedCode
 
 
 class ResBlock(nn.Module):
@@ -39,12 +43,11 @@ class Encoder(nn.Module):
         layers += [ResBlock(prev) for _ in range(cfg.res_blocks)]
         self.conv = nn.Sequential(*layers)
         self.fc = nn.Linear(prev * cfg.bottleneck ** 2, cfg.hidden)
-        self.out = nn.Linear(cfg.hidden, 2 * cfg.latent_dim)
+        self.out = nn.Linear(cfg.hidden, (2 if cfg.kind == "vae" else 1) * cfg.latent_dim)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.silu(self.conv(x)).flatten(1)               # (B, w[-1] * b * b)
-        mu, logvar = self.out(F.silu(self.fc(h))).chunk(2, dim=1)   # (B, D) each
-        return mu, logvar
+        return self.out(F.silu(self.fc(h)))               # (B, 2D): mu, logvar; or (B, D): the code
 
 
 class Decoder(nn.Module):
@@ -68,6 +71,48 @@ class Decoder(nn.Module):
         return self.conv(h)                               # (B, C, H, W) logits
 
 
+class VectorQuantizer(nn.Module):
+    """A codebook of K vectors of size code_dim; z (B, D) is cut into D / code_dim groups and each
+    group is replaced by its nearest code (van den Oord et al. 2017, eq. 1)."""
+
+    def __init__(self, cfg: VAEConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.codebook = nn.Parameter(torch.randn(cfg.codebook_size, cfg.code_dim) * 0.1)
+        self.register_buffer("hits", torch.zeros(cfg.codebook_size), persistent=False)
+        self.last_z_e: torch.Tensor | None = None
+
+    def indices(self, z_e: torch.Tensor) -> torch.Tensor:
+        """(B, D) -> (B, groups): the nearest code of each group, by squared distance."""
+        flat = z_e.reshape(-1, self.cfg.code_dim)                                  # (B*G, e)
+        d = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.codebook.t() + self.codebook.pow(2).sum(1)
+        return d.argmin(1).view(z_e.shape[0], -1)
+
+    def lookup(self, idx: torch.Tensor) -> torch.Tensor:
+        """(B, groups) code indices -> z (B, D)."""
+        return self.codebook[idx].flatten(1)
+
+    def forward(self, z_e: torch.Tensor) -> QuantizedCode:
+        idx = self.indices(z_e)
+        if self.training:
+            self.hits += torch.bincount(idx.flatten(), minlength=self.cfg.codebook_size).to(self.hits)
+            self.last_z_e = z_e.detach()
+        cfg = self.cfg
+        return QuantizedCode(z_e, self.lookup(idx), cfg.groups, cfg.codebook_size, cfg.commitment)
+
+    @torch.no_grad()
+    def restart_unused(self, generator: torch.Generator | None = None) -> int:
+        """Move every code no group picked since the last call onto a random recent encoder output,
+        so the codebook does not collapse onto a few codes (a common VQ-VAE remedy). Returns how many."""
+        dead = (self.hits == 0).nonzero().flatten()
+        if len(dead) and self.last_z_e is not None:
+            pool = self.last_z_e.reshape(-1, self.cfg.code_dim)
+            pick = torch.randint(len(pool), (len(dead),), generator=generator, device=pool.device)
+            self.codebook[dead] = pool[pick]
+        self.hits.zero_()
+        return len(dead)
+
+
 class ConvVAE(nn.Module):
     """encode -> (mu, logvar); reparameterize; decode -> images in [0, 1]."""
 
@@ -76,22 +121,32 @@ class ConvVAE(nn.Module):
         self.config = config or VAEConfig()
         self.encoder = Encoder(self.config)
         self.decoder = Decoder(self.config)
+        self.quantizer = VectorQuantizer(self.config) if self.config.kind == "vq" else None
 
-    def posterior(self, x: torch.Tensor) -> DiagonalGaussian:
-        """x: (N, C, H, W) in [0, 1] -> q(z|x), a diagonal Gaussian over (N, D)."""
-        mu, logvar = self.encoder(x)
-        return DiagonalGaussian(mu, logvar)
+    @property
+    def kind(self) -> str:
+        return self.config.kind
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """x: (N, C, H, W) in [0, 1] -> mu, logvar: (N, D). logvar is clamped for stability."""
+    def posterior(self, x: torch.Tensor) -> DiagonalGaussian | PointCode:
+        """x: (N, C, H, W) in [0, 1] -> q(z|x) over (N, D): a diagonal Gaussian ("vae"), a point
+        ("ae") or a codebook entry per group ("vq")."""
+        h = self.encoder(x)
+        if self.kind == "vae":
+            return DiagonalGaussian(*h.chunk(2, dim=1))
+        return PointCode(h) if self.kind == "ae" else self.quantizer(h)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (N, C, H, W) in [0, 1] -> mu, logvar: (N, D). logvar is clamped for stability.
+        An autoencoder or VQ-VAE has no variance: logvar is None and mu is its code."""
         q = self.posterior(x)
         return q.mu, q.logvar
 
     @staticmethod
-    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor | None,
                        generator: torch.Generator | None = None) -> torch.Tensor:
-        """z = mu + sigma * eps, eps ~ N(0, I) (see DiagonalGaussian.reparameterize)."""
-        return DiagonalGaussian(mu, logvar).sample(generator)
+        """z = mu + sigma * eps, eps ~ N(0, I) (see DiagonalGaussian.reparameterize); with no
+        variance (logvar None: an autoencoder) z is mu itself."""
+        return mu if logvar is None else DiagonalGaussian(mu, logvar).sample(generator)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid decoder output; the losses use it for numerically stable BCE."""
@@ -102,6 +157,6 @@ class ConvVAE(nn.Module):
         return torch.sigmoid(self.decode_logits(z))
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar, generator)
-        return self.decode_logits(z), mu, logvar
+        """-> (decoder logits for one z ~ q(z|x), q(z|x)): what the losses need, in one call."""
+        q = self.posterior(x)
+        return self.decode_logits(q.sample(generator)), q
