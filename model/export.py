@@ -1,11 +1,14 @@
-"""ONNX exports of a model's decoder, for decoding in the browser (ONNX Runtime Web).
+"""ONNX exports of a model's decoder and encoder, for running them in the browser (ONNX Runtime Web).
 
-    python -m model.export weights/fashion-mnist [--out DIR]      # writes DIR/decoder.onnx
+    python -m model.export weights/fashion-mnist [--out DIR]   # writes DIR/decoder.onnx, DIR/encoder.onnx
 
 An export is derived from model.safetensors like a build output, so it is not committed: the app
-exports on first use into a cache keyed by the weights' hash (`cached_decoder`), where a changed
-model.safetensors or config.json gets a fresh file. The ONNX graph includes the sigmoid: it maps
-z (N, D) float32 to images (N, C, H, W) in [0, 1], exactly like ConvVAE.decode.
+exports on first use into a cache keyed by the weights' hash (`cached_decoder`, `cached_encoder`),
+where a changed model.safetensors or config.json gets a fresh file. The decoder's graph includes the
+sigmoid: it maps z (N, D) float32 to images (N, C, H, W) in [0, 1], exactly like ConvVAE.decode. The
+encoder maps images (N, C, H, W) in [0, 1] to "mu" (N, D) and, for a VAE, "logvar" (N, D), clamped
+like DiagonalGaussian; an autoencoder or a VQ-VAE has no variance, so its graph outputs mu alone
+(for a VQ-VAE, the code snapped to the codebook, as ConvVAE.encode returns it).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from .vae import ConvVAE
 
 OPSET = 17
 DECODER_NAME = "decoder.onnx"
+ENCODER_NAME = "encoder.onnx"
 
 
 class _Decode(torch.nn.Module):
@@ -37,19 +41,47 @@ class _Decode(torch.nn.Module):
         return self.vae.decode(z)
 
 
-def export_decoder(vae: ConvVAE, path: str | os.PathLike) -> Path:
-    """Write the decoder as ONNX (float32, dynamic batch, opset 17), atomically."""
-    vae = vae.eval().float()
-    z = torch.zeros(1, vae.config.latent_dim)
+class _Encode(torch.nn.Module):
+    """ConvVAE.encode as a module: mu and logvar (clamped), or mu alone when there is no variance."""
 
+    def __init__(self, vae: ConvVAE) -> None:
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x: torch.Tensor):
+        mu, logvar = self.vae.encode(x)
+        return mu if logvar is None else (mu, logvar)
+
+
+def encoder_outputs(vae: ConvVAE) -> list[str]:
+    """The encoder graph's outputs: ["mu", "logvar"] for a VAE, ["mu"] for an autoencoder or VQ-VAE."""
+    return ["mu", "logvar"] if vae.config.kind == "vae" else ["mu"]
+
+
+def _export(module: torch.nn.Module, example: torch.Tensor, path, inputs: list[str], outputs: list[str]) -> Path:
+    """Write module as ONNX (float32, dynamic batch, opset 17), atomically."""
     def write(tmp):
         with warnings.catch_warnings():          # the legacy exporter's advice to try dynamo=True
             warnings.simplefilter("ignore")
-            torch.onnx.export(_Decode(vae), (z,), tmp, input_names=["z"], output_names=["image"],
-                              dynamic_axes={"z": {0: "batch"}, "image": {0: "batch"}}, opset_version=OPSET,
+            torch.onnx.export(module, (example,), tmp, input_names=inputs, output_names=outputs,
+                              dynamic_axes={n: {0: "batch"} for n in inputs + outputs}, opset_version=OPSET,
                               dynamo=False)
     atomic_write(path, write)
     return Path(path)
+
+
+def export_decoder(vae: ConvVAE, path: str | os.PathLike) -> Path:
+    """Write the decoder as ONNX: z (N, D) -> image (N, C, H, W) in [0, 1]."""
+    vae = vae.eval().float()
+    return _export(_Decode(vae), torch.zeros(1, vae.config.latent_dim), path, ["z"], ["image"])
+
+
+def export_encoder(vae: ConvVAE, path: str | os.PathLike) -> Path:
+    """Write the encoder as ONNX: image (N, C, H, W) in [0, 1] -> mu (N, D) [and logvar (N, D)]."""
+    vae = vae.eval().float()
+    c = vae.config
+    x = torch.full((1, c.channels, c.image_size, c.image_size), 0.5)
+    return _export(_Encode(vae), x, path, ["image"], encoder_outputs(vae))
 
 
 def weights_hash(directory: str | os.PathLike) -> str:
@@ -69,23 +101,34 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vae-latent-explorer"
 
 
+def _cached(directory, vae, name: str, export) -> Path:
+    path = cache_root() / "onnx" / weights_hash(directory)[:32] / name
+    if not path.is_file():
+        export(vae if vae is not None else load_vae(directory), path)
+    return path
+
+
 def cached_decoder(directory: str | os.PathLike, vae: ConvVAE | None = None) -> Path:
     """The decoder's ONNX file for a weights folder: exported once per distinct weights (0.1-0.3 s)."""
-    path = cache_root() / "onnx" / weights_hash(directory)[:32] / DECODER_NAME
-    if not path.is_file():
-        export_decoder(vae if vae is not None else load_vae(directory), path)
-    return path
+    return _cached(directory, vae, DECODER_NAME, export_decoder)
+
+
+def cached_encoder(directory: str | os.PathLike, vae: ConvVAE | None = None) -> Path:
+    """The encoder's ONNX file for a weights folder, beside the decoder's."""
+    return _cached(directory, vae, ENCODER_NAME, export_encoder)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.export", description=__doc__.splitlines()[0])
     p.add_argument("weights", help="a model folder, e.g. weights/fashion-mnist")
-    p.add_argument("--out", default=None, help="folder to write decoder.onnx into (default: the model folder)")
+    p.add_argument("--out", default=None,
+                   help="folder to write decoder.onnx and encoder.onnx into (default: the model folder)")
     a = p.parse_args(argv)
 
     def export() -> str:
-        path = export_decoder(load_vae(a.weights), Path(a.out or a.weights) / DECODER_NAME)
-        return f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)"
+        vae, out = load_vae(a.weights), Path(a.out or a.weights)
+        paths = [export_decoder(vae, out / DECODER_NAME), export_encoder(vae, out / ENCODER_NAME)]
+        return "wrote " + ", ".join(f"{p} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths)
     return run(export, WeightsError)
 
 

@@ -92,3 +92,33 @@ def client(app_url):
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def kinds_weights(tmp_path_factory) -> Path:
+    """A weights root with one untrained tiny model of each kind on scikit-learn's digits: tiny-vae,
+    tiny-ae (no variance) and tiny-vq (a codebook), their atlases mapped by PCA; about a second."""
+    from model import VAEConfig, save_pretrained
+    from model.data import load_digits
+    from model.evaluate import build_atlas
+    from model.vae import ConvVAE
+
+    import torch
+
+    root = tmp_path_factory.mktemp("kinds")
+    test = load_digits("test")
+    for kind in ("vae", "ae", "vq"):
+        torch.manual_seed(0)
+        extra = {"codebook_size": 16, "code_dim": 2} if kind == "vq" else {}
+        cfg = VAEConfig(latent_dim=4, widths=(8, 16), hidden=32, kind=kind, class_names=tuple("0123456789"), **extra)
+        vae = ConvVAE(cfg).eval()
+        save_pretrained(vae, root / f"tiny-{kind}")
+        build_atlas(vae, test, root / f"tiny-{kind}", method="pca")
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_kinds(kinds_weights):
+    from model.registry import ModelRegistry
+
+    return ModelRegistry(kinds_weights)
