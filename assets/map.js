@@ -24,7 +24,7 @@ const overlay = {};
 if (box) {                  // their key, in the corner of the plot
   const key = document.createElement("div");
   key.className = "vae-map-key";
-  key.innerHTML = `<span>${STAR} slider position</span><span>${DIAMOND} your upload</span>`;
+  key.innerHTML = `<span>${STAR} slider position</span><span>${DIAMOND} your upload or drawing</span>`;
   box.parentElement.appendChild(key);
 }
 for (const [key, svg, title] of [["slider", STAR, "slider position"], ["upload", DIAMOND, "your upload"]]) {
@@ -56,6 +56,31 @@ document.addEventListener("vae:path", e => {
   path = e.detail;
   placeMarkers();
 });
+
+// The drawing's posterior (sketch.js): the diamond at μ and its μ ± 2σ cloud, a polygon in map coordinates.
+let cloud = null;
+const cloudSvg = document.createElementNS(SVG_NS, "svg");
+cloudSvg.setAttribute("class", "vae-map-cloud");
+if (box) box.parentElement.insertBefore(cloudSvg, pathSvg);
+document.addEventListener("vae:diamond", e => {
+  if (e.detail.model !== drawnModel) return;
+  markers.upload = e.detail.xy;
+  cloud = e.detail.cloud;
+  placeMarkers();
+});
+
+function drawCloud(L) {
+  cloudSvg.replaceChildren();
+  if (!cloud || !markers.upload || !L || !L.xaxis || !L.xaxis.l2p) { delete cloudSvg.dataset.points; return; }
+  cloudSvg.style.left = (box.offsetLeft + L._size.l) + "px";
+  cloudSvg.style.top = (box.offsetTop + L._size.t) + "px";
+  cloudSvg.setAttribute("width", L._size.w);
+  cloudSvg.setAttribute("height", L._size.h);
+  const poly = document.createElementNS(SVG_NS, "polygon");
+  poly.setAttribute("points", cloud.map(p => `${L.xaxis.l2p(p[0])},${L.yaxis.l2p(p[1])}`).join(" "));
+  cloudSvg.appendChild(poly);
+  cloudSvg.dataset.points = String(cloud.length);
+}
 
 function drawPath(L) {
   pathSvg.replaceChildren();
@@ -106,6 +131,7 @@ function scrubToggle(show) {
 function placeMarkers() {
   const L = box && box._fullLayout;
   drawPath(L);
+  drawCloud(L);
   for (const [key, el] of Object.entries(overlay)) {
     const p = markers[key];
     if (!p || !L || !L.xaxis || !L.xaxis.l2p) { el.style.display = "none"; delete el.dataset.x; continue; }
@@ -144,7 +170,8 @@ async function draw() {
     if (typeof Plotly === "undefined") { setTimeout(draw, 100); return; }
     P = Plotly;
   }
-  if (v.model !== drawnModel) { markers = {}; path = null; }
+  if (v.model !== drawnModel) { markers = {}; path = null; cloud = null; }
+  if (v.markers && "upload" in v.markers) cloud = null;            // an upload's diamond has no drawn cloud
   Object.assign(markers, v.markers || {});
   if (drawnModel !== v.model || !box.querySelector(".main-svg")) {
     drawnModel = v.model;

@@ -11,10 +11,51 @@
     return new Float32Array(bytes.buffer);
   }
 
-  // the server's atlas_means answer -> what place() needs
+  // the server's atlas_means answer -> what place() needs (and nearestClass(), when it sent the labels)
   function atlas(a) {
-    return a.method === "plane" ? { method: "plane" }
+    const at = a.method === "plane" ? { method: "plane" }
       : { method: a.method, k: a.k, eps: a.eps, n: a.n, dim: a.dim, means: floats(a.means), xy: floats(a.xy) };
+    if (a.labels && a.means) {
+      const bin = atob(a.labels);
+      at.labels = Uint8Array.from(bin, ch => ch.charCodeAt(0));
+      at.classes = a.classes;
+      at.near = { n: a.n, dim: a.dim, means: at.means || floats(a.means) };
+    }
+    return at;
+  }
+
+  // the class of the test image whose mean is nearest to z (what the decoded image's text names)
+  function nearestClass(at, z) {
+    if (!at.near) return null;
+    const { n, dim, means } = at.near;
+    let best = Infinity, bi = -1;
+    for (let i = 0; i < n; i++) {
+      let d = 0;
+      for (let j = 0, o = i * dim; j < dim && d < best; j++) { const t = z[j] - means[o + j]; d += t * t; }
+      if (d < best) { best = d; bi = i; }
+    }
+    return bi < 0 ? null : String(at.classes[at.labels[bi]] ?? at.labels[bi]);
+  }
+
+  // The posterior's μ ± 2σ "cloud" on the map: the points μ + 2σ·u for fixed directions u (the ellipse
+  // itself on a 2-D plane; ±each axis in more dimensions), placed like any z, and their convex hull.
+  function cloud(at, mu, sigma) {
+    const D = mu.length, pts = [];
+    const dirs = [];
+    if (D === 2) for (let k = 0; k < 48; k++) dirs.push([Math.cos(k * Math.PI / 24), Math.sin(k * Math.PI / 24)]);
+    else for (let d = 0; d < D; d++) for (const s of [-1, 1]) { const u = new Array(D).fill(0); u[d] = s; dirs.push(u); }
+    for (const u of dirs) pts.push(place(at, mu.map((m, d) => m + 2 * sigma[d] * u[d])));
+    return hull(pts);
+  }
+
+  // convex hull (Andrew's monotone chain), counter-clockwise
+  function hull(p) {
+    p = p.slice().sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const cross = (o, a, b) => (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+    const lo = [], hi = [];
+    for (const q of p) { while (lo.length >= 2 && cross(lo[lo.length - 2], lo[lo.length - 1], q) <= 0) lo.pop(); lo.push(q); }
+    for (const q of p.reverse()) { while (hi.length >= 2 && cross(hi[hi.length - 2], hi[hi.length - 1], q) <= 0) hi.pop(); hi.push(q); }
+    return lo.slice(0, -1).concat(hi.slice(0, -1));
   }
 
   function place(at, z) {
@@ -48,5 +89,5 @@
     return cache.get(model);
   }
 
-  VAE.place = { atlas, place, atlasFor };
+  VAE.place = { atlas, place, atlasFor, nearestClass, cloud };
 })();

@@ -60,6 +60,20 @@
     }
   }
 
+  // n images (Float32Array n*C*H*W in [0, 1]) -> the encoder's {mu, logvar} (Float32Array n*D each);
+  // logvar is null when the model has no variance (an autoencoder, a VQ-VAE: the graph outputs mu alone).
+  async function encode(enc, x, n, shape) {
+    const input = new enc.ort.Tensor("float32", x, [n, ...shape]);
+    let out = null;
+    try {
+      out = await enc.session.run({ image: input });
+      return { mu: new Float32Array(out.mu.data), logvar: out.logvar ? new Float32Array(out.logvar.data) : null };
+    } finally {
+      input.dispose();
+      if (out) for (const t of Object.values(out)) t.dispose();
+    }
+  }
+
   // The server's decoder, for the page's fallback: the component's decode_pixels server function.
   function serverBackend(server, model, reason) {
     return {
@@ -86,5 +100,6 @@
     }
   }
 
-  VAE.runtime = { decoder, decode, backend, serverBackend };
+  // a session for any of our ONNX files (decoder or encoder): one per url, same rules as decoder()
+  VAE.runtime = { decoder, session: decoder, decode, encode, backend, serverBackend };
 })();

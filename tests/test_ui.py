@@ -100,7 +100,19 @@ def test_the_page_places_the_star_by_the_servers_rule(registry, explore):
     near = np.argsort(d)[:a["k"]]
     w = 1 / (d[near] + a["eps"])
     assert np.allclose((xy[near] * w[:, None]).sum(0) / w.sum(), ex.place(m, z), atol=1e-3)
-    assert explore.atlas_means("fashion-mnist-2d") == {"method": "plane", "k": 8, "eps": 1e-6, "n": 10000}
+    plane = explore.atlas_means("fashion-mnist-2d")
+    assert {k: plane[k] for k in ("method", "k", "eps", "n")} == {"method": "plane", "k": 8, "eps": 1e-6, "n": 10000}
+    assert "xy" not in plane                                        # on the plane, z is the map position
+
+
+def test_the_page_names_the_nearest_class_from_the_atlas(registry, explore):
+    """atlas_means also sends every test mean's class (for the decoded image's text alternative)."""
+    for name in ("fashion-mnist", "fashion-mnist-2d"):
+        m, a = registry.get(name), explore.atlas_means(name)
+        labels = np.frombuffer(base64.b64decode(a["labels"]), dtype=np.uint8)
+        assert labels.tolist() == m.atlas["labels"].tolist() and a["classes"] == m.class_names
+        means = np.frombuffer(base64.b64decode(a["means"]), dtype="<f4").reshape(a["n"], a["dim"])
+        assert np.array_equal(means, m.atlas["mu"].astype("<f4"))
 
 
 def test_the_decoder_is_exported_once_into_the_cache(registry, explore, tmp_path, monkeypatch):

@@ -115,11 +115,14 @@ class ExplorePanel:
     def atlas_means(self, model: str) -> dict:
         """The test set's means and map positions, for placing the star in the page by the server's
         own rule (model.latent.MapIndex.place: k nearest means, inverse-distance weighted)."""
-        index = self.registry.get(model).map_index
+        m = self.registry.get(model)
+        index = m.map_index
         out = {"method": index.method, "k": index.k, "eps": index.eps, "n": len(index.xy)}
+        out |= {"dim": int(index.means.shape[1]), "means": _b64(index.means.numpy())}    # also the nearest class
         if index.method != "plane":
-            out |= {"dim": int(index.means.shape[1]), "means": _b64(index.means.numpy()), "xy": _b64(index.xy)}
-        return out
+            out |= {"xy": _b64(index.xy)}
+        labels = np.asarray(m.atlas["labels"]).clip(0, 255).astype(np.uint8)             # the decoded image's text
+        return out | {"labels": base64.b64encode(labels.tobytes()).decode("ascii"), "classes": m.class_names}
 
     def decode_pixels(self, args) -> dict:
         """The page's fallback decoder: [model, z vectors] -> uint8 pixels (N, C, H, W), base64."""

@@ -18,6 +18,7 @@ from .explore import ExplorePanel
 from .interpolate import InterpolatePanel
 from .manifold import ManifoldPanel
 from .sample import SamplePanel
+from .sketch import SketchView
 from .walk import WalkView
 from .server import ASSETS, PLOTLY_JS, ROOT, user_errors
 
@@ -51,6 +52,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     explore = ExplorePanel(registry)
     encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(explore))
     sample, manifold, about = SamplePanel(explore), ManifoldPanel(registry), AboutPanel(registry)
+    sketch = SketchView(registry, explore)
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
         gr.HTML(text.TITLE)
         with gr.Row(equal_height=False):
@@ -61,6 +63,8 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Encode an image", id="encode"):
                 encode.build(model_dd, default)
+            with gr.Tab("Draw it yourself", id="draw"):
+                sketch.build(default)
             with gr.Tab("Interpolate", id="interpolate"):
                 interpolate.build(model_dd)
             with gr.Tab("Sample from the prior", id="sample"):
@@ -71,7 +75,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                 about.build(default)
         Api(registry, encode, interpolate).build(model_dd, sample)
 
-        switch = ModelSwitch(registry, [explore, encode, manifold, about])
+        switch = ModelSwitch(registry, [explore, encode, manifold, about, sketch])
         model_dd.change(switch.on_model, model_dd, [model_info, *switch.outputs], api_visibility="private")
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

@@ -1,0 +1,230 @@
+// The sketch pad, encoded live: runs inside gr.HTML's js_on_load (`element`, `props`, `server`, `watch`).
+// Pointer events (mouse, pen, finger) draw on a canvas `f` times the model's resolution; each frame that
+// has new ink, the drawing is box-averaged to the model's own pixels, encoded in the page (the ONNX
+// encoder on WebAssembly, runtime.js), μ decoded for the reconstruction, the posterior chart redrawn and
+// the diamond with its μ ± 2σ cloud moved on the map (`vae:diamond` for map.js). No server request while
+// drawing; when WebAssembly cannot run, the server's encode_pixels / decode_pixels do it, and the status
+// line says so. "Send μ to sliders" hands μ to live.js (`vae:set-z`), in the page too.
+const VAE = window.VAE;
+const q = sel => element.querySelector(sel);
+const pad = q(".vae-sketch-pad"), inputCanvas = q(".vae-sketch-input"), recon = q(".vae-sketch-recon");
+const chart = q(".vae-sketch-chart"), statusLine = q(".vae-sketch-status"), send = q(".vae-sketch-send");
+const brush = q(".vae-sketch-brush"), ink = q(".vae-sketch-ink"), eraser = q(".vae-sketch-eraser");
+const stats = (VAE.sketch = { encodes: 0, latencies: [], backend: null, mu: null, logvar: null, pixels: null });
+let s = null;              // {model, shape, background, sigma, f, enc, dec, at, ort}
+let dirty = false, busy = false, pendingAt = null, last = null;
+
+function say(text) { if (statusLine.textContent !== text) statusLine.textContent = text; }
+function bg() { return s.background === "white" ? "#ffffff" : "#000000"; }
+function inkColour() {
+  if (eraser.getAttribute("aria-pressed") === "true") return bg();
+  return s.shape[0] === 3 ? ink.value : (s.background === "white" ? "#000000" : "#ffffff");
+}
+
+function clear() {
+  const ctx = pad.getContext("2d");
+  ctx.fillStyle = bg();
+  ctx.fillRect(0, 0, pad.width, pad.height);
+  last = null;
+  changed(performance.now());
+}
+
+// ---------------------------------------------------------------- drawing
+function at(e) {
+  const r = pad.getBoundingClientRect();
+  return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
+}
+
+function stroke(from, to) {
+  const ctx = pad.getContext("2d");
+  ctx.strokeStyle = ctx.fillStyle = inkColour();
+  ctx.lineWidth = parseFloat(brush.value) * s.f;
+  ctx.lineCap = ctx.lineJoin = "round";
+  ctx.beginPath();
+  ctx.moveTo(from[0], from[1]);
+  ctx.lineTo(to[0], to[1]);
+  ctx.stroke();
+}
+
+function onDown(e) {
+  if (!s || (e.pointerType === "mouse" && e.button !== 0)) return;
+  e.preventDefault();
+  pad.setPointerCapture(e.pointerId);
+  last = at(e);
+  stroke(last, last);
+  changed(e.timeStamp);
+}
+
+function onMove(e) {
+  if (!s || last === null || !pad.hasPointerCapture(e.pointerId)) return;
+  e.preventDefault();
+  const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
+  for (const c of (events.length ? events : [e])) { const p = at(c); stroke(last, p); last = p; }
+  changed(e.timeStamp);
+}
+
+function onUp(e) { if (last !== null) { last = null; if (pad.hasPointerCapture(e.pointerId)) pad.releasePointerCapture(e.pointerId); } }
+
+// new ink: encode on the next animation frame (one encoding in flight; the latest drawing wins)
+function changed(t) {
+  if (pendingAt === null) pendingAt = t;
+  if (!dirty) { dirty = true; requestAnimationFrame(encodeNow); }
+}
+
+// ---------------------------------------------------------------- the model's pixels
+// the pad box-averaged by f x f: uint8 (C, H, W), what the encoder sees (and what /encode of a PNG of
+// these pixels sees: the server's preprocessing leaves an image of the model's own size unchanged)
+function pixels() {
+  const [C, H, W] = s.shape, f = s.f;
+  const rgba = pad.getContext("2d").getImageData(0, 0, W * f, H * f).data;
+  const out = new Uint8Array(C * H * W), plane = H * W, n = f * f;
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
+    for (let c = 0; c < C; c++) {
+      let sum = 0;
+      for (let dy = 0; dy < f; dy++) {
+        let o = ((y * f + dy) * W * f + x * f) * 4 + c;
+        for (let dx = 0; dx < f; dx++, o += 4) sum += rgba[o];
+      }
+      out[c * plane + y * W + x] = Math.round(sum / n);
+    }
+  }
+  return out;
+}
+
+async function encodePixels(px) {
+  if (s.enc.kind === "wasm") {
+    const x = Float32Array.from(px, v => v / 255);
+    const r = await VAE.runtime.encode(s.enc.session, x, 1, s.shape);
+    return { mu: Array.from(r.mu), logvar: r.logvar ? Array.from(r.logvar) : null };
+  }
+  let bin = "";
+  for (let i = 0; i < px.length; i++) bin += String.fromCharCode(px[i]);
+  return server.encode_pixels(s.model, btoa(bin));
+}
+
+async function encodeNow() {
+  dirty = false;
+  if (!s || !s.enc || !s.dec) return;
+  if (busy) { dirty = true; requestAnimationFrame(encodeNow); return; }
+  busy = true;
+  const cur = s, started = pendingAt, t0 = performance.now();
+  pendingAt = null;
+  try {
+    const px = pixels();
+    VAE.paint.image(inputCanvas, px, 0, cur.shape, true);
+    const r = await encodePixels(px);
+    if (s !== cur) return;
+    const sigma = r.logvar ? r.logvar.map(v => Math.exp(0.5 * v)) : null;
+    drawChart(r.mu, sigma);
+    const img = await cur.dec.decode(Float32Array.from(r.mu), 1);
+    if (s !== cur) return;
+    VAE.paint.image(recon, img.data, 0, cur.shape, img.bytes);
+    if (cur.at) {
+      const xy = VAE.place.place(cur.at, r.mu), cloud = sigma ? VAE.place.cloud(cur.at, r.mu, sigma) : null;
+      document.dispatchEvent(new CustomEvent("vae:diamond", { detail: { model: cur.model, xy, cloud } }));
+    }
+    done(cur, px, r, started, performance.now() - t0);
+  } catch (e) {
+    say("encoding failed: " + String((e && e.message) || e).slice(0, 120));
+  } finally {
+    busy = false;
+  }
+}
+
+function done(cur, px, r, started, ms) {
+  stats.encodes += 1;
+  stats.mu = r.mu; stats.logvar = r.logvar; stats.pixels = Array.from(px); stats.model = cur.model;
+  if (started !== null) {
+    stats.latencies.push(performance.now() - started);
+    if (stats.latencies.length > 1000) stats.latencies.splice(0, stats.latencies.length - 1000);
+  }
+  element.dataset.encodes = String(stats.encodes);
+  send.disabled = false;
+  const where = cur.enc.kind === "wasm" ? "encoded in your browser (WebAssembly)" : `encoded on the server (${cur.enc.reason})`;
+  say(`${where}, ${ms.toFixed(1)} ms${cur.sigma ? "" : " · this model has no σ: its encoder gives one point"}`);
+  document.dispatchEvent(new CustomEvent("vae:sketch-encoded"));
+}
+
+// ---------------------------------------------------------------- the posterior chart
+// per dimension: the prior's ±2 band (grey), μ (blue dot) and μ ± 2σ (blue bar); no bar without σ
+function drawChart(mu, sigma) {
+  const ctx = chart.getContext("2d"), Wd = chart.width, Ht = chart.height, l = 34, r = 8, t = 24, b = 26;
+  const D = mu.length, lim = 4, step = (Wd - l - r) / D;
+  const X = d => l + (d + 0.5) * step, Y = v => t + (lim - Math.max(-lim, Math.min(lim, v))) / (2 * lim) * (Ht - t - b);
+  ctx.clearRect(0, 0, Wd, Ht);
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, Wd, Ht);
+  ctx.strokeStyle = "#e5e7eb"; ctx.fillStyle = "#6b7280"; ctx.font = "11px system-ui, sans-serif";
+  for (const v of [-4, -2, 0, 2, 4]) {
+    ctx.beginPath(); ctx.moveTo(l, Y(v)); ctx.lineTo(Wd - r, Y(v)); ctx.stroke();
+    ctx.fillText(String(v), 6, Y(v) + 4);
+  }
+  ctx.fillStyle = "rgba(160,160,160,0.28)";
+  for (let d = 0; d < D; d++) ctx.fillRect(X(d) - step * 0.3, Y(2), step * 0.6, Y(-2) - Y(2));
+  ctx.strokeStyle = ctx.fillStyle = "#2563eb"; ctx.lineWidth = 2;
+  for (let d = 0; d < D; d++) {
+    if (sigma) {
+      ctx.beginPath(); ctx.moveTo(X(d), Y(mu[d] - 2 * sigma[d])); ctx.lineTo(X(d), Y(mu[d] + 2 * sigma[d])); ctx.stroke();
+      for (const v of [mu[d] - 2 * sigma[d], mu[d] + 2 * sigma[d]]) {
+        ctx.beginPath(); ctx.moveTo(X(d) - 4, Y(v)); ctx.lineTo(X(d) + 4, Y(v)); ctx.stroke();
+      }
+    }
+    ctx.beginPath(); ctx.arc(X(d), Y(mu[d]), 4, 0, 2 * Math.PI); ctx.fill();
+  }
+  ctx.lineWidth = 1; ctx.fillStyle = "#374151";
+  ctx.fillText(sigma ? "Encoder output q(z|x): μ ± 2σ per dimension, over the prior's ±2 band"
+    : "Encoder output: μ per dimension (no σ: this model's code is a point)", l, 15);
+  const every = Math.ceil(D / 32);
+  for (let d = 0; d < D; d += every) ctx.fillText(String(d), X(d) - 3, Ht - 8);
+  chart.dataset.mu = mu.map(v => v.toFixed(3)).join(",");
+  chart.dataset.sigma = sigma ? sigma.map(v => v.toFixed(3)).join(",") : "";
+  chart.setAttribute("aria-label", "encoder output per dimension: μ = " + mu.map(v => v.toFixed(2)).join(", ")
+    + (sigma ? "; σ = " + sigma.map(v => v.toFixed(2)).join(", ") : "; no σ"));
+}
+
+// ---------------------------------------------------------------- a model
+async function onValue() {
+  const v = props.value;
+  if (!v || !v.model) return;
+  const [C, H, W] = v.shape, f = Math.max(1, Math.round(280 / W));
+  const cur = { model: v.model, shape: v.shape, background: v.background, sigma: v.sigma, f, ort: v.ort,
+                enc: null, dec: null, at: null };
+  s = cur;
+  pad.width = W * f; pad.height = H * f;
+  inputCanvas.width = recon.width = W; inputCanvas.height = recon.height = H;
+  q(".vae-sketch-ink-label").style.display = C === 3 ? "" : "none";
+  send.disabled = true;
+  stats.backend = element.dataset.backend = "loading";
+  say("loading the encoder…");
+  clear();
+  VAE.place.atlasFor(server, cur.model).then(a => { if (s === cur) { cur.at = a; changed(performance.now()); } })
+    .catch(() => {});
+  let enc;
+  try {
+    const session = await VAE.runtime.session(cur.ort, await server.encoder_url(cur.model));
+    enc = { kind: "wasm", session };
+  } catch (e) {
+    enc = { kind: "server", reason: String((e && e.message) || e).slice(0, 120) };
+  }
+  const dec = await VAE.runtime.backend(server, cur.model, cur.ort, v.dim);
+  if (s !== cur) return;
+  cur.enc = enc; cur.dec = dec;
+  stats.backend = element.dataset.backend = enc.kind;
+  say(enc.kind === "wasm" ? "draw: the encoder runs in your browser (WebAssembly)"
+    : `draw: encoding on the server (${enc.reason})`);
+  changed(performance.now());
+}
+
+pad.addEventListener("pointerdown", onDown);
+pad.addEventListener("pointermove", onMove);
+pad.addEventListener("pointerup", onUp);
+pad.addEventListener("pointercancel", onUp);
+q(".vae-sketch-clear").addEventListener("click", () => { if (s) clear(); });
+eraser.addEventListener("click", () => {
+  eraser.setAttribute("aria-pressed", eraser.getAttribute("aria-pressed") === "true" ? "false" : "true");
+});
+send.addEventListener("click", () => {
+  if (!s || !stats.mu) return;
+  document.dispatchEvent(new CustomEvent("vae:set-z", { detail: { model: s.model, z: stats.mu } }));
+});
+onValue();
+watch("value", onValue);
