@@ -198,7 +198,7 @@ def build_config(args, class_names, image_size: int, channels: int) -> VAEConfig
                      hidden=args.hidden, recon=args.recon, beta=args.beta if args.kind == "vae" else 0.0,
                      kind=args.kind, codebook_size=args.codebook_size if args.kind == "vq" else 0,
                      code_dim=args.code_dim,
-                     background="white" if args.dataset == "folder" else "black",
+                     background="white" if args.dataset in ("folder", "faces") else "black",
                      class_names=class_names)
 
 

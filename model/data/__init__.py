@@ -1,20 +1,22 @@
 """Data: Fashion-MNIST (IDX files from Debian's package), scikit-learn's digits, a user's folder of
 images, the emoji builder, and apart from them the checks every uploaded image goes through.
 
-Nothing here downloads anything. `python -m model.data emoji --out DIR` builds the emoji folder.
+Nothing here downloads anything. `python -m model.data emoji --out DIR` builds the emoji folder;
+`python -m model.data faces --out DIR` the faces with known factors.
 """
 from __future__ import annotations
 
 from .base import IMAGE_SUFFIXES, DataError, Dataset
 from .digits import load_digits
+from .faces import FACTORS, load_faces
 from .fashion import FASHION_CLASSES, find_fashion_mnist, load_fashion_mnist, read_idx
 from .folder import FolderSource, list_folder, load_folder
 from .uploads import ALLOWED_FORMATS, MAX_PIXELS, ImageError, open_image, preprocess_image
 
-__all__ = ["ALLOWED_FORMATS", "FASHION_CLASSES", "IMAGE_SUFFIXES", "MAX_PIXELS", "DataError", "Dataset",
-           "FolderSource", "ImageError", "find_fashion_mnist", "list_folder", "load_dataset", "load_digits",
-           "load_fashion_mnist", "load_folder", "open_image", "preprocess_image", "read_idx"]
-DATASETS = ("fashion-mnist", "digits", "folder")
+__all__ = ["ALLOWED_FORMATS", "FACTORS", "FASHION_CLASSES", "IMAGE_SUFFIXES", "MAX_PIXELS", "DataError",
+           "Dataset", "FolderSource", "ImageError", "find_fashion_mnist", "list_folder", "load_dataset",
+           "load_digits", "load_faces", "load_fashion_mnist", "load_folder", "open_image", "preprocess_image", "read_idx"]
+DATASETS = ("fashion-mnist", "digits", "folder", "faces")
 
 
 def load_dataset(name: str, split: str, data_dir=None, image_size: int = 28, channels: int = 1) -> Dataset:
@@ -23,6 +25,8 @@ def load_dataset(name: str, split: str, data_dir=None, image_size: int = 28, cha
         return load_fashion_mnist(split, data_dir)
     if name == "digits":
         return load_digits(split, image_size)
+    if name == "faces":                # 64x64 RGB with known factors (generated into a cache if missing)
+        return load_faces(split, data_dir)
     if name == "folder":
         if not data_dir:
             raise DataError("--dataset folder needs --data-dir pointing at a folder of images")

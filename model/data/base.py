@@ -14,11 +14,17 @@ class DataError(RuntimeError):
 
 @dataclass
 class Dataset:
-    """Images as uint8 (N, C, H, W) and integer labels; small enough to keep in memory."""
+    """Images as uint8 (N, C, H, W) and integer labels; small enough to keep in memory.
+
+    A data set drawn from known generative factors (faces) also carries them: factors, float32
+    (N, F), one column per name in factor_names.
+    """
 
     images: np.ndarray
     labels: np.ndarray
     class_names: tuple[str, ...]
+    factors: np.ndarray | None = None
+    factor_names: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return len(self.labels)
