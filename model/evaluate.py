@@ -85,8 +85,10 @@ def compute_metrics(vae: ConvVAE, ds: Dataset, iwae_k: int = 100, iwae_n: int | 
     }
 
 
-def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed: int = 0) -> dict:
-    """Encode the test split and store everything the app's map needs, computed once here."""
+def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed: int = 0,
+                thumbnails_from: str | None = None) -> dict:
+    """Encode the test split and store everything the app's map needs, computed once here.
+    thumbnails_from names a sibling folder (same data set) whose thumbnails this atlas shares."""
     mu, logvar = encode_all(vae, ds.images)
     xy, used = embed_2d(mu, method=method, seed=seed)
     rng = np.random.default_rng(seed)
@@ -103,6 +105,8 @@ def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed
     }
     if logvar is not None:
         atlas["logvar"] = logvar
+    if thumbnails_from:
+        atlas["thumbnails_from"] = np.array(thumbnails_from)
     save_atlas(out, **atlas)
     return atlas
 
@@ -123,6 +127,8 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--atlas", action="store_true", help="also rebuild atlas.npz")
     p.add_argument("--map", choices=["auto", "umap", "pca"], default="auto")
+    p.add_argument("--thumbnails-from", default=None,
+                   help="with --atlas: share the thumbnails of this sibling folder (same data set)")
     args = p.parse_args(argv)
     try:
         vae = load_vae(args.weights)
@@ -130,7 +136,8 @@ def main(argv=None) -> int:
         ds = load_dataset(dataset, "test", args.data_dir, vae.config.image_size, vae.config.channels)
         metrics = compute_metrics(vae, ds, iwae_k=args.iwae_k, iwae_n=args.iwae_n or None, seed=args.seed)
         if args.atlas:
-            build_atlas(vae, ds, Path(args.weights), method=args.map, seed=args.seed)
+            build_atlas(vae, ds, Path(args.weights), method=args.map, seed=args.seed,
+                        thumbnails_from=args.thumbnails_from)
         write_metrics(Path(args.weights), metrics)
     except (WeightsError, DataError) as e:
         return fail(e)

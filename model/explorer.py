@@ -51,21 +51,27 @@ def load_upload(m: LoadedModel, source) -> torch.Tensor:
 @torch.inference_mode()
 def encode(m: LoadedModel, source, seed: int = 0) -> dict:
     """Encode an upload: its posterior q(z|x) = N(mu, sigma^2), one sample z = mu + sigma * eps,
-    the reconstruction from z, and the ELBO terms for this image (nats)."""
+    the reconstruction from z, and the ELBO terms for this image (nats).
+
+    A plain autoencoder or a VQ-VAE has no sigma: z is its code, and logvar, sigma and eps are None.
+    The autoencoder has no KL either, so its kl and elbo are None; the VQ-VAE's KL is groups * log K."""
     x = load_upload(m, source)                                   # (1, C, H, W)
     q = m.vae.posterior(x)
-    eps = q.noise(torch.Generator().manual_seed(checks.seed(seed)))
-    z = q.reparameterize(eps)
+    gaussian = q.logvar is not None
+    eps = q.noise(torch.Generator().manual_seed(checks.seed(seed))) if gaussian else None
+    z = q.reparameterize(eps) if gaussian else q.mode()
     logits = m.vae.decode_logits(z)
     recon = reconstruction_nll(logits, x, m.config.recon, m.config.mse_sigma).item()
-    kl = q.kl().item()
+    kl = q.kl()
+    kl = None if kl is None else round(kl.item(), 3)
     return {
         "input_image": to_image(x[0]),
         "recon_image": to_image(torch.sigmoid(logits)[0]),
-        "mu": rounded(q.mu[0]), "logvar": rounded(q.logvar[0]), "sigma": rounded(q.std[0]),
-        "eps": rounded(eps[0]), "z": rounded(z[0]),
-        "recon": round(recon, 3), "kl": round(kl, 3), "kl_per_dim": rounded(q.kl_per_dim()[0]),
-        "elbo": round(-(recon + kl), 3),
+        "mu": rounded(q.mu[0]), "logvar": rounded(q.logvar[0]) if gaussian else None,
+        "sigma": rounded(q.std[0]) if gaussian else None, "eps": rounded(eps[0]) if gaussian else None,
+        "z": rounded(z[0]), "recon": round(recon, 3), "kl": kl,
+        "kl_per_dim": rounded(q.kl_per_dim()[0]) if gaussian else None,
+        "elbo": None if kl is None else round(-(recon + kl), 3),
         "map_xy": m.map_index.place(q.mu.numpy())[0].astype(float).round(4).tolist(),
     }
 
@@ -73,6 +79,9 @@ def encode(m: LoadedModel, source, seed: int = 0) -> dict:
 @torch.inference_mode()
 def reparameterize(m: LoadedModel, mu, logvar, seed: int) -> dict:
     """A fresh eps for the same (mu, sigma): z moves, the distribution does not."""
+    if m.config.kind != "vae":
+        raise ExplorerError(f"{m.name} is a {KIND_NAMES[m.config.kind]}: its encoder gives one point and no "
+                            f"sigma, so there is no eps to draw again")
     mu_t = torch.from_numpy(latent_vector(m, mu)).unsqueeze(0)
     lv = torch.from_numpy(checks.vector(logvar, m.dim, "logvar").astype(np.float32)).unsqueeze(0)
     q = DiagonalGaussian(mu_t, lv)                               # clamps logvar (inf included)
@@ -82,12 +91,26 @@ def reparameterize(m: LoadedModel, mu, logvar, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- walking and sampling
+KIND_NAMES = {"vae": "VAE", "ae": "plain autoencoder", "vq": "VQ-VAE"}
+
+
+def prior_draws(m: LoadedModel, n: int, temperature: float, seed: int) -> torch.Tensor:
+    """n latent vectors (n, D) drawn the way the page samples this model: z ~ N(0, T^2 I); for a
+    VQ-VAE, one uniformly random code per group (its prior is uniform until a learned one, such as
+    the paper's PixelCNN, is fitted; the temperature does not apply)."""
+    if m.config.kind == "vq":
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randint(m.config.codebook_size, (n, m.config.groups), generator=g)
+        return m.vae.quantizer.lookup(idx)
+    return sample_prior(n, m.dim, temperature, seed)
+
+
 @torch.inference_mode()
 def sample(m: LoadedModel, n, temperature, seed) -> tuple[list[Image.Image], np.ndarray]:
     """n draws z ~ N(0, T^2 I), decoded in one batch."""
     n = checks.whole_number(n, 1, MAX_SAMPLES, "n")
     t = checks.number(temperature, 0.0, MAX_TEMPERATURE, "temperature")
-    z = sample_prior(n, m.dim, t, checks.seed(seed))
+    z = prior_draws(m, n, t, checks.seed(seed))
     return to_images(m.vae.decode(z)), z.numpy()
 
 

@@ -108,21 +108,48 @@ def load_vae(directory: str | os.PathLike, device: str | torch.device = "cpu") -
 
 
 def save_atlas(directory, **arrays: np.ndarray) -> None:
+    """Write atlas.npz. An atlas that names `thumbnails_from` (a sibling folder trained on the same
+    test set) keeps no thumbnails of its own: they are read from that folder's atlas on load."""
+    if "thumbnails_from" in arrays:
+        arrays = {k: v for k, v in arrays.items() if k != "thumbnails"}
+
     def w(tmp):
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
     atomic_write(Path(directory) / ATLAS_NAME, w)
 
 
-def load_atlas(directory) -> dict[str, np.ndarray]:
-    path = Path(directory) / ATLAS_NAME
-    if not path.is_file():
-        raise WeightsError(f"{path}: missing; rerun training (or `python -m model.evaluate --atlas`)")
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
         raise WeightsError(f"{path}: corrupt atlas ({e})") from None
+
+
+def load_atlas(directory) -> dict[str, np.ndarray]:
+    """atlas.npz as arrays; shared thumbnails (see save_atlas) are filled in from their owner."""
+    path = Path(directory) / ATLAS_NAME
+    if not path.is_file():
+        raise WeightsError(f"{path}: missing; rerun training (or `python -m model.evaluate --atlas`)")
+    atlas = _read_npz(path)
+    if "thumbnails_from" in atlas and "thumbnails" not in atlas:
+        atlas["thumbnails"] = shared_thumbnails(path, str(atlas["thumbnails_from"]), atlas.get("thumb_index"))
+    return atlas
+
+
+def shared_thumbnails(path: Path, owner: str, index) -> np.ndarray:
+    """The thumbnails of a sibling folder's atlas, checked to be the same test images."""
+    if not owner or owner in (".", "..") or "/" in owner or "\\" in owner:
+        raise WeightsError(f"{path}: thumbnails_from must name a sibling folder, not {owner[:80]!r}")
+    other = path.parent.parent / owner / ATLAS_NAME
+    if not other.is_file():
+        raise WeightsError(f"{path}: its thumbnails live in {other}, which is missing")
+    theirs = _read_npz(other)
+    if "thumbnails" not in theirs or index is None or not np.array_equal(theirs.get("thumb_index"), index):
+        raise WeightsError(f"{path}: {other} does not hold the same test images' thumbnails; "
+                           f"rebuild it: `python -m model.evaluate {path.parent} --atlas`")
+    return theirs["thumbnails"]
 
 
 def load_metrics(directory) -> dict:

@@ -5,6 +5,7 @@ another path.
 """
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,8 +16,10 @@ from .checks import ExplorerError
 from .io import WeightsError, load_atlas, load_metrics, load_vae
 from .latent import MapIndex
 from .posterior import active_units
+from .snapshots import SNAPSHOTS_NAME, load_snapshots
 from .vae import ConvVAE
 
+SWEEP_NAME = "lab-sweep.json"
 ATLAS_KEYS = ("mu", "xy", "labels", "class_names", "map_method", "kl_per_dim", "thumb_index", "thumbnails")
 
 
@@ -31,6 +34,7 @@ class LoadedModel:
     atlas: dict
     metrics: dict
     map_index: MapIndex = field(init=False)
+    cache: dict = field(init=False, repr=False, default_factory=dict)   # measures computed once (model.compare)
 
     def __post_init__(self) -> None:
         where, fix = self.path / "atlas.npz", f"rebuild it: `python -m model.evaluate {self.path} --atlas`"
@@ -47,6 +51,22 @@ class LoadedModel:
     @property
     def config(self):
         return self.vae.config
+
+    @property
+    def kind(self) -> str:
+        return self.vae.config.kind
+
+    @property
+    def description(self) -> str:
+        """The one line the model picker shows beside the name (metrics.json "description")."""
+        return " ".join(str(self.metrics.get("description", "")).split())[:160]
+
+    def snapshots(self) -> dict | None:
+        """What --snapshots recorded during training (model.snapshots), or None; read once."""
+        if "snapshots" not in self.cache:
+            has = (self.path / SNAPSHOTS_NAME).is_file()
+            self.cache["snapshots"] = load_snapshots(self.path) if has else None
+        return self.cache["snapshots"]
 
     @property
     def dim(self) -> int:
@@ -96,6 +116,17 @@ class ModelRegistry:
 
     def names(self) -> list[str]:
         return list(self.models)
+
+    def lab_sweep(self) -> dict | None:
+        """The beta sweep's test metrics (lab-sweep.json beside the model folders; model.lab), or None."""
+        path = self.root / SWEEP_NAME
+        if not path.is_file():
+            return None
+        try:
+            sweep = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
+            raise WeightsError(f"{path}: not valid JSON ({e})") from None
+        return sweep if isinstance(sweep, dict) and isinstance(sweep.get("runs"), list) else None
 
     def default(self, preferred: str = "fashion-mnist") -> str:
         return preferred if preferred in self.models else self.names()[0]

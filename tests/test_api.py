@@ -2,6 +2,8 @@
 `app_url`): the five endpoints of issue 3 with exactly their names and parameter names, images
 returned as files, and bad input answered with a readable gradio error while the server keeps serving.
 Results are cross-checked against the explorer called in-process on the same weights."""
+import base64
+import io
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ ENDPOINTS = {
     "/sample": ["n", "temperature", "seed", "model"],
     "/interpolate": ["image_a", "image_b", "steps", "method", "model"],
     "/pick": ["index", "model"],
+    "/compare": ["image", "models", "seed"],
 }
 
 
@@ -127,6 +130,9 @@ def test_pick_returns_the_atlas_mean_and_its_decoding(client, m):
     (dict(index=10**7, model=MODEL), "/pick", "index must be a whole number from 0 to"),
     (dict(z=[0.0] * 16, model="../../etc"), "/decode", r"\.\./\.\./etc.*(not in the list of choices|unknown model)"),
     (dict(image=handle_file(TSHIRT), model="../../etc"), "/encode", r"not in the list of choices|unknown model"),
+    (dict(image=handle_file(TSHIRT), models=[MODEL], seed=0), "/compare", "pick 2 to 4 models"),
+    (dict(image=handle_file(TSHIRT), models=[MODEL, "../../etc"], seed=0), "/compare", "unknown model"),
+    (dict(image=handle_file(TSHIRT), models=[MODEL, "fashion-mnist-2d"], seed=-1), "/compare", "seed"),
 ])
 def test_bad_input_is_a_readable_gradio_error(client, kwargs, api_name, message):
     with pytest.raises(AppError, match=message):
@@ -137,3 +143,20 @@ def test_server_keeps_serving_after_errors(client):
     with pytest.raises(AppError):
         client.predict(z=[0.0], model=MODEL, api_name="/decode")
     assert pixels(client.predict(z=[0.0] * 16, model=MODEL, api_name="/decode")).shape == (280, 280)
+
+
+def test_compare_returns_each_models_reconstruction_samples_and_figures(client):
+    names = ["fashion-mnist-2d-ae", "fashion-mnist-2d-vae"]
+    r = client.predict(image=handle_file(TSHIRT), models=names, seed=3, api_name="/compare")
+    assert list(r["models"]) == names and r["seed"] == 3
+    ae, vae = r["models"]["fashion-mnist-2d-ae"], r["models"]["fashion-mnist-2d-vae"]
+    assert ae["kind"] == "ae" and ae["kl_nats"] is None and vae["kl_nats"] > 0
+    for v in (ae, vae):
+        header, data = v["reconstruction"].split(",", 1)
+        with Image.open(io.BytesIO(base64.b64decode(data))) as img:
+            assert header == "data:image/png;base64" and img.size == (280, 280)
+        assert v["samples"].startswith("data:image/png;base64,")
+        assert 0 < v["sharp_recon"] < 1.5 and v["data_distance"] > 0
+    assert ae["sample_distance"] > vae["sample_distance"]     # the autoencoder's draws are not clothes
+    again = client.predict(image=handle_file(TSHIRT), models=names, seed=3, api_name="/compare")
+    assert again == r                                          # same seed, same draws

@@ -1,4 +1,4 @@
-"""The public HTTP endpoints: /decode, /pick, /encode, /interpolate, /sample. Their names, parameters
+"""The public HTTP endpoints: /decode, /pick, /encode, /interpolate, /sample, /compare. Their names, parameters
 and outputs are an API that users script against (README, "HTTP API"): keep them stable.
 
 /decode and /pick hang on a hidden button with hidden inputs and outputs, so gradio_client calls do
@@ -12,6 +12,7 @@ import gradio as gr
 from model import explorer as ex
 from model.registry import ModelRegistry
 
+from .compare import ComparePanel
 from .encode import EncodePanel
 from .interpolate import InterpolatePanel
 from .sample import SamplePanel
@@ -19,8 +20,10 @@ from .server import image_file, image_files, user_errors
 
 
 class Api:
-    def __init__(self, registry: ModelRegistry, encode: EncodePanel, interpolate: InterpolatePanel) -> None:
+    def __init__(self, registry: ModelRegistry, encode: EncodePanel, interpolate: InterpolatePanel,
+                 compare: ComparePanel) -> None:
         self.registry = registry
+        self.compare_panel = compare
         self.encode_panel = encode
         self.interpolate_panel = interpolate
 
@@ -48,12 +51,18 @@ class Api:
         images, z = ex.sample(self.registry.get(model), n, temperature, seed)
         return image_files(images), z.round(4).tolist()
 
+    @user_errors
+    def compare(self, image, models: list[str], seed: int) -> dict:
+        return self.compare_panel.report(image, models, seed)
+
     def build(self, model_dd: gr.Dropdown, sample: SamplePanel) -> None:
         with gr.Row(visible=False):
             z = gr.JSON(label="z")
             index = gr.Number(label="index", precision=0)
             image = gr.Image(type="pil", format="png")
             mu = gr.JSON(label="mu")
+            models = gr.JSON(label="models")
+            report = gr.JSON(label="report")
             button = gr.Button("api")
         enc, interp = self.encode_panel, self.interpolate_panel
         button.click(self.decode, [z, model_dd], image, api_name="decode")
@@ -61,5 +70,7 @@ class Api:
         button.click(self.encode, [enc.upload, model_dd], [enc.recon, enc.info], api_name="encode", preprocess=False)
         button.click(self.interpolate, interp.inputs, [interp.frames, interp.gif], api_name="interpolate",
                      preprocess=False)
+        button.click(self.compare, [self.compare_panel.image_a, models, self.compare_panel.seed], report,
+                     api_name="compare", preprocess=False)
         sample.button.click(self.sample, [sample.n, sample.temperature, sample.seed, model_dd],
                             [sample.gallery, sample.zs], api_name="sample")

@@ -1,23 +1,31 @@
-"""Plotly figures for the teaching charts: the posterior per dimension and the training curves."""
+"""Plotly figures for the teaching charts: the posterior per dimension, the training curves, and the
+lab's side-by-side maps, clouds, training snapshots and rate-distortion curve."""
 from __future__ import annotations
 
+import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf"]         # the map's class colours (assets/map.js)
 
 LAYOUT = dict(margin=dict(l=40, r=10, t=40, b=40), height=300, template="plotly_white",
               legend=dict(orientation="h", y=-0.25))
 
 
-def posterior_figure(mu: list[float], sigma: list[float], z: list[float] | None = None) -> go.Figure:
+def posterior_figure(mu: list[float], sigma: list[float] | None, z: list[float] | None = None) -> go.Figure:
     """q(z|x) per dimension as mean ± 2 sigma, over the prior's ± 2 band: the encoder predicts a
-    distribution (a cloud), not a point; z is one draw from it."""
+    distribution (a cloud), not a point; z is one draw from it. sigma None: an autoencoder's code,
+    drawn as bare points (it has no spread)."""
     dims = list(range(len(mu)))
     fig = go.Figure()
     fig.add_trace(go.Bar(x=dims, y=[4] * len(dims), base=[-2] * len(dims), marker_color="rgba(160,160,160,0.25)",
                          name="prior N(0,1): ±2", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=dims, y=mu, mode="markers", name="μ ± 2σ (posterior)",
-                             marker=dict(color="#2563eb", size=9),
-                             error_y=dict(type="data", array=[2 * s for s in sigma], color="#2563eb", thickness=2),
-                             hovertemplate="z%{x}: μ=%{y:.2f}<extra></extra>"))
+    spread = {} if sigma is None else dict(
+        error_y=dict(type="data", array=[2 * s for s in sigma], color="#2563eb", thickness=2))
+    fig.add_trace(go.Scatter(x=dims, y=mu, mode="markers", marker=dict(color="#2563eb", size=9),
+                             name="code z (a point: no σ)" if sigma is None else "μ ± 2σ (posterior)",
+                             hovertemplate="z%{x}: μ=%{y:.2f}<extra></extra>", **spread))
     if z is not None:
         fig.add_trace(go.Scatter(x=dims, y=z, mode="markers", name="z = μ + σ·ε (one sample)",
                                  marker=dict(color="#f97316", symbol="x", size=10),
@@ -37,4 +45,113 @@ def history_figure(history: list[dict]) -> go.Figure:
     fig.add_trace(go.Scatter(x=ep, y=[h["test_neg_elbo"] for h in history], name="−ELBO (test)"))
     fig.update_layout(title="Training: the two terms of the ELBO", xaxis_title="epoch", yaxis_title="nats",
                       yaxis2=dict(title="KL (nats)", overlaying="y", side="right"), **LAYOUT)
+    return fig
+
+
+def _ellipses(mu: np.ndarray, sigma: np.ndarray, k: float = 2.0, n: int = 24) -> tuple[list, list]:
+    """mu ± k sigma ellipses (axis-aligned: q(z|x) is diagonal) as one None-separated outline."""
+    t = np.linspace(0, 2 * np.pi, n)
+    xs = mu[:, :1] + k * sigma[:, :1] * np.cos(t)                  # (N, n)
+    ys = mu[:, 1:2] + k * sigma[:, 1:2] * np.sin(t)
+    gap = np.full((len(mu), 1), np.nan)
+    return np.hstack([xs, gap]).ravel().tolist(), np.hstack([ys, gap]).ravel().tolist()
+
+
+def clouds_figure(panels: list[tuple[str, dict]]) -> go.Figure:
+    """One 2-D map per model, same axes: each test image's q(z|x) as its mu ± 2 sigma ellipse (a VAE),
+    or a bare point (an autoencoder), over the prior's 2-sigma circle."""
+    fig = make_subplots(rows=1, cols=max(1, len(panels)), subplot_titles=[n for n, _ in panels],
+                        shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.03)
+    ring = np.linspace(0, 2 * np.pi, 60)
+    for col, (_, c) in enumerate(panels, start=1):
+        fig.add_trace(go.Scatter(x=2 * np.cos(ring), y=2 * np.sin(ring), mode="lines", hoverinfo="skip",
+                                 line=dict(color="#999", dash="dot"), name="prior N(0, I): 2σ", showlegend=col == 1),
+                      row=1, col=col)
+        for k, cls in enumerate(c["classes"]):
+            sel = c["labels"] == k
+            color = PALETTE[k % len(PALETTE)]
+            if c["sigma"] is not None:
+                x, y = _ellipses(c["mu"][sel], c["sigma"][sel])
+                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", line=dict(color=color, width=0.5),
+                                         opacity=0.35, hoverinfo="skip", legendgroup=cls, showlegend=False),
+                              row=1, col=col)
+            fig.add_trace(go.Scatter(x=c["mu"][sel, 0], y=c["mu"][sel, 1], mode="markers", name=cls,
+                                     legendgroup=cls, showlegend=col == 1, marker=dict(color=color, size=4),
+                                     hovertemplate=f"{cls}<extra></extra>"), row=1, col=col)
+    lim = max(3.0, *(float(np.abs(c["mu"]).max()) for _, c in panels)) if panels else 3.0
+    fig.update_xaxes(range=[-lim, lim])
+    fig.update_yaxes(range=[-lim, lim], scaleanchor="x")
+    fig.update_layout(title="Posterior clouds: μ ± 2σ of each test image (an autoencoder has only points)",
+                      **dict(LAYOUT, height=380))
+    return fig
+
+
+def organise_figure(panels: list[tuple[str, dict]]) -> go.Figure:
+    """The recorded training snapshots as an animation: one map per model, a training-time slider
+    and Play. Each model keeps its own axes, so the autoencoder's outward drift shows in the scale."""
+    n = len(panels)
+    fig = make_subplots(rows=1, cols=max(1, n), subplot_titles=[name for name, _ in panels],
+                        horizontal_spacing=0.06)
+    steps = min(len(s["step"]) for _, s in panels)
+
+    def traces(t: int) -> list[go.Scatter]:
+        out = []
+        for col, (_, s) in enumerate(panels, start=1):
+            mu = s["mu"][t].astype(np.float32)
+            out.append(go.Scatter(x=mu[:, 0], y=mu[:, 1], mode="markers", xaxis=f"x{col if col > 1 else ''}",
+                                  yaxis=f"y{col if col > 1 else ''}", showlegend=False, hoverinfo="skip",
+                                  marker=dict(size=3, color=[PALETTE[k % 10] for k in s["labels"]])))
+        return out
+
+    for tr in traces(steps - 1):
+        fig.add_trace(tr)
+    epochs = panels[0][1]["epoch"]
+    fig.frames = [go.Frame(data=traces(t), name=str(t)) for t in range(steps)]
+    slider = dict(active=steps - 1, currentvalue=dict(prefix="training: epoch "), pad=dict(t=30),
+                  steps=[dict(method="animate", label=f"{epochs[t]:.2f}",
+                              args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
+                                                   transition=dict(duration=0))]) for t in range(steps)])
+    play = dict(type="buttons", showactive=False, x=0, y=-0.12, xanchor="left", direction="left", buttons=[
+        dict(label="▶ Play", method="animate",
+             args=[None, dict(frame=dict(duration=250, redraw=False), fromcurrent=False, transition=dict(duration=0))]),
+        dict(label="❚❚ Pause", method="animate",
+             args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])
+    for col, (_, s) in enumerate(panels, start=1):
+        lim = float(np.abs(s["mu"][:steps].astype(np.float32)).max()) * 1.05 + 1e-6
+        fig.update_xaxes(range=[-lim, lim], row=1, col=col)
+        fig.update_yaxes(range=[-lim, lim], row=1, col=col)
+    fig.update_layout(title="Watch it organise: the test means during training", sliders=[slider],
+                      updatemenus=[play], **dict(LAYOUT, height=440, margin=dict(l=40, r=10, t=60, b=90)))
+    return fig
+
+
+def rate_distortion_figure(sweep: dict, marked: set[str]) -> go.Figure:
+    """Distortion (reconstruction nats) against rate (KL nats) for the beta sweep, with lines of
+    constant -ELBO = D + R (Alemi et al. 2018, "Fixing a Broken ELBO"). Each beta picks a point; the
+    autoencoder has no finite rate and is drawn at the right edge."""
+    vae = [r for r in sweep["runs"] if r["kind"] == "vae"]
+    ae = [r for r in sweep["runs"] if r["kind"] == "ae"]
+    rates = [r["kl"] for r in vae]
+    dists = [r["recon"] for r in vae] + [r["recon"] for r in ae]
+    r_max = max(rates) * 1.35
+    fig = go.Figure()
+    lo, hi = min(dists) - 10, max(dists) + 10
+    for elbo in np.arange(np.ceil((lo + min(rates)) / 10) * 10, hi + r_max, 10):
+        fig.add_trace(go.Scatter(x=[0, r_max], y=[elbo, elbo - r_max], mode="lines", hoverinfo="skip",
+                                 line=dict(color="#ddd", width=1), showlegend=False))
+    fig.add_trace(go.Scatter(x=rates, y=[r["recon"] for r in vae], mode="lines+markers+text",
+                             text=[f"β={r['beta']:g}" for r in vae], textposition="top right",
+                             marker=dict(size=[14 if r["name"] in marked else 8 for r in vae], color="#2563eb"),
+                             name="VAE, one β each", customdata=[r["neg_elbo"] for r in vae],
+                             hovertemplate="rate %{x:.1f} nats, distortion %{y:.1f} nats<br>−ELBO %{customdata:.1f}"
+                                           "<extra></extra>"))
+    for r in ae:
+        fig.add_trace(go.Scatter(x=[r_max], y=[r["recon"]], mode="markers+text", text=["autoencoder: rate → ∞"],
+                                 textposition="top left", marker=dict(symbol="triangle-right", size=12, color="#dc2626"),
+                                 name="autoencoder (no KL)", hovertemplate="distortion %{y:.1f} nats<extra></extra>"))
+    fig.update_layout(title="The tug-of-war: distortion against rate (grey: lines of equal −ELBO)",
+                      xaxis_title="rate: KL(q(z|x) ‖ N(0, I)), nats", yaxis_title="distortion: −log p(x|z), nats",
+                      **dict(LAYOUT, height=380))
+    fig.update_xaxes(range=[0, r_max * 1.02])
+    fig.update_yaxes(range=[lo, hi])
     return fig

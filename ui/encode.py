@@ -53,6 +53,8 @@ class EncodePanel:
     def resample(self, model: str, info: dict, seed: int) -> tuple:
         if not info:
             raise gr.Error("encode an image first")
+        if info.get("logvar") is None:
+            raise gr.Error(f"{model} gives one point and no σ: there is no ε to draw again (pick a VAE)")
         r = ex.reparameterize(self.registry.get(model), info["mu"], info["logvar"], int(seed))
         new = dict(info, z=r["z"], eps=r["eps"])
         chart = posterior_figure(info["mu"], info["sigma"], r["z"])

@@ -13,6 +13,7 @@ from model.registry import ModelRegistry
 from . import text
 from .about import AboutPanel
 from .api import Api
+from .compare import ComparePanel
 from .encode import EncodePanel
 from .explore import ExplorePanel
 from .interpolate import InterpolatePanel
@@ -53,10 +54,11 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(explore))
     sample, manifold, about = SamplePanel(explore), ManifoldPanel(registry), AboutPanel(registry)
     sketch = SketchView(registry, explore)
+    compare = ComparePanel(registry)
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
         gr.HTML(text.TITLE)
         with gr.Row(equal_height=False):
-            model_dd = gr.Dropdown(registry.names(), value=default.name, label="Model", scale=1, min_width=200,
+            model_dd = gr.Dropdown(text.picker_choices(registry), value=default.name, label="Model", scale=1, min_width=200,
                                    elem_id="model-picker")
             model_info = gr.Markdown(text.describe(default), elem_id="model-info")
         explore.build(model_dd, default)
@@ -71,9 +73,11 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                 sample.build(model_dd)
             with gr.Tab("Manifold (2-D models)", id="manifold"):
                 manifold.build(default)
+            with gr.Tab("Compare: why a VAE", id="compare"):
+                compare.build()
             with gr.Tab("About the model", id="about"):
                 about.build(default)
-        Api(registry, encode, interpolate).build(model_dd, sample)
+        Api(registry, encode, interpolate, compare).build(model_dd, sample)
 
         switch = ModelSwitch(registry, [explore, encode, manifold, about, sketch])
         model_dd.change(switch.on_model, model_dd, [model_info, *switch.outputs], api_visibility="private")

@@ -31,6 +31,12 @@ TEACH = {
               "centre (typical, cleaner images); T > 1 wanders off (stranger ones). VAE samples are **blurry**: "
               "the decoder is trained to predict each pixel's mean given z, and for a z it is unsure about the "
               "mean is an average of many possible images. GANs avoid that average, at other costs.",
+    "compare": "**Why a VAE?** The same inputs through 2–4 models trained with one recipe (`python -m model.lab`), "
+               "so only the bottleneck differs. A **plain autoencoder** maps an image to a *point*; a **VAE** maps "
+               "it to a *Gaussian cloud*, and its KL term pulls every cloud towards N(0, I): that tug-of-war fills "
+               "the space, so z ~ N(0, I) decodes to clothes. A **β-VAE** (β = 4) pulls harder: larger, "
+               "overlapping clouds and more blur. The price of the Gaussian decoder's averaging is **blur**; a "
+               "**VQ-VAE** (van den Oord et al. 2017) snaps codes to a learned codebook and keeps detail.",
     "manifold": "Figure 4 of Kingma & Welling (2013): for a 2-D latent space, decode a grid of z placed at the "
                 "Gaussian's quantiles. Items morph smoothly into each other: the space has no holes.",
 }
@@ -40,11 +46,23 @@ ENCODE_FIRST = "Upload an image to see its ELBO terms."
 
 
 def describe(m: LoadedModel) -> str:
-    """One line under the model picker."""
+    """One line under the model picker (and the model's own description, if it has one)."""
     c, met = m.config, m.metrics
-    elbo = f"test -ELBO {met['test_neg_elbo']:.1f} nats" if "test_neg_elbo" in met else "no metrics"
-    return (f"{m.name}: {c.image_size}x{c.image_size} {'grey' if c.channels == 1 else 'colour'}, "
-            f"latent {c.latent_dim} ({int(m.active.sum())} active), {elbo}")
+    if met.get("test_neg_elbo") is not None:
+        score = f"test -ELBO {met['test_neg_elbo']:.1f} nats"
+    elif met.get("test_recon") is not None:
+        score = f"test reconstruction {met['test_recon']:.1f} nats (no KL: no ELBO)"
+    else:
+        score = "no metrics"
+    line = (f"{m.name}: {c.image_size}x{c.image_size} {'grey' if c.channels == 1 else 'colour'}, "
+            f"latent {c.latent_dim} ({int(m.active.sum())} active), {score}")
+    return f"{line}  \n{m.description}" if m.description else line
+
+
+def picker_choices(registry) -> list[tuple[str, str]]:
+    """(label, name) pairs for a model dropdown: the name and its one-line description."""
+    return [(f"{n} — {registry.get(n).description}" if registry.get(n).description else n, n)
+            for n in registry.names()]
 
 
 def slider_label(m: LoadedModel, d: int) -> str:
@@ -63,6 +81,10 @@ def sliders_note(m: LoadedModel, shown: int) -> str:
 
 def stats_markdown(info: dict) -> str:
     """The ELBO of one image as a small table: the two terms and their tug-of-war."""
+    if info["kl"] is None:
+        return (f"| term | nats |\n|---|---:|\n"
+                f"| reconstruction  −log p(x\\|z) | {info['recon']:.2f} |\n"
+                f"| KL | none: a plain autoencoder gives a point, not a Gaussian, so there is no KL and no ELBO |")
     return (f"| term | nats |\n|---|---:|\n"
             f"| reconstruction  −log p(x\\|z) | {info['recon']:.2f} |\n"
             f"| KL(q(z\\|x) ‖ N(0, I)) | {info['kl']:.2f} |\n"
@@ -87,4 +109,35 @@ def about_markdown(m: LoadedModel) -> str:
     c = m.config
     return (f"### {m.name}\n{c.image_size}×{c.image_size}×{c.channels}, latent {c.latent_dim}, "
             f"widths {list(c.widths)}, {c.res_blocks} residual block(s), reconstruction loss `{c.recon}`, "
-            f"β = {c.beta}, map: {m.atlas['map_method']}\n\n| metric | value |\n|---|---|\n{table}")
+            f"{KIND_LINES[c.kind](c)}, map: {m.atlas['map_method']}\n\n| metric | value |\n|---|---|\n{table}")
+
+
+KIND_LINES = {
+    "vae": lambda c: f"β = {c.beta}",
+    "ae": lambda c: "a plain autoencoder: z = encoder(x), no σ, no KL term, no prior",
+    "vq": lambda c: (f"a VQ-VAE: {c.groups} codes from a codebook of {c.codebook_size} "
+                     f"(KL = {c.groups}·log {c.codebook_size} against a uniform prior)"),
+}
+
+
+def compare_note(kinds: list[str]) -> str:
+    """What to look for, given which kinds are on the page."""
+    lines = []
+    if "ae" in kinds:
+        lines.append("**The autoencoder's samples are not clothes.** Nothing made its codes look like N(0, I): "
+                     "they sit wherever training left them (see them drift outward in *watch it organise*), so "
+                     "most of N(0, I) falls in gaps its decoder never saw. Its clouds are bare points.")
+    if "vae" in kinds:
+        lines.append("**The VAE's samples are clothes, but blurry**: the KL term packed its clouds around N(0, I); "
+                     "the decoder predicts each pixel's mean, an average over the images a cloud could be.")
+    if "vq" in kinds:
+        lines.append("**The VQ-VAE reconstructs sharply, but uniformly random codes decode to noise**: it needs a "
+                     "learned prior over its codes (the paper fits a PixelCNN) before it can sample.")
+    return "\n\n".join(lines)
+
+
+def rate_distortion_note(sweep: dict) -> str:
+    return ("Each point is a 16-D model trained with the same recipe and a different β: larger β buys a "
+            "smaller rate (KL, the information z carries about x) at the cost of distortion (reconstruction). "
+            "β = 1 minimises their sum, the −ELBO; the grey lines join models with equal −ELBO (Alemi et al. "
+            f"2018, *Fixing a Broken ELBO*). Reproduce it: `{sweep.get('command', 'python -m model.lab sweep')}`.")

@@ -1,0 +1,106 @@
+"""The lab, side by side: the same inputs through 2-4 models (ui/compare.py and the /compare endpoint).
+
+The story it makes visible: an autoencoder maps an image to a point; a VAE maps it to a Gaussian
+cloud, and the KL term packs the clouds around N(0, I) so that the space can be sampled; a larger
+beta packs them harder and blurs more; a VQ-VAE's codebook keeps detail but leaves it with no
+prior to sample from. Nothing here imports gradio or plotly.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from . import explorer as ex
+from .checks import ExplorerError
+from .images import grid, to_image, to_images
+from .measures import nearest_distances, sharpness_ratio
+from .registry import LoadedModel, ModelRegistry
+
+MIN_MODELS, MAX_MODELS = 2, 4
+CLOUD_POINTS = 300          # test images drawn as mu ± 2 sigma ellipses on the 2-D maps
+MEASURE_DRAWS = 256         # prior draws for the sample-distance and sharpness figures
+MEASURE_IMAGES = 1000       # test images (stored thumbnails) reconstructed for the sharpness figure
+
+
+def pick_models(registry: ModelRegistry, names) -> list[LoadedModel]:
+    """2-4 distinct model names -> their models, in the order given."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise ExplorerError(f"models must be a list of {MIN_MODELS} to {MAX_MODELS} model names")
+    names = list(dict.fromkeys(names))
+    if not MIN_MODELS <= len(names) <= MAX_MODELS:
+        raise ExplorerError(f"pick {MIN_MODELS} to {MAX_MODELS} models to compare (got {len(names)})")
+    return [registry.get(n) for n in names]
+
+
+def reconstructions(models: list[LoadedModel], source, seed: int = 0) -> list[dict]:
+    """Each model's encoding of the same image: its input, reconstruction, and the two ELBO terms
+    (recon nats; KL nats, None for an autoencoder, which has no KL)."""
+    return [ex.encode(m, source, seed) for m in models]
+
+
+@torch.inference_mode()
+def draws(m: LoadedModel, seed: int, n: int = 16) -> Image.Image:
+    """n of the model's "samples" (model.explorer.prior_draws at T = 1) as a grid."""
+    images = to_images(m.vae.decode(ex.prior_draws(m, n, 1.0, seed)), m.config.image_size * 2)
+    return grid(images, cols=int(np.ceil(np.sqrt(n))))
+
+
+def test_images(m: LoadedModel) -> np.ndarray:
+    """The stored test-set thumbnails, uint8 (N, C, H, W): the reference for every measure here."""
+    return m.atlas["thumbnails"]
+
+
+@torch.inference_mode()
+def measures(m: LoadedModel) -> dict:
+    """The blur and the sampling gap in numbers, computed once per model on its stored test images.
+
+    sharp_recon / sharp_samples: mean gradient magnitude over the test images' (1.0 = as sharp as
+    the data). sample_distance: median distance from 256 draws to their nearest test image, beside
+    data_distance, the same for 256 test images to the other test images: draws that look like
+    data sit about as close as data does."""
+    if "measures" in m.cache:
+        return m.cache["measures"]
+    ref = test_images(m)
+    x = torch.from_numpy(ref[:MEASURE_IMAGES]).float().div(255)
+    recon = m.vae.decode(m.vae.posterior(x).mode()).numpy()
+    samples = m.vae.decode(ex.prior_draws(m, MEASURE_DRAWS, 1.0, seed=0)).numpy()
+    out = {"sharp_recon": round(sharpness_ratio(recon, ref[:MEASURE_IMAGES]), 3),
+           "sharp_samples": round(sharpness_ratio(samples, ref[:MEASURE_IMAGES]), 3),
+           "sample_distance": round(float(np.median(nearest_distances(samples, ref))), 3),
+           "data_distance": round(float(np.median(nearest_distances(ref[:MEASURE_DRAWS], ref,
+                                                                     exclude_self=True))), 3)}
+    m.cache["measures"] = out
+    return out
+
+
+@torch.inference_mode()
+def zoomed(m: LoadedModel, source, size: int = 120) -> tuple[Image.Image, Image.Image]:
+    """The centre half of the image and of this model's reconstruction, blown up with nearest-
+    neighbour pixels, so the blur is seen rather than described."""
+    x = ex.load_upload(m, source)
+    recon = m.vae.decode(m.vae.posterior(x).mode())
+    s = m.config.image_size
+    box = (s // 4, s // 4, s - s // 4, s - s // 4)
+    return tuple(to_image(t[0], s).crop(box).resize((size, size), Image.NEAREST) for t in (x, recon))
+
+
+def clouds(m: LoadedModel, n: int = CLOUD_POINTS) -> dict:
+    """For a 2-D model: mu and sigma (None for an autoencoder: a point has no spread) of the first n
+    test images, with their classes."""
+    if m.dim != 2:
+        raise ExplorerError(f"{m.name} has a {m.dim}-D latent space; the clouds are drawn for 2-D models")
+    mu = np.asarray(m.atlas["mu"][:n], dtype=np.float64)
+    lv = m.atlas.get("logvar")
+    sigma = None if lv is None else np.exp(0.5 * np.asarray(lv[:n], dtype=np.float64))
+    return {"mu": mu, "sigma": sigma, "labels": m.atlas["labels"][:n].astype(int), "classes": m.class_names}
+
+
+def organising(m: LoadedModel) -> dict | None:
+    """The recorded training snapshots with each image's class, or None when none were recorded."""
+    snap = m.snapshots()
+    if snap is None:
+        return None
+    return dict(snap, labels=m.atlas["labels"][snap["index"]].astype(int), classes=m.class_names)

@@ -1,0 +1,165 @@
+"""The Compare tab: 2-4 models side by side on the same inputs (model.compare), telling the story
+autoencoder -> VAE -> beta-VAE -> VQ-VAE: points vs clouds, samples that are or are not clothes,
+the tug-of-war as a rate-distortion curve, the space organising during training, and the blur in
+numbers. Its report is also the public /compare endpoint (ui/api.py)."""
+from __future__ import annotations
+
+import gradio as gr
+import plotly.graph_objects as go
+from PIL import Image
+
+from model import compare as cmp
+from model import explorer as ex
+from model import checks
+from model.checks import MAX_SEED
+from model.images import png_data_url, strip
+from model.registry import ModelRegistry
+
+from . import text
+from .charts import clouds_figure, organise_figure, rate_distortion_figure
+from .interpolate import example_pairs
+from .server import image_file, upload_path, user_errors
+
+DEFAULT_MODELS = ("fashion-mnist-2d-ae", "fashion-mnist-2d-vae", "fashion-mnist-2d-beta4")
+INTERPOLATION_STEPS = 8
+
+
+def default_models(registry: ModelRegistry) -> list[str]:
+    """The lab's 2-D trio when shipped, else the first two models."""
+    names = [n for n in DEFAULT_MODELS if n in registry.models]
+    return names if len(names) >= cmp.MIN_MODELS else registry.names()[:cmp.MIN_MODELS]
+
+
+def empty_figure(message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_layout(height=120, template="plotly_white", xaxis_visible=False, yaxis_visible=False,
+                      margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def kl_text(kl) -> str:
+    return "KL none (no prior)" if kl is None else f"KL {kl:.1f}"
+
+
+class ComparePanel:
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+
+    # ------------------------------------------------------------ the report (page and API)
+    def report(self, image, names, seed) -> dict:
+        """Each model's reconstruction, "samples" and measures for the same image and seed, as a dict
+        of plain values (images as PNG data URLs): what /compare returns."""
+        models = cmp.pick_models(self.registry, names)
+        seed = checks.seed(seed)
+        encodings = cmp.reconstructions(models, upload_path(image), seed)
+        out = {"seed": seed, "models": {}}
+        for m, e in zip(models, encodings):
+            out["models"][m.name] = {
+                "kind": m.kind, "latent_dim": m.dim, "recon_nats": e["recon"], "kl_nats": e["kl"],
+                "reconstruction": png_data_url(e["recon_image"]),
+                "samples": png_data_url(cmp.draws(m, seed)), **cmp.measures(m)}
+        return out
+
+    # ------------------------------------------------------------ handlers
+    @user_errors
+    def on_compare(self, image_a, image_b, names, seed) -> tuple:
+        models = cmp.pick_models(self.registry, names)
+        seed = checks.seed(seed)
+        a, b = upload_path(image_a), upload_path(image_b)
+        encodings = cmp.reconstructions(models, a, seed)
+        recon = [(image_file(encodings[0]["input_image"]), "the image (as the first model sees it)")]
+        recon += [(image_file(e["recon_image"]), f"{m.name}: recon {e['recon']:.1f} · {kl_text(e['kl'])} nats")
+                  for m, e in zip(models, encodings)]
+        samples = [(image_file(cmp.draws(m, seed)), self.sample_caption(m)) for m in models]
+        walks = [] if b is None else [(image_file(self.walk_strip(m, a, b)), m.name) for m in models]
+        crops = []
+        for m in models:
+            data, rec = cmp.zoomed(m, a)
+            if not crops:
+                crops.append((image_file(data), "the image, centre, zoomed"))
+            crops.append((image_file(rec), f"{m.name}: its reconstruction, same crop"))
+        return (recon, samples, walks, self.clouds(models), self.organise(models), self.blur_table(models), crops,
+                text.compare_note([m.kind for m in models]))
+
+    @staticmethod
+    def walk_strip(m, a, b):
+        frames = ex.interpolate_images(m, a, b, INTERPOLATION_STEPS, "linear")["frames"]
+        return strip([f.resize((84, 84), Image.NEAREST) for f in frames], gap=2)
+
+    def sample_caption(self, m) -> str:
+        d = cmp.measures(m)
+        what = "random codes" if m.kind == "vq" else "z ~ N(0, I)"
+        return (f"{m.name}: {what}; median distance to the nearest test image {d['sample_distance']:.2f} "
+                f"(test images: {d['data_distance']:.2f})")
+
+    def clouds(self, models) -> go.Figure:
+        flat = [(m.name, cmp.clouds(m)) for m in models if m.dim == 2]
+        return clouds_figure(flat) if flat else empty_figure("Clouds are drawn for 2-D models: pick one.")
+
+    def organise(self, models) -> go.Figure:
+        recorded = [(m.name, s) for m in models if (s := cmp.organising(m)) is not None and m.dim == 2]
+        if not recorded:
+            return empty_figure("No training snapshots for these models: pick the lab's 2-D models.")
+        return organise_figure(recorded)
+
+    def blur_table(self, models) -> list[list]:
+        rows = []
+        for m in models:
+            d = cmp.measures(m)
+            rows.append([m.name, ex.KIND_NAMES[m.kind], d["sharp_recon"], d["sharp_samples"],
+                         d["sample_distance"], d["data_distance"]])
+        return rows
+
+    @user_errors
+    def test_pair(self, names) -> list[str]:
+        models = cmp.pick_models(self.registry, names) if len(names or []) >= cmp.MIN_MODELS else None
+        m = models[0] if models else self.registry.get(self.registry.default())
+        gallery = ex.test_set_gallery(m, per_class=1)
+        return [image_file(gallery[0][0]), image_file(gallery[-1][0])]
+
+    # ------------------------------------------------------------ layout and events
+    def build(self) -> None:
+        gr.Markdown(text.TEACH["compare"], elem_classes="teach")
+        with gr.Row(equal_height=False):
+            self.models = gr.CheckboxGroup(text.picker_choices(self.registry), value=default_models(self.registry),
+                                           label=f"models ({cmp.MIN_MODELS} to {cmp.MAX_MODELS})", scale=3,
+                                           elem_id="compare-models")
+            with gr.Column(scale=1, min_width=160):
+                self.seed = gr.Number(0, label="seed (the same draws for every model)", precision=0, minimum=0,
+                                      maximum=MAX_SEED)
+                button = gr.Button("Compare", variant="primary", elem_id="compare-button")
+                pair_btn = gr.Button("Try two test images", size="sm")
+        with gr.Row(equal_height=False):
+            self.image_a = gr.Image(label="image (reconstructed, and the walk's start)", type="filepath", height=160,
+                                    sources=["upload", "clipboard"], elem_id="compare-a")
+            self.image_b = gr.Image(label="second image (the walk's end)", type="filepath", height=160,
+                                    sources=["upload", "clipboard"])
+        gr.Examples([p for p in example_pairs() if "drawn-" in p[0]], inputs=[self.image_a, self.image_b],
+                    label="example pairs")
+        note = gr.Markdown(elem_id="compare-note")
+        recon = gr.Gallery(label="reconstructions of the same image (nats per image)", columns=5, height=230,
+                           allow_preview=False, format="png", elem_id="compare-recon")
+        samples = gr.Gallery(label="samples: the same seed, decoded by each model", columns=4, height=300,
+                             allow_preview=False, format="png", elem_id="compare-samples")
+        walks = gr.Gallery(label="the same two images interpolated (linear) by each model", columns=1, height=260,
+                           allow_preview=False, format="png", elem_id="compare-walks")
+        clouds = gr.Plot(label="posterior clouds (2-D models)", elem_id="compare-clouds")
+        organise = gr.Plot(label="watch it organise (training snapshots)", elem_id="compare-organise")
+        with gr.Row(equal_height=False):
+            blur = gr.Dataframe(headers=["model", "kind", "sharpness: reconstructions", "sharpness: samples",
+                                         "samples: distance to data", "test images: distance to data"],
+                                label="the blur, measured (sharpness = mean gradient magnitude ÷ the test "
+                                      "images'; distances: median to the nearest test image, pixel space)",
+                                interactive=False, elem_id="compare-blur", scale=3)
+            crops = gr.Gallery(label="zoomed: the centre of the image and of each reconstruction", columns=5,
+                               height=200, allow_preview=False, format="png", scale=2, elem_id="compare-crops")
+        sweep = self.registry.lab_sweep()
+        if sweep:
+            gr.Plot(rate_distortion_figure(sweep, {r["name"] for r in sweep["runs"] if r.get("shipped_as")}),
+                    label="rate–distortion (the β sweep)", elem_id="compare-rd")
+            gr.Markdown(text.rate_distortion_note(sweep), elem_classes="teach")
+        self.inputs = [self.image_a, self.image_b, self.models, self.seed]
+        button.click(self.on_compare, self.inputs, [recon, samples, walks, clouds, organise, blur, crops, note],
+                     api_visibility="private", preprocess=False)
+        pair_btn.click(self.test_pair, self.models, [self.image_a, self.image_b], api_visibility="private")
