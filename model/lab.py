@@ -41,6 +41,7 @@ MODELS = {
 }
 SWEEP_BETAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 SWEEP_ARGS = ["--latent-dim", "16", "--map", "pca", "--iwae-k", "10"]
+SWEEP_SHIPPED = {"beta-1": "fashion-mnist-16d-vae", "ae": "fashion-mnist-16d-ae"}   # sweep runs the page offers
 
 
 def train_args(name: str, out: str) -> list[str]:
@@ -87,7 +88,8 @@ def collect(sweep_dir: Path) -> dict:
         m, cfg = load_metrics(run), json.loads((run / "config.json").read_text())
         rows.append({"name": run.name, "kind": cfg.get("kind", "vae"), "beta": cfg.get("beta"),
                      "latent_dim": cfg["latent_dim"], "recon": m["test_recon"], "kl": m["test_kl"],
-                     "neg_elbo": m["test_neg_elbo"], "active_units": m["active_units"]})
+                     "neg_elbo": m["test_neg_elbo"], "active_units": m["active_units"],
+                     "shipped_as": SWEEP_SHIPPED.get(run.name)})
     rows.sort(key=lambda r: (r["kind"] != "vae", r["beta"] or 0))
     return {"dataset": "fashion-mnist", "command": "python -m model.lab sweep --out runs/sweep",
             "recipe": " ".join(RECIPE + SWEEP_ARGS), "runs": rows}

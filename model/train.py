@@ -278,7 +278,7 @@ def restore(run: Run, config: VAEConfig) -> None:
     if run.args.resume and path.is_file():
         meta = load_checkpoint(path, run.core, run.opt)
         run.start_epoch, run.history, run.seconds = meta["epoch"], meta["history"], meta.get("seconds", 0.0)
-        if meta["config"] != config.to_dict():
+        if VAEConfig.from_dict(meta["config"]) != config:       # fields added since take their defaults
             raise TrainingError(f"{path}: was trained with another configuration; "
                                 f"use the same arguments, or a new --out")
         if run.rank == 0:

@@ -412,3 +412,31 @@ def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(browser_page, m2
     served = np.asarray(ex.decode(m2d, z), dtype=np.int16)[::10, ::10]
     assert (np.abs(painted - served) <= 2).mean() >= 0.999
     assert page.problems == []
+
+
+def test_compare_tab_shows_three_models_side_by_side_and_plays_the_training(browser_page):
+    """Issue 14: the default trio (autoencoder, VAE, beta-VAE) on two test images: reconstructions,
+    samples, clouds and the training snapshots with a slider that Play moves."""
+    page = browser_page
+    page.get_by_role("tab", name="Compare: why a VAE").click()
+    page.locator("#compare-pair").click()
+    page.wait_for_selector("#compare-a img", state="visible")
+    wait_for_idle(page)
+    page.locator("#compare-button").click()
+    page.wait_for_function("() => document.querySelectorAll('#compare-recon img').length === 4")   # input + 3
+    page.wait_for_function("() => document.querySelectorAll('#compare-samples img').length === 3")
+    page.wait_for_selector("#compare-walks img")
+    rows = page.locator("#compare-numbers tbody tr")
+    assert rows.count() == 3
+    assert "none" in rows.nth(0).inner_text()                      # the autoencoder has no KL
+    titles = page.eval_on_selector("#compare-clouds .js-plotly-plot",
+                                   "gd => gd.layout.annotations.map(a => a.text)")
+    assert titles == ["fashion-mnist-2d-ae", "fashion-mnist-2d-vae", "fashion-mnist-2d-beta4"]
+    active = "gd => gd._fullLayout.sliders[0].active"
+    organise = "#compare-organise .js-plotly-plot"
+    page.wait_for_selector(organise)
+    last = page.eval_on_selector(organise, active)
+    assert last > 20                                               # starts at the end of training
+    page.locator(organise).get_by_text("▶ Play").click()
+    page.wait_for_function(f"() => ({active})(document.querySelector('{organise}')) < {last}")   # replays from the start
+    assert page.problems == []

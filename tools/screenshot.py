@@ -1,7 +1,9 @@
-"""The README's picture: start the app on the shipped weights, open it in Debian's Chromium
-(Playwright, never `playwright install`), move one slider, and save a full-page screenshot.
+"""The README's pictures: start the app on the shipped weights, open it in Debian's Chromium
+(Playwright, never `playwright install`), move one slider, and save a full-page screenshot; with
+--compare, run the Compare tab on two test images and save that tab.
 
     python tools/screenshot.py [--out assets/screenshot.png] [--weights weights]
+    python tools/screenshot.py --compare [--out assets/compare.png]
 """
 from __future__ import annotations
 
@@ -41,11 +43,33 @@ def shoot(url: str, out: Path) -> None:
         browser.close()
 
 
+def shoot_compare(url: str, out: Path) -> None:
+    """The Compare tab with its default models, on the "Try two test images" pair."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        page.set_default_timeout(90_000)
+        page.goto(url)
+        page.get_by_role("tab", name="Compare: why a VAE").click()
+        page.locator("#compare-pair").click()
+        page.wait_for_selector("#compare-a img", state="visible")
+        page.locator("#compare-button").click()
+        page.wait_for_selector("#compare-recon img", state="visible")
+        page.wait_for_selector("#compare-organise .js-plotly-plot", state="attached")
+        page.wait_for_timeout(1500)
+        page.locator("#compare-tab").screenshot(path=str(out))
+        browser.close()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=str(ROOT / "assets" / "screenshot.png"))
+    p.add_argument("--out", default=None, help="default: assets/screenshot.png (assets/compare.png with --compare)")
+    p.add_argument("--compare", action="store_true", help="the Compare tab instead of the first view")
     p.add_argument("--weights", default=str(ROOT / "weights"))
     a = p.parse_args(argv)
+    a.out = a.out or str(ROOT / "assets" / ("compare.png" if a.compare else "screenshot.png"))
     from ui import build_demo
     from ui.server import launch, private_cache
 
@@ -54,7 +78,7 @@ def main(argv=None) -> int:
         port = free_port()
         launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
         try:
-            shoot(f"http://127.0.0.1:{port}/", Path(a.out))
+            (shoot_compare if a.compare else shoot)(f"http://127.0.0.1:{port}/", Path(a.out))
         finally:
             demo.close()
     print(f"wrote {a.out}")

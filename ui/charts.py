@@ -80,7 +80,7 @@ def clouds_figure(panels: list[tuple[str, dict]]) -> go.Figure:
                                      hovertemplate=f"{cls}<extra></extra>"), row=1, col=col)
     lim = max(3.0, *(float(np.abs(c["mu"]).max()) for _, c in panels)) if panels else 3.0
     fig.update_xaxes(range=[-lim, lim])
-    fig.update_yaxes(range=[-lim, lim], scaleanchor="x")
+    fig.update_yaxes(range=[-lim, lim])
     fig.update_layout(title="Posterior clouds: μ ± 2σ of each test image (an autoencoder has only points)",
                       **dict(LAYOUT, height=380))
     return fig
@@ -90,9 +90,13 @@ def organise_figure(panels: list[tuple[str, dict]]) -> go.Figure:
     """The recorded training snapshots as an animation: one map per model, a training-time slider
     and Play. Each model keeps its own axes, so the autoencoder's outward drift shows in the scale."""
     n = len(panels)
-    fig = make_subplots(rows=1, cols=max(1, n), subplot_titles=[name for name, _ in panels],
-                        horizontal_spacing=0.06)
     steps = min(len(s["step"]) for _, s in panels)
+
+    def radius(s: dict, t: int) -> float:
+        return float(np.linalg.norm(s["mu"][t].astype(np.float32), axis=1).mean())
+
+    titles = [f"{name}: mean |μ| {radius(s, 1):.1f} → {radius(s, steps - 1):.1f}" for name, s in panels]
+    fig = make_subplots(rows=1, cols=max(1, n), subplot_titles=titles, horizontal_spacing=0.06)
 
     def traces(t: int) -> list[go.Scatter]:
         out = []

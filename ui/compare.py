@@ -12,7 +12,7 @@ from model import compare as cmp
 from model import explorer as ex
 from model import checks
 from model.checks import MAX_SEED
-from model.images import png_data_url, strip
+from model.images import grid, png_data_url, strip
 from model.registry import ModelRegistry
 
 from . import text
@@ -72,20 +72,16 @@ class ComparePanel:
         recon += [(image_file(e["recon_image"]), f"{m.name}: recon {e['recon']:.1f} · {kl_text(e['kl'])} nats")
                   for m, e in zip(models, encodings)]
         samples = [(image_file(cmp.draws(m, seed)), self.sample_caption(m)) for m in models]
-        walks = [] if b is None else [(image_file(self.walk_strip(m, a, b)), m.name) for m in models]
-        crops = []
-        for m in models:
-            data, rec = cmp.zoomed(m, a)
-            if not crops:
-                crops.append((image_file(data), "the image, centre, zoomed"))
-            crops.append((image_file(rec), f"{m.name}: its reconstruction, same crop"))
-        return (recon, samples, walks, self.clouds(models), self.organise(models), self.blur_table(models), crops,
-                text.compare_note([m.kind for m in models]))
+        walks = None if b is None else image_file(grid([self.walk_strip(m, a, b) for m in models], cols=1))
+        crops = [cmp.zoomed(m, a) for m in models]
+        zoom = strip([crops[0][0]] + [rec for _, rec in crops], gap=6)
+        return (recon, samples, walks, self.clouds(models), self.organise(models), self.numbers(models, encodings),
+                image_file(zoom), text.compare_note([m.kind for m in models]))
 
     @staticmethod
     def walk_strip(m, a, b):
         frames = ex.interpolate_images(m, a, b, INTERPOLATION_STEPS, "linear")["frames"]
-        return strip([f.resize((84, 84), Image.NEAREST) for f in frames], gap=2)
+        return strip([f.resize((84, 84), Image.NEAREST) for f in frames], gap=2, bg=0)
 
     def sample_caption(self, m) -> str:
         d = cmp.measures(m)
@@ -103,12 +99,13 @@ class ComparePanel:
             return empty_figure("No training snapshots for these models: pick the lab's 2-D models.")
         return organise_figure(recorded)
 
-    def blur_table(self, models) -> list[list]:
+    def numbers(self, models, encodings) -> list[list]:
+        """One row per model: this image's ELBO terms, then the blur and sample-distance measures."""
         rows = []
-        for m in models:
+        for m, e in zip(models, encodings):
             d = cmp.measures(m)
-            rows.append([m.name, ex.KIND_NAMES[m.kind], d["sharp_recon"], d["sharp_samples"],
-                         d["sample_distance"], d["data_distance"]])
+            rows.append([m.name, ex.KIND_NAMES[m.kind], e["recon"], "none" if e["kl"] is None else e["kl"],
+                         d["sharp_recon"], d["sharp_samples"], d["sample_distance"], d["data_distance"]])
         return rows
 
     @user_errors
@@ -129,7 +126,7 @@ class ComparePanel:
                 self.seed = gr.Number(0, label="seed (the same draws for every model)", precision=0, minimum=0,
                                       maximum=MAX_SEED)
                 button = gr.Button("Compare", variant="primary", elem_id="compare-button")
-                pair_btn = gr.Button("Try two test images", size="sm")
+                pair_btn = gr.Button("Try two test images", size="sm", elem_id="compare-pair")
         with gr.Row(equal_height=False):
             self.image_a = gr.Image(label="image (reconstructed, and the walk's start)", type="filepath", height=160,
                                     sources=["upload", "clipboard"], elem_id="compare-a")
@@ -138,28 +135,28 @@ class ComparePanel:
         gr.Examples([p for p in example_pairs() if "drawn-" in p[0]], inputs=[self.image_a, self.image_b],
                     label="example pairs")
         note = gr.Markdown(elem_id="compare-note")
-        recon = gr.Gallery(label="reconstructions of the same image (nats per image)", columns=5, height=230,
-                           allow_preview=False, format="png", elem_id="compare-recon")
-        samples = gr.Gallery(label="samples: the same seed, decoded by each model", columns=4, height=300,
-                             allow_preview=False, format="png", elem_id="compare-samples")
-        walks = gr.Gallery(label="the same two images interpolated (linear) by each model", columns=1, height=260,
-                           allow_preview=False, format="png", elem_id="compare-walks")
+        numbers = gr.Dataframe(
+            headers=["model", "kind", "recon (nats)", "KL (nats)", "sharpness: reconstructions",
+                     "sharpness: samples", "samples: distance to data", "test images: distance to data"],
+            label="the numbers, side by side (sharpness: mean gradient magnitude ÷ the test images'; distance: "
+                  "median, pixel space, to the nearest test image)", interactive=False, elem_id="compare-numbers")
+        recon = gr.Gallery(label="the image, then each model's reconstruction", columns=5, height=240,
+                           object_fit="contain", allow_preview=False, format="png", elem_id="compare-recon")
+        zoom = gr.Image(label="zoomed: the centre of the image, then of each reconstruction (the blur)", type="filepath",
+                        interactive=False, height=150, elem_id="compare-zoom")
+        samples = gr.Gallery(label="samples: the same seed, decoded by each model (in the order picked)", columns=4,
+                             height=300, object_fit="contain", allow_preview=False, format="png",
+                             elem_id="compare-samples")
+        walks = gr.Image(label="the same two images interpolated (linear): one row per model, in the order picked",
+                         type="filepath", interactive=False, elem_id="compare-walks")
         clouds = gr.Plot(label="posterior clouds (2-D models)", elem_id="compare-clouds")
         organise = gr.Plot(label="watch it organise (training snapshots)", elem_id="compare-organise")
-        with gr.Row(equal_height=False):
-            blur = gr.Dataframe(headers=["model", "kind", "sharpness: reconstructions", "sharpness: samples",
-                                         "samples: distance to data", "test images: distance to data"],
-                                label="the blur, measured (sharpness = mean gradient magnitude ÷ the test "
-                                      "images'; distances: median to the nearest test image, pixel space)",
-                                interactive=False, elem_id="compare-blur", scale=3)
-            crops = gr.Gallery(label="zoomed: the centre of the image and of each reconstruction", columns=5,
-                               height=200, allow_preview=False, format="png", scale=2, elem_id="compare-crops")
         sweep = self.registry.lab_sweep()
         if sweep:
             gr.Plot(rate_distortion_figure(sweep, {r["name"] for r in sweep["runs"] if r.get("shipped_as")}),
                     label="rate–distortion (the β sweep)", elem_id="compare-rd")
             gr.Markdown(text.rate_distortion_note(sweep), elem_classes="teach")
         self.inputs = [self.image_a, self.image_b, self.models, self.seed]
-        button.click(self.on_compare, self.inputs, [recon, samples, walks, clouds, organise, blur, crops, note],
+        button.click(self.on_compare, self.inputs, [recon, samples, walks, clouds, organise, numbers, zoom, note],
                      api_visibility="private", preprocess=False)
         pair_btn.click(self.test_pair, self.models, [self.image_a, self.image_b], api_visibility="private")

@@ -17,6 +17,7 @@ from .compare import ComparePanel
 from .encode import EncodePanel
 from .explore import ExplorePanel
 from .interpolate import InterpolatePanel
+from .links import LinksView
 from .manifold import ManifoldPanel
 from .sample import SamplePanel
 from .sketch import SketchView
@@ -53,7 +54,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     explore = ExplorePanel(registry)
     encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(explore))
     sample, manifold, about = SamplePanel(explore), ManifoldPanel(registry), AboutPanel(registry)
-    sketch = SketchView(registry, explore)
+    sketch, links = SketchView(registry, explore), LinksView(registry)
     compare = ComparePanel(registry)
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
         gr.HTML(text.TITLE)
@@ -61,8 +62,9 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
             model_dd = gr.Dropdown(text.picker_choices(registry), value=default.name, label="Model", scale=1, min_width=200,
                                    elem_id="model-picker")
             model_info = gr.Markdown(text.describe(default), elem_id="model-info")
+        links.build()                                      # Copy link; a link restores its view
         explore.build(model_dd, default)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Encode an image", id="encode"):
                 encode.build(model_dd, default)
             with gr.Tab("Draw it yourself", id="draw"):
@@ -73,7 +75,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                 sample.build(model_dd)
             with gr.Tab("Manifold (2-D models)", id="manifold"):
                 manifold.build(default)
-            with gr.Tab("Compare: why a VAE", id="compare"):
+            with gr.Tab("Compare: why a VAE", id="compare", elem_id="compare-tab"):
                 compare.build()
             with gr.Tab("About the model", id="about"):
                 about.build(default)
@@ -81,5 +83,6 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
 
         switch = ModelSwitch(registry, [explore, encode, manifold, about, sketch])
         model_dd.change(switch.on_model, model_dd, [model_info, *switch.outputs], api_visibility="private")
+        links.wire(demo, model_dd, tabs, sample.temperature, sample.seed, interpolate.walk_view.html)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo
