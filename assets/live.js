@@ -101,8 +101,16 @@ async function runStrip() {
   }
 }
 
+// the decoded image's text alternative: what it is nearest to on the map (the class of the nearest test mean)
+function describe(s, z) {
+  const near = at && VAE.place.nearestClass ? VAE.place.nearestClass(at, z) : null;
+  const text = `decoded image of z, model ${s.model}` + (near ? `; nearest class on the map: ${near}` : "");
+  if (canvas.getAttribute("aria-label") !== text) { canvas.setAttribute("aria-label", text); canvas.title = text; }
+}
+
 function painted(s, z, started, ms, b) {
   if (at) document.dispatchEvent(new CustomEvent("vae:star", { detail: { model: s.model, xy: VAE.place.place(at, z) } }));
+  describe(s, z);
   const now = performance.now();
   stats.paints += 1;
   if (stats.firstPaint === undefined) stats.firstPaint = now;     // ms since navigation started

@@ -122,3 +122,63 @@ def tiny_kinds(kinds_weights):
     from model.registry import ModelRegistry
 
     return ModelRegistry(kinds_weights)
+
+
+# ---------------------------------------------------------------- the page in Debian's chromium
+CHROMIUM = "/usr/bin/chromium"           # driven by Playwright; never `playwright install`
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+PAGE_WAIT = 90_000                       # ms; generous: the CPU is shared, and nothing is timed
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """One browser per test module (modules run one after another, so Playwright instances never overlap)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip("needs Debian's chromium (apt install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def open_page(chromium):
+    """open_page(url, **context options) -> a page that records its errors (.problems), every request URL
+    (.requests) and dialogs (.dialogs, dismissed), and waits until the page decodes z."""
+    contexts = []
+
+    def open_(url: str, wait_decoder: bool = True, **options):
+        ctx = chromium.new_context(**({"viewport": {"width": 1440, "height": 1000}} | options))
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(PAGE_WAIT)
+        page.problems, page.requests, page.dialogs = [], [], []
+        page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: page.problems.append(f"pageerror: {e}"))
+        page.on("request", lambda r: page.requests.append(r.url))
+        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+        page.goto(url)
+        if wait_decoder:
+            page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0 && VAE.stats.backend !== 'loading'")
+        return page
+    yield open_
+    for ctx in contexts:
+        ctx.close()
+
+
+def server_requests(page, since: int) -> list[str]:
+    """The requests a page sent to the app's API since `since` (its request count then)."""
+    return [u for u in page.requests[since:] if "/gradio_api/" in u]
+
+
+@pytest.fixture(scope="module")
+def kinds_app(kinds_weights):
+    """(demo, url): the app on the tiny vae/ae/vq models."""
+    import app
+
+    demo = app.build_demo(kinds_weights)
+    port = free_port()
+    app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    yield demo, f"http://127.0.0.1:{port}/"
+    demo.close()

@@ -126,3 +126,128 @@ def test_the_sketch_value_tells_the_page_the_background_and_the_kind(registry, t
     assert v["background"] == "white" and v["shape"] == [3, 64, 64] and v["sigma"] is True
     v = SketchView(tiny_kinds, explore=None).value(tiny_kinds.get("tiny-vq"))
     assert v["background"] == "black" and v["shape"] == [1, 28, 28] and v["sigma"] is False
+
+
+# ---------------------------------------------------------------- the pad in the browser
+STROKE = [(0.5, 0.15), (0.55, 0.35), (0.4, 0.5), (0.6, 0.65), (0.45, 0.85)]       # a zig-zag, pad fractions
+
+
+def open_draw_tab(open_page, url, **options):
+    page = open_page(url, **options)
+    page.get_by_role("tab", name="Draw it yourself").click()
+    page.wait_for_function("() => VAE.sketch && VAE.sketch.backend !== 'loading' && VAE.sketch.encodes > 0")
+    page.locator("#sketch .vae-sketch-pad").scroll_into_view_if_needed()
+    return page
+
+
+def draw(page, points=STROKE, steps: int = 6) -> None:
+    """A mouse stroke through the points (fractions of the pad), a few pointer moves per segment."""
+    box = page.locator("#sketch .vae-sketch-pad").bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for (x0, y0), (x1, y1) in zip(xy, xy[1:]):
+        for i in range(1, steps + 1):
+            page.mouse.move(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps)
+    page.mouse.up()
+
+
+def settled(page) -> dict:
+    """Wait until the pad's last ink is encoded (no frame pending), then its state."""
+    page.wait_for_function("""() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() =>
+        setTimeout(() => r(true), 200))))""")
+    page.wait_for_function("n => VAE.sketch.encodes >= n", arg=1)
+    return page.evaluate("""() => ({mu: VAE.sketch.mu, logvar: VAE.sketch.logvar, pixels: VAE.sketch.pixels,
+        encodes: VAE.sketch.encodes, chart: document.querySelector('#sketch .vae-sketch-chart').dataset.mu,
+        diamond: (el => el.dataset.x === undefined ? null : [+el.dataset.x, +el.dataset.y])(
+            document.querySelector('#latent-map .vae-marker-upload')),
+        cloud: document.querySelector('#latent-map .vae-map-cloud').dataset.points || null,
+        status: document.querySelector('#sketch .vae-sketch-status').textContent})""")
+
+
+@pytest.mark.browser
+def test_a_stroke_moves_the_posterior_and_the_diamond_with_no_request(open_page, app_url):
+    page = open_draw_tab(open_page, app_url)
+    before = settled(page)
+    sent = len(page.requests)
+    draw(page)
+    after = settled(page)
+    from conftest import server_requests
+
+    assert server_requests(page, sent) == []                        # encoded, decoded, placed in the page
+    assert after["encodes"] > before["encodes"] + 1                 # several frames during one stroke
+    assert after["chart"] != before["chart"] and sum(after["pixels"]) > sum(before["pixels"])
+    assert after["diamond"] is not None and after["diamond"] != before["diamond"]
+    assert int(after["cloud"]) >= 3                                 # the μ ± 2σ cloud is drawn around it
+    assert after["status"].startswith("encoded in your browser (WebAssembly)")
+    assert page.problems == []
+
+
+@pytest.mark.browser
+def test_the_page_encodes_a_drawing_as_the_server_encodes_its_pixels(open_page, app_url, client, tmp_path):
+    """The browser's μ (and log σ²) for the drawn pixels equal /encode of a PNG of the same pixels."""
+    from gradio_client import handle_file
+    from PIL import Image
+
+    page = open_draw_tab(open_page, app_url)
+    draw(page)
+    got = settled(page)
+    px = np.asarray(got["pixels"], dtype=np.uint8).reshape(28, 28)
+    assert 0 < (px > 0).mean() < 0.5
+    Image.fromarray(px, "L").save(tmp_path / "drawn.png")
+    _, info = client.predict(image=handle_file(str(tmp_path / "drawn.png")), model="fashion-mnist", api_name="/encode")
+    np.testing.assert_allclose(got["mu"], info["mu"], atol=1e-3)
+    np.testing.assert_allclose(got["logvar"], info["logvar"], atol=1e-3)
+
+
+@pytest.mark.browser
+def test_send_mu_to_sliders_from_the_drawing_and_clear(open_page, app_url):
+    page = open_draw_tab(open_page, app_url)
+    draw(page)
+    mu = settled(page)["mu"]
+    sent, n = len(page.requests), page.evaluate("VAE.stats.paints")
+    page.locator("#sketch .vae-sketch-send").click()
+    page.wait_for_function("n => VAE.stats.paints > n", arg=n)
+    np.testing.assert_allclose(page.evaluate("VAE.stats.z"), np.clip(mu, -4, 4), atol=1e-5)
+    shown = page.eval_on_selector_all(".zslider input[type=number]",
+                                      "els => els.filter(e => e.offsetParent).map(e => parseFloat(e.value))")
+    np.testing.assert_allclose(shown, np.clip(mu, -4, 4), atol=0.051)       # the sliders show it (step 0.05)
+    page.locator("#sketch .vae-sketch-eraser").click()
+    assert page.get_attribute("#sketch .vae-sketch-eraser", "aria-pressed") == "true"
+    page.locator("#sketch .vae-sketch-clear").click()
+    page.wait_for_function("() => VAE.sketch.pixels.every(v => v === 0)")
+    from conftest import server_requests
+
+    assert server_requests(page, sent) == []
+    assert page.problems == []
+
+
+@pytest.mark.browser
+def test_an_autoencoder_shows_mu_and_says_it_has_no_sigma(open_page, kinds_app):
+    page = open_page(kinds_app[1])
+    page.locator("#model-picker input").click()
+    page.get_by_role("option", name="tiny-ae").click()
+    page.wait_for_function("() => VAE.stats.model === 'tiny-ae'")
+    page.get_by_role("tab", name="Draw it yourself").click()
+    page.wait_for_function("() => VAE.sketch.model === 'tiny-ae' && VAE.sketch.encodes > 0")
+    page.locator("#sketch .vae-sketch-pad").scroll_into_view_if_needed()
+    draw(page)
+    got = settled(page)
+    assert got["logvar"] is None and len(got["mu"]) == 4
+    assert "no σ" in got["status"]
+    assert page.get_attribute("#sketch .vae-sketch-chart", "data-sigma") == ""
+    assert got["cloud"] is None and got["diamond"] is not None              # a point: the diamond, no cloud
+    assert page.problems == []
+
+
+@pytest.mark.browser
+def test_without_webassembly_the_server_encodes_the_drawing_and_says_so(open_page, app_url):
+    page = open_page(app_url, wait_decoder=False)
+    page.route("**/*.wasm", lambda route: route.abort())
+    page.reload()
+    page.get_by_role("tab", name="Draw it yourself").click()
+    page.wait_for_function("() => VAE.sketch && VAE.sketch.backend === 'server' && VAE.sketch.encodes > 0")
+    page.locator("#sketch .vae-sketch-pad").scroll_into_view_if_needed()
+    draw(page)
+    got = settled(page)
+    assert got["status"].startswith("encoded on the server") and sum(got["pixels"]) > 0
