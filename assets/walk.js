@@ -82,6 +82,7 @@ async function frame() {
       drawChart();
       sendPath();
       root.dataset.t = String(tt);
+      if (VAE.walk && VAE.walk.model === w.model) VAE.walk.t = tt;          // for lesson links (links.js)
       root.dataset.paints = String((parseInt(root.dataset.paints || "0", 10)) + 1);
     }
   } catch (e) {
@@ -119,6 +120,8 @@ async function onValue() {
     w.norms.spherical.push(norm(slerp(v.a, v.b, i / 100)));
   }
   walk = w;
+  if (Number.isFinite(v.t)) slider.value = String(Math.round(Math.max(0, Math.min(1, v.t)) * 1000));   // a lesson link's t
+  VAE.walk = { model: v.model, a: v.a, b: v.b, t: t() };
   slider.disabled = play.disabled = false;
   statusLine.textContent = "loading the decoder…";
   w.backend = await VAE.runtime.backend(server, v.model, v.ort, v.a.length);

@@ -21,8 +21,10 @@ class SamplePanel:
     def build(self, model_dd: gr.Dropdown) -> None:
         with gr.Row():
             self.n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="n")
-            self.temperature = gr.Slider(0.0, MAX_TEMPERATURE, value=1.0, step=0.05, label="temperature T")
-            self.seed = gr.Number(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED)
+            self.temperature = gr.Slider(0.0, MAX_TEMPERATURE, value=1.0, step=0.05, label="temperature T",
+                                         elem_id="sample-temperature")
+            self.seed = gr.Number(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
+                                  elem_id="sample-seed")
             self.button = gr.Button("Sample", variant="primary")
         self.gallery = gr.Gallery(label="samples (click one to load it into the sliders)", columns=8, height=330,
                                   allow_preview=False, elem_id="samples", format="png")
