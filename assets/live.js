@@ -4,6 +4,8 @@
 // animation frame, and the map's star moves (a `vae:star` event for map.js). No server request.
 // While the WebAssembly decoder loads, or when it cannot, the server's decode_pixels decodes instead,
 // and the status line says which one is in use.
+// Attribute sliders (#attr-i, White 2016) add amount * v to z here too: z = base + sum_i amount_i v_i,
+// with the directions v sent in the component's value; the latent sliders follow z.
 const VAE = window.VAE;
 const canvas = element.querySelector(".vae-decoded");
 const stripCanvas = element.querySelector(".vae-traversal");
@@ -11,7 +13,7 @@ const statusLine = element.querySelector(".vae-status");
 const download = element.querySelector(".vae-download");
 const TRAVERSAL = 9;                                   // z_d from -3 to +3
 const stats = (VAE.stats = VAE.stats || { latencies: [], paints: 0, backend: null });
-let state = null;            // {model, z: Float32Array, dims, shape, limit, ort}
+let state = null;            // {model, z: Float32Array, dims, shape, limit, ort, attrs, amounts, base}
 let backend = null;          // {kind: "wasm" | "server", reason?, decode(zs, n) -> Promise<{data, bytes}>}
 let at = null;               // the atlas of state.model (place.js), for the star
 let busy = false, again = false, stripWanted = false, inputAt = null, shownAt = 0;
@@ -129,16 +131,54 @@ function painted(s, z, started, ms, b) {
   }
 }
 
-// a latent slider (or the traversal's dimension) moved: z changes here and is painted at once
+// what the attribute sliders add to dimension d
+function offset(s, d) {
+  let o = 0;
+  s.attrs.forEach((a, i) => { o += s.amounts[i] * a.v[d]; });
+  return o;
+}
+
+// sliders set to show values without counting as input (z to the sliders' step; z itself stays exact)
+function echo(selector, values) {
+  echoing = true;
+  try {
+    values.forEach((v, i) => {
+      const r = document.querySelector(selector(i));
+      if (r && r.value !== String(v)) { r.value = String(v); r.dispatchEvent(new Event("input", { bubbles: true })); }
+    });
+  } finally {
+    echoing = false;
+  }
+}
+const showZ = () => echo(i => `#zslider-${i} input[type=range]`, state.dims.map(d => state.z[d]));
+
+// an attribute slider moved: z = base + sum_i amount_i v_i, the latent sliders follow
+function onAttribute(i, v) {
+  if (!(i < state.attrs.length)) return false;
+  state.amounts[i] = v;
+  state.z = state.base.map((b, d) => Math.max(-state.limit, Math.min(state.limit, b + offset(state, d))));
+  showZ();
+  return true;
+}
+
+// a latent slider (or the traversal's dimension, or an attribute) moved: z changes here, painted at once
 function onInput(e) {
   if (!state || echoing) return;
   const t = e.target;
   if (t.closest && t.closest("#trav-dim")) { stripWanted = true; request(); return; }
-  const box = t.closest && t.closest("[id^='zslider-']");
+  const box = t.closest && t.closest("[id^='zslider-'], [id^='attr-']");
   if (!box) return;
-  const i = parseInt(box.id.slice(8), 10), v = parseFloat(t.value);
-  if (!Number.isFinite(v) || !(i < state.dims.length)) return;
-  state.z[state.dims[i]] = Math.max(-state.limit, Math.min(state.limit, v));
+  const attr = box.id.startsWith("attr-");
+  const i = parseInt(box.id.slice(attr ? 5 : 8), 10), v = parseFloat(t.value);
+  if (!Number.isFinite(v) || !Number.isFinite(i)) return;
+  if (attr) {
+    if (!onAttribute(i, v)) return;
+  } else {
+    if (!(i < state.dims.length)) return;
+    const d = state.dims[i];
+    state.z[d] = Math.max(-state.limit, Math.min(state.limit, v));
+    state.base[d] = state.z[d] - offset(state, d);
+  }
   if (inputAt === null) inputAt = e.timeStamp;
   request();
 }
@@ -146,16 +186,11 @@ function onInput(e) {
 // z set in the page (the 2-D map scrub): the sliders follow, as if dragged
 function onSetZ(e) {
   if (!state || e.detail.model !== state.model) return;
-  e.detail.z.forEach((v, d) => { state.z[d] = Math.max(-state.limit, Math.min(state.limit, v)); });
-  echoing = true;              // the sliders show z to their step (0.05); z itself stays exact
-  try {
-    state.dims.forEach((d, i) => {
-      const r = document.querySelector(`#zslider-${i} input[type=range]`);
-      if (r) { r.value = String(state.z[d]); r.dispatchEvent(new Event("input", { bubbles: true })); }
-    });
-  } finally {
-    echoing = false;
-  }
+  e.detail.z.forEach((v, d) => {
+    state.z[d] = Math.max(-state.limit, Math.min(state.limit, v));
+    state.base[d] = state.z[d] - offset(state, d);
+  });
+  showZ();
   if (inputAt === null) inputAt = e.timeStamp;
   request();
 }
@@ -165,7 +200,10 @@ function onValue() {
   const v = props.value;
   if (!v || !v.model) return;
   const changed = !state || state.model !== v.model;
-  state = { model: v.model, z: Float32Array.from(v.z), dims: v.dims, shape: v.shape, limit: v.limit, ort: v.ort };
+  const attrs = (v.attributes || []).map(a => ({ name: a.name, v: Float32Array.from(a.v) }));
+  state = { model: v.model, z: Float32Array.from(v.z), dims: v.dims, shape: v.shape, limit: v.limit, ort: v.ort,
+            attrs, amounts: new Float32Array(attrs.length), base: Float32Array.from(v.z) };
+  echo(i => `#attr-${i} input[type=range]`, Array.from(state.amounts));   // a new z starts with no attributes
   canvas.setAttribute("aria-label", `decoded image of z, model ${v.model}`);
   if (changed) useModel(v); else request();
 }

@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 from . import checks
+from .attributes import MAX_AMOUNT, add_attribute, directions
 from .checks import MAX_SAMPLES, MAX_STEPS, MAX_TEMPERATURE, SLIDER_LIMIT, ExplorerError
 from .data import ImageError, preprocess_image
 from .images import grid, png_data_url, strip, to_image, to_images, uint8_image
@@ -26,7 +27,7 @@ def rounded(t: torch.Tensor) -> list[float]:
 
 
 def latent_vector(m: LoadedModel, z) -> np.ndarray:
-    return checks.latent(z, m.dim)
+    return checks.latent(z, m.dim, m.latent_limit)
 
 
 # ---------------------------------------------------------------- decode and encode
@@ -151,6 +152,22 @@ def manifold(m: LoadedModel, n: int = 15) -> Image.Image:
 def random_latent(m: LoadedModel, seed: int) -> list[float]:
     z = sample_prior(1, m.dim, 1.0, checks.seed(seed))[0].clamp(-SLIDER_LIMIT, SLIDER_LIMIT)
     return z.numpy().astype(float).round(3).tolist()
+
+
+# ---------------------------------------------------------------- attribute directions
+@torch.inference_mode()
+def attribute(m: LoadedModel, z, name, amount) -> tuple[Image.Image, list[float]]:
+    """z + amount * v along a named attribute direction (model.attributes, White 2016), decoded:
+    the image and the new z (clamped to the slider range)."""
+    found = directions(m.atlas)
+    if not found:
+        raise ExplorerError(f"{m.name} has no attribute directions; compute them with "
+                            f"`python -m model.attributes weights/{m.name}`")
+    if not isinstance(name, str) or name not in found:
+        raise ExplorerError(f"unknown attribute {str(name)[:40]!r} for {m.name}: choose one of {', '.join(found)}")
+    a = checks.number(amount, -MAX_AMOUNT, MAX_AMOUNT, "amount")
+    new = np.round(checks.latent(add_attribute(latent_vector(m, z), found[name], a), m.dim), 4)  # as returned
+    return to_image(m.vae.decode(torch.from_numpy(new)[None])[0]), np.round(new.astype(float), 4).tolist()
 
 
 # ---------------------------------------------------------------- the map

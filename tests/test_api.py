@@ -25,6 +25,7 @@ ENDPOINTS = {
     "/sample": ["n", "temperature", "seed", "model"],
     "/interpolate": ["image_a", "image_b", "steps", "method", "model"],
     "/pick": ["index", "model"],
+    "/attribute": ["z", "name", "amount", "model"],
     "/compare": ["image", "models", "seed"],
 }
 

@@ -15,7 +15,7 @@ from model import explorer as ex
 from model.registry import ModelRegistry
 from ui import text
 from ui.encode import EncodePanel
-from ui.explore import MAX_SLIDERS, ExplorePanel
+from ui.explore import MAX_ATTRIBUTES, MAX_SLIDERS, ExplorePanel
 from ui.interpolate import InterpolatePanel
 from ui.page import ModelSwitch
 from ui.about import AboutPanel
@@ -185,14 +185,14 @@ def test_switching_model_refreshes_every_panel(registry, explore):
     panels = [explore, ManifoldPanel(registry), AboutPanel(registry)]
     for p in panels[1:]:
         p.refresh_outputs = [None, None]                              # as build() sets them: two outputs each
-    explore.refresh_outputs = [None] * (MAX_SLIDERS + 4)
+    explore.refresh_outputs = [None] * (MAX_SLIDERS + 5 + MAX_ATTRIBUTES)   # + the attribute note and sliders
     switch = ModelSwitch(registry, panels)
     for name in registry.names():
         m = registry.get(name)
         out = switch.on_model(name)
         assert len(out) == 1 + len(switch.outputs)
         assert out[0] == text.describe(m)
-        manifold, note = out[1 + MAX_SLIDERS + 4:][:2]
+        manifold, note = out[1 + MAX_SLIDERS + 5 + MAX_ATTRIBUTES:][:2]
         assert (manifold is not None) == (m.dim == 2) and note["visible"] == (m.dim != 2)
     with pytest.raises(gr.Error, match="unknown model"):
         switch.on_model("../../etc")

@@ -1,5 +1,5 @@
 """The public HTTP endpoints: /decode, /pick, /encode, /interpolate, /sample, /compare. Their names, parameters
-and outputs are an API that users script against (README, "HTTP API"): keep them stable.
+(and /attribute, issue 15) and outputs are an API that users script against (README, "HTTP API"): keep them stable.
 
 /decode and /pick hang on a hidden button with hidden inputs and outputs, so gradio_client calls do
 not touch the page; /encode and /interpolate hang on the same button with the page's own inputs;
@@ -47,6 +47,11 @@ class Api:
         return image_files(frames), gif
 
     @user_errors
+    def attribute(self, z: list[float], name: str, amount: float, model: str):
+        image, new_z = ex.attribute(self.registry.get(model), z, name, amount)
+        return image_file(image), new_z
+
+    @user_errors
     def sample(self, n: int, temperature: float, seed: int, model: str):
         images, z = ex.sample(self.registry.get(model), n, temperature, seed)
         return image_files(images), z.round(4).tolist()
@@ -63,10 +68,12 @@ class Api:
             mu = gr.JSON(label="mu")
             models = gr.JSON(label="models")
             report = gr.JSON(label="report")
+            name, amount, new_z = gr.Textbox(label="name"), gr.Number(label="amount"), gr.JSON(label="new z")
             button = gr.Button("api")
         enc, interp = self.encode_panel, self.interpolate_panel
         button.click(self.decode, [z, model_dd], image, api_name="decode")
         button.click(self.pick, [index, model_dd], [mu, image], api_name="pick")
+        button.click(self.attribute, [z, name, amount, model_dd], [image, new_z], api_name="attribute")
         button.click(self.encode, [enc.upload, model_dd], [enc.recon, enc.info], api_name="encode", preprocess=False)
         button.click(self.interpolate, interp.inputs, [interp.frames, interp.gif], api_name="interpolate",
                      preprocess=False)

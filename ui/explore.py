@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from model import checks
+from model.attributes import directions
 from model import explorer as ex
 from model.export import cached_decoder
 from model.images import to_uint8
@@ -25,6 +26,8 @@ from . import text
 from .server import ASSETS, PLOTLY_JS, bind, user_errors
 
 MAX_SLIDERS = 32                 # sliders built; a larger model shows its 32 dimensions with the most KL
+MAX_ATTRIBUTES = 10              # attribute sliders built (model.attributes): z + amount * v, live in the page
+ATTRIBUTE_RANGE = 2.0
 MAP_TEMPLATE = "<div class='vae-map'><div class='vae-map-plot'></div><div class='vae-map-card'></div></div>"
 LIVE_TEMPLATE = ("<div class='vae-live'><div class='vae-live-label'>decoded image x = decoder(z)</div>"
                  "<canvas class='vae-decoded' role='img'></canvas>"
@@ -61,7 +64,9 @@ class ExplorePanel:
 
     def slider_updates(self, m: LoadedModel, z: list[float]) -> list:
         dims = m.dims_by_kl(MAX_SLIDERS)
-        ups = [gr.update(visible=True, value=z[d], label=text.slider_label(m, d)) for d in dims]
+        lim = m.latent_limit
+        ups = [gr.update(visible=True, value=z[d], label=text.slider_label(m, d), minimum=-lim, maximum=lim)
+               for d in dims]
         return ups + [gr.update(visible=False, value=0) for _ in range(MAX_SLIDERS - len(dims))]
 
     def live_value(self, m: LoadedModel, z: list[float]) -> dict:
@@ -69,7 +74,19 @@ class ExplorePanel:
         shape; seq makes every value new, so the page repaints even when z is the same as before."""
         c = m.config
         return {"model": m.name, "z": z, "dims": m.dims_by_kl(MAX_SLIDERS), "shape": [c.channels, c.image_size,
-                c.image_size], "seq": time.monotonic_ns(), "limit": checks.SLIDER_LIMIT, "ort": ORT_URL}
+                c.image_size], "seq": time.monotonic_ns(), "limit": m.latent_limit, "ort": ORT_URL,
+                "attributes": [{"name": n, "v": np.round(v.astype(float), 5).tolist()}
+                               for n, v in list(directions(m.atlas).items())[:MAX_ATTRIBUTES]]}
+
+    def attribute_updates(self, m: LoadedModel) -> list:
+        """The attribute sliders of a model: one per direction (at 0), the rest hidden; and their note."""
+        names = list(directions(m.atlas))[:MAX_ATTRIBUTES]
+        notes = [str(n) for n in m.atlas.get("attribute_notes", [])]
+        ups = [gr.update(visible=True, value=0, label=n, info=notes[i] if i < len(notes) else None)
+               for i, n in enumerate(names)]
+        note = text.attributes_note(names)
+        return [gr.update(value=note, visible=bool(note)), *ups,
+                *(gr.update(visible=False, value=0) for _ in range(MAX_ATTRIBUTES - len(names)))]
 
     @user_errors
     def set_z(self, model: str, z, **markers) -> list:
@@ -95,8 +112,8 @@ class ExplorePanel:
         """A new model: z = 0, its sliders, no upload marker, the traversal's range, the note."""
         m = self.registry.get(model)
         note = text.sliders_note(m, len(m.dims_by_kl(MAX_SLIDERS)))
-        return [*self.set_z(model, [0.0] * m.dim, upload=None), gr.update(maximum=m.dim - 1, value=0),
-                gr.update(value=note, visible=bool(note))]
+        return [*self.set_z(model, [0.0] * m.dim, upload=None), *self.attribute_updates(m),
+                gr.update(maximum=m.dim - 1, value=0), gr.update(value=note, visible=bool(note))]
 
     # ------------------------------------------------------------ the page's server functions
     def map_points(self, model: str) -> dict:
@@ -169,7 +186,7 @@ class ExplorePanel:
                 gr.Markdown(text.TEACH["map"], elem_classes="teach")
         self.model_dd = model_dd
         self.z_outputs = [*self.sliders, self.live, self.map]
-        self.refresh_outputs = [*self.z_outputs, self.trav_dim, self.note]
+        self.refresh_outputs = [*self.z_outputs, self.attr_note, *self.attr_sliders, self.trav_dim, self.note]
         # a slider drag has no server event: live.js decodes in the page (or asks decode_pixels)
         reset_btn.click(self.reset, model_dd, self.z_outputs, api_visibility="private")
         random_btn.click(next_seed, random_seed, random_seed, api_visibility="private").then(
@@ -180,6 +197,7 @@ class ExplorePanel:
         dims = default.dims_by_kl(MAX_SLIDERS)
         with gr.Column(scale=3, min_width=260, elem_id="slider-col"):
             gr.Markdown(text.TEACH["sliders"], elem_classes="teach")
+            self._attribute_sliders(default)
             note = text.sliders_note(default, len(dims))
             self.note = gr.Markdown(note, visible=bool(note), elem_id="sliders-note")
             self.sliders = [gr.Slider(-ex.SLIDER_LIMIT, ex.SLIDER_LIMIT, value=0.0, step=0.05,
@@ -187,6 +205,19 @@ class ExplorePanel:
                                       visible=i < len(dims), elem_classes="zslider", elem_id=f"zslider-{i}",
                                       interactive=True, buttons=[])   # no server event: live.js reads them
                             for i in range(MAX_SLIDERS)]
+
+    def _attribute_sliders(self, default: LoadedModel) -> None:
+        """Sliders with no server event: live.js adds amount * v to z and decodes in the page."""
+        names = list(directions(default.atlas))[:MAX_ATTRIBUTES]
+        notes = [str(n) for n in default.atlas.get("attribute_notes", [])]
+        note = text.attributes_note(names)
+        self.attr_note = gr.Markdown(note, visible=bool(note), elem_classes="teach", elem_id="attr-note")
+        self.attr_sliders = [gr.Slider(-ATTRIBUTE_RANGE, ATTRIBUTE_RANGE, value=0.0, step=0.05,
+                                       label=names[i] if i < len(names) else f"attribute {i}",
+                                       info=notes[i] if i < len(notes) else None,
+                                       visible=i < len(names), elem_classes="attrslider", elem_id=f"attr-{i}",
+                                       interactive=True, buttons=[])
+                             for i in range(MAX_ATTRIBUTES)]
 
 
 def _b64(arr: np.ndarray) -> str:

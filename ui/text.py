@@ -79,6 +79,15 @@ def sliders_note(m: LoadedModel, shown: int) -> str:
             f"their values (0, or what a map click, a sample or an upload set).")
 
 
+def attributes_note(names: list[str]) -> str:
+    """Above the attribute sliders (White 2016), when the model has directions."""
+    if not names:
+        return ""
+    return ("**Attribute sliders** add α·v to z, where v is a direction in latent space found from the test set "
+            "(White 2016, *Sampling Generative Networks*); the image changes in your browser. α = 1 is one "
+            "attribute step: a whole class-to-class move, or +1 on a face's factor (factors span −1 to +1).")
+
+
 def stats_markdown(info: dict) -> str:
     """The ELBO of one image as a small table: the two terms and their tug-of-war."""
     if info["kl"] is None:

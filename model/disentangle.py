@@ -1,0 +1,101 @@
+"""What did each latent dimension learn? Scores against a data set's known factors (faces).
+
+    python -m model.disentangle weights/faces weights/faces-beta4      # adds them to metrics.json
+
+- |corr|: the absolute Pearson correlation of each dimension's mean mu_j with each factor v_k.
+- MI: the mutual information I(mu_j; v_k) in nats, both discretised into 20 equal-width bins
+  (as in Locatello et al.'s disentanglement_lib).
+- MIG, the Mutual Information Gap (Chen et al. 2018, "Isolating Sources of Disentanglement in VAEs",
+  eq. 6): per factor, the gap between the two dimensions that know most about it, over the factor's
+  entropy, averaged over factors. 1: each factor lives in one dimension alone; 0: spread or absent.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .cli import fail
+from .data import DataError, load_faces
+from .evaluate import write_metrics
+from .io import WeightsError, load_atlas
+
+BINS = 20
+
+
+def discretise(x: np.ndarray, bins: int = BINS) -> np.ndarray:
+    """(N, K) -> (N, K) int bin index per column, equal-width bins over each column's range."""
+    out = np.empty(x.shape, dtype=np.int64)
+    for k in range(x.shape[1]):
+        edges = np.histogram_bin_edges(x[:, k], bins=bins)
+        out[:, k] = np.digitize(x[:, k], edges[1:-1])
+    return out
+
+
+def mutual_information(a: np.ndarray, b: np.ndarray) -> float:
+    """I(a; b) in nats for two integer label arrays (plug-in estimate from the joint histogram)."""
+    joint = np.zeros((a.max() + 1, b.max() + 1))
+    np.add.at(joint, (a, b), 1)
+    p = joint / joint.sum()
+    pa, pb = p.sum(1, keepdims=True), p.sum(0, keepdims=True)
+    nz = p > 0
+    return float((p[nz] * np.log(p[nz] / (pa @ pb)[nz])).sum())
+
+
+def mi_matrix(mu: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """(F, D): I(mu_j; v_k) for every factor k and dimension j."""
+    dz, dv = discretise(mu), discretise(factors)
+    return np.array([[mutual_information(dz[:, j], dv[:, k]) for j in range(mu.shape[1])]
+                     for k in range(factors.shape[1])])
+
+
+def abs_corr(mu: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """(F, D): |Pearson correlation| of each factor with each dimension's mean (0 for a constant one)."""
+    zc, vc = mu - mu.mean(0), factors - factors.mean(0)
+    denom = np.outer(np.sqrt((vc ** 2).sum(0)), np.sqrt((zc ** 2).sum(0)))
+    return np.abs(np.divide(vc.T @ zc, denom, out=np.zeros(denom.shape), where=denom > 0))
+
+
+def mig(mi: np.ndarray, factors: np.ndarray) -> tuple[float, np.ndarray]:
+    """(MIG, per-factor gaps) from an (F, D) MI matrix and the factors it was measured against."""
+    dv = discretise(factors)
+    entropy = np.array([mutual_information(dv[:, k], dv[:, k]) for k in range(factors.shape[1])])
+    top = np.sort(mi, axis=1)[:, ::-1]
+    second = top[:, 1] if mi.shape[1] > 1 else np.zeros(len(mi))
+    gaps = (top[:, 0] - second) / entropy
+    return float(gaps.mean()), gaps
+
+
+def scores(mu: np.ndarray, factors: np.ndarray, names) -> dict:
+    """Everything the page and README show for one model, JSON-ready."""
+    mi = mi_matrix(mu, factors)
+    total, gaps = mig(mi, factors)
+    return {"mig": round(total, 4), "mig_per_factor": {n: round(float(g), 4) for n, g in zip(names, gaps)},
+            "factor_names": list(names), "factor_abs_corr": np.round(abs_corr(mu, factors), 4).tolist(),
+            "factor_mi": np.round(mi, 4).tolist()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model.disentangle", description=__doc__.splitlines()[0])
+    p.add_argument("weights", nargs="+", help="faces weights folders, e.g. weights/faces weights/faces-beta4")
+    p.add_argument("--data-dir", default=None, help="the folder with the faces' train.npz/test.npz")
+    args = p.parse_args(argv)
+    try:
+        test = load_faces("test", args.data_dir)
+        for folder in args.weights:
+            mu = load_atlas(folder)["mu"]
+            if len(mu) != len(test):
+                raise DataError(f"{folder}: its atlas holds {len(mu)} means, the faces test set {len(test)}")
+            found = scores(mu, test.factors, test.factor_names)
+            write_metrics(Path(folder), found)
+            print(f"{folder}: MIG {found['mig']:.3f}  " +
+                  " ".join(f"{n} {g:.2f}" for n, g in found["mig_per_factor"].items()))
+    except (WeightsError, DataError) as e:
+        return fail(e)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
