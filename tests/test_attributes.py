@@ -117,3 +117,25 @@ def test_the_page_gets_every_direction_and_one_slider_each(registry):
     assert note["visible"] and "White 2016" in note["value"] and len(sliders) == MAX_ATTRIBUTES
     assert [s["label"] for s in sliders if s["visible"]] == [a["name"] for a in sent]
     assert all(s["value"] == 0 for s in sliders)
+
+
+@pytest.mark.browser
+def test_an_attribute_slider_moves_z_in_the_page_with_no_request(open_page, app_url, client, m):
+    """The page adds amount * v itself: the painted z equals /attribute's new z, and no request is sent."""
+    page = open_page(app_url)
+    names = page.eval_on_selector_all(".attrslider", "els => els.filter(e => e.offsetParent).map(e => e.id)")
+    assert names == [f"attr-{i}" for i in range(len(FASHION_PAIRS))]
+    before, n, sent = page.evaluate("Array.from(VAE.stats.z)"), page.evaluate("VAE.stats.paints"), len(page.requests)
+    rng = page.locator(f"#attr-{FASHION_PAIRS.index(('Sneaker', 'Ankle boot'))} input[type=range]")
+    rng.focus()
+    rng.press("End")                                                    # amount -> +2, an `input` event
+    page.wait_for_function("n => VAE.stats.paints > n", arg=n)
+    painted = page.evaluate("Array.from(VAE.stats.z)")
+    _, want = client.predict(z=before, name=NAME, amount=2.0, model=MODEL, api_name="/attribute")
+    assert painted == pytest.approx(want, abs=1e-3)
+    assert [u for u in page.requests[sent:] if "/gradio_api/" in u] == []
+    shown = page.eval_on_selector_all(".zslider input[type=number]",
+                                      "els => els.filter(e => e.offsetParent).map(e => parseFloat(e.value))")
+    dims = m.dims_by_kl(32)
+    assert shown == pytest.approx([want[d] for d in dims], abs=0.051)   # the latent sliders follow, to their step
+    assert page.problems == []
