@@ -1,4 +1,5 @@
-"""What did each latent dimension learn? Scores against a data set's known factors (faces).
+"""What did a faces model learn? Scores against the data set's known factors, and how close its prior
+samples come to real faces.
 
     python -m model.disentangle weights/faces weights/faces-beta4      # adds them to metrics.json
 
@@ -16,13 +17,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .cli import fail
 from .data import DataError, load_faces
 from .evaluate import write_metrics
-from .io import WeightsError, load_atlas
+from .io import WeightsError, load_atlas, load_vae
+from .latent import sample_prior
 
 BINS = 20
+N_SAMPLES, N_REFERENCE = 256, 2000          # prior samples, and test faces they are measured against
 
 
 def discretise(x: np.ndarray, bins: int = BINS) -> np.ndarray:
@@ -77,6 +81,25 @@ def scores(mu: np.ndarray, factors: np.ndarray, names) -> dict:
             "factor_mi": np.round(mi, 4).tolist()}
 
 
+def median_nn_distance(queries: torch.Tensor, reference: torch.Tensor) -> float:
+    """Median over queries of the pixel-space (L2) distance to the nearest reference image."""
+    return float(torch.cdist(queries.flatten(1), reference.flatten(1)).min(1).values.median())
+
+
+@torch.inference_mode()
+def prior_distance_ratio(vae, test_images: np.ndarray, seed: int = 0) -> dict:
+    """How far prior samples (decoded means at T = 1) lie from real faces, against how far test faces lie
+    from each other: median nearest-neighbour distance of N_SAMPLES samples to N_REFERENCE test faces, over
+    the same for N_SAMPLES other test faces. About 1: samples sit among the data; much more: off it."""
+    x = torch.from_numpy(test_images[:N_REFERENCE + N_SAMPLES]).float() / 255
+    reference, held_out = x[:N_REFERENCE], x[N_REFERENCE:]
+    z = sample_prior(N_SAMPLES, vae.config.latent_dim, 1.0, seed)
+    samples = torch.cat([vae.decode(z[i:i + 64]) for i in range(0, N_SAMPLES, 64)])
+    d_samples, d_test = median_nn_distance(samples, reference), median_nn_distance(held_out, reference)
+    return {"prior_nn_distance": round(d_samples, 3), "test_nn_distance": round(d_test, 3),
+            "prior_distance_ratio": round(d_samples / d_test, 3)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.disentangle", description=__doc__.splitlines()[0])
     p.add_argument("weights", nargs="+", help="faces weights folders, e.g. weights/faces weights/faces-beta4")
@@ -88,9 +111,9 @@ def main(argv=None) -> int:
             mu = load_atlas(folder)["mu"]
             if len(mu) != len(test):
                 raise DataError(f"{folder}: its atlas holds {len(mu)} means, the faces test set {len(test)}")
-            found = scores(mu, test.factors, test.factor_names)
+            found = scores(mu, test.factors, test.factor_names) | prior_distance_ratio(load_vae(folder), test.images)
             write_metrics(Path(folder), found)
-            print(f"{folder}: MIG {found['mig']:.3f}  " +
+            print(f"{folder}: prior-sample distance ratio {found['prior_distance_ratio']:.3f}, MIG {found['mig']:.3f}  " +
                   " ".join(f"{n} {g:.2f}" for n, g in found["mig_per_factor"].items()))
     except (WeightsError, DataError) as e:
         return fail(e)

@@ -183,8 +183,8 @@ def test_gif_holds_the_frames_there_and_back(registry):
 
 def test_switching_model_refreshes_every_panel(registry, explore):
     panels = [explore, ManifoldPanel(registry), AboutPanel(registry)]
-    for p in panels[1:]:
-        p.refresh_outputs = [None, None]                              # as build() sets them: two outputs each
+    panels[1].refresh_outputs = [None, None]                          # as build() sets them
+    panels[2].refresh_outputs = [None] * 4
     explore.refresh_outputs = [None] * (MAX_SLIDERS + 5 + MAX_ATTRIBUTES)   # + the attribute note and sliders
     switch = ModelSwitch(registry, panels)
     for name in registry.names():

@@ -1,4 +1,5 @@
-"""The about panel: the model's architecture, its test metrics and its training curves."""
+"""The about panel: the model's architecture, its test metrics and its training curves; for a model of
+data with known factors (faces), what each latent dimension learned and its MIG, beside its twins'."""
 from __future__ import annotations
 
 import gradio as gr
@@ -6,7 +7,7 @@ import gradio as gr
 from model.registry import LoadedModel, ModelRegistry
 
 from . import text
-from .charts import history_figure
+from .charts import factors_figure, history_figure
 
 
 def history_plot(m: LoadedModel):
@@ -17,11 +18,26 @@ class AboutPanel:
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
 
+    def factors(self, m: LoadedModel) -> tuple[str, object]:
+        """The MIG table of every model with factor scores, and this model's |corr| heatmap (or nothing)."""
+        met = m.metrics
+        if "factor_abs_corr" not in met:
+            return "", None
+        scored = [(n, {"beta": self.registry.get(n).config.beta, **self.registry.get(n).metrics})
+                  for n in self.registry.names() if "mig" in self.registry.get(n).metrics]
+        title = f"{m.name}: |corr(μ, factor)|, MIG {met['mig']:.3f}"
+        return text.factors_markdown(m, scored), factors_figure(met["factor_names"], met["factor_abs_corr"], title)
+
     def refresh(self, model: str) -> list:
         m = self.registry.get(model)
-        return [text.about_markdown(m), history_plot(m)]
+        note, fig = self.factors(m)
+        return [text.about_markdown(m), history_plot(m), gr.update(value=note, visible=bool(note)),
+                gr.update(value=fig, visible=fig is not None)]
 
     def build(self, default: LoadedModel) -> None:
         about = gr.Markdown(text.about_markdown(default))
         plot = gr.Plot(history_plot(default), label="training curves")
-        self.refresh_outputs = [about, plot]
+        note, fig = self.factors(default)
+        factors_note = gr.Markdown(note, visible=bool(note), elem_id="factors-note")
+        factors_plot = gr.Plot(fig, visible=fig is not None, label="what each dimension learned", elem_id="factors")
+        self.refresh_outputs = [about, plot, factors_note, factors_plot]

@@ -159,3 +159,15 @@ def rate_distortion_figure(sweep: dict, marked: set[str]) -> go.Figure:
     fig.update_xaxes(range=[0, r_max * 1.02])
     fig.update_yaxes(range=[lo, hi])
     return fig
+
+
+def factors_figure(factor_names: list[str], corr: list[list[float]], title: str) -> go.Figure:
+    """What each latent dimension learned: |corr(μ_j, factor_k)| as a heatmap, factors down, dimensions
+    across. A disentangled model lights one cell per row; an entangled one smears each row."""
+    z = np.asarray(corr, dtype=float)
+    fig = go.Figure(go.Heatmap(z=z, x=[f"z{j}" for j in range(z.shape[1])], y=factor_names, zmin=0, zmax=1,
+                               colorscale="Blues", colorbar=dict(title="|corr|"),
+                               hovertemplate="%{y} vs %{x}: |corr| %{z:.2f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="latent dimension (μ)", **dict(LAYOUT, height=380))
+    fig.update_yaxes(autorange="reversed")
+    return fig
