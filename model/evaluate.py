@@ -23,6 +23,7 @@ from .posterior import DiagonalGaussian, active_units
 from .vae import ConvVAE
 
 N_THUMBNAILS = 3000
+THUMBNAIL_BYTES = 6_000_000        # at most this much raw pixel data: 3,000 28x28 thumbnails, 488 of 64x64x3
 
 
 @torch.inference_mode()
@@ -92,7 +93,8 @@ def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed
     mu, logvar = encode_all(vae, ds.images)
     xy, used = embed_2d(mu, method=method, seed=seed)
     rng = np.random.default_rng(seed)
-    thumb_idx = np.sort(rng.choice(len(ds), size=min(N_THUMBNAILS, len(ds)), replace=False))
+    n_thumbs = min(N_THUMBNAILS, len(ds), THUMBNAIL_BYTES // ds.images[0].nbytes)
+    thumb_idx = np.sort(rng.choice(len(ds), size=n_thumbs, replace=False))
     if logvar is not None:
         kl = DiagonalGaussian(torch.from_numpy(mu), torch.from_numpy(logvar)).kl_per_dim().mean(0).numpy()
     else:                          # no KL per dimension: rank the dimensions by how much the codes vary
