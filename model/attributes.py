@@ -90,6 +90,13 @@ def emoji_smile_direction(vae, font_path=None) -> dict:
             "notes": [f"grinning/smiling ({len(mus['smile'])} emoji) minus frowning ({len(mus['frown'])})"]}
 
 
+def emoji_groups() -> set[str]:
+    """The class names of a model trained on `python -m model.data emoji`'s folders."""
+    from .data.emoji import GROUPS, slug
+
+    return {slug(g) for g, _, _ in GROUPS} | {"objects"}
+
+
 def compute_directions(directory, data_dir=None) -> dict:
     """The directions that suit this model's data set (see the module's docstring)."""
     directory = Path(directory)
@@ -104,7 +111,7 @@ def compute_directions(directory, data_dir=None) -> dict:
         return face_directions(atlas["mu"], test.factors, test.factor_names)
     if any(a in class_names and b in class_names for a, b in FASHION_PAIRS):
         return class_directions(atlas["mu"], atlas["labels"], class_names)
-    if "faces" in class_names and directory.name.startswith("emoji"):
+    if set(class_names) == emoji_groups():
         return emoji_smile_direction(load_vae(directory))
     raise DataError(f"{directory}: no attribute directions for this data set ({dataset or 'unknown'})")
 
