@@ -40,6 +40,8 @@ SPLITS = {"train": (50_000, 0), "test": (5_000, 1)}     # default size and seed 
 PALETTE = np.array([(255, 204, 51), (255, 214, 90), (250, 190, 70), (244, 212, 176), (226, 180, 138),
                     (196, 140, 98), (160, 108, 72)], dtype=np.float64)
 INK, MOUTH = (64, 40, 28), (92, 38, 34)                # eyes and brows; the mouth
+FACE_R = 0.41                                           # face height radius, as a fraction of the image
+MOUTH_Y, MOUTH_HALF_W, MOUTH_BEND = 0.46, 0.44, 0.26    # in face radii: the mouth's middle, half-width, bend
 BACKGROUND = (255, 255, 255)
 
 
@@ -59,8 +61,8 @@ def lerp(lo: float, hi: float, f: float) -> float:
 def mouth_polygon(f: dict, cx: float, cy: float, r: float, steps: int = 40) -> list[tuple[float, float]]:
     """The mouth as one closed outline: a parabola whose bend is the smile factor, thickened by the
     opening. Centred so that smile = +1 and -1 are mirror images about the mouth's middle line."""
-    y0, half_w, bend = cy + 0.46 * r, 0.40 * r, 0.16 * r * f["smile"]
-    thick, opening = 0.05 * r, lerp(0.0, 0.16 * r, f["mouth_open"])
+    y0, half_w, bend = cy + MOUTH_Y * r, MOUTH_HALF_W * r, MOUTH_BEND * r * f["smile"]
+    thick, opening = 0.06 * r, lerp(0.0, 0.16 * r, f["mouth_open"])
     us = np.linspace(-1, 1, steps)
     mid = y0 + bend * ((1 - us ** 2) - 2 / 3)          # the bend averages to zero over the width
     half = thick + opening * np.sqrt(np.clip(1 - us ** 2, 0, 1))
@@ -75,7 +77,7 @@ def draw_face(f: dict, size: int = SIZE, scale: int = SCALE) -> Image.Image:
     big = size * scale
     img = Image.new("RGB", (big, big), BACKGROUND)
     d = ImageDraw.Draw(img)
-    r = 0.41 * big                                      # face height radius
+    r = FACE_R * big
     cx = big / 2 + f["shift_x"] * 3 * scale
     cy = big / 2 + f["shift_y"] * 3 * scale
     rw = r * lerp(0.80, 1.04, f["face_width"])
@@ -84,18 +86,18 @@ def draw_face(f: dict, size: int = SIZE, scale: int = SCALE) -> Image.Image:
     d.ellipse([cx - rw, cy - r, cx + rw, cy + r], fill=rim)
     inset = 0.045 * r
     d.ellipse([cx - rw + inset, cy - r + inset * 0.6, cx + rw - inset, cy + r - inset * 1.6], fill=skin)
-    eye_dx = rw * lerp(0.26, 0.46, f["eye_spacing"])
-    eye_y, eye_w, eye_h = cy - 0.14 * r, 0.095 * r, r * lerp(0.05, 0.19, f["eye_size"])
-    tilt = math.radians(24) * f["brow_tilt"]
-    brow_y, brow_l = eye_y - eye_h - 0.17 * r, 0.15 * r
+    eye_dx = rw * lerp(0.24, 0.44, f["eye_spacing"])
+    eye_y, eye_w, eye_h = cy - 0.17 * r, 0.11 * r, r * lerp(0.05, 0.21, f["eye_size"])
+    tilt = math.radians(28) * f["brow_tilt"]
+    brow_y, brow_l = eye_y - eye_h - 0.16 * r, 0.18 * r
     for side in (-1, 1):
         ex = cx + side * eye_dx
         d.ellipse([ex - eye_w, eye_y - eye_h, ex + eye_w, eye_y + eye_h], fill=INK)
         dx, dy = brow_l * math.cos(tilt), brow_l * math.sin(tilt)
         inner, outer = (ex - side * dx, brow_y + dy), (ex + side * dx, brow_y - dy)
-        d.line([outer, inner], fill=INK, width=int(0.075 * r))
+        d.line([outer, inner], fill=INK, width=int(0.085 * r))
         for p in (inner, outer):                        # round caps
-            d.ellipse([p[0] - 0.037 * r, p[1] - 0.037 * r, p[0] + 0.037 * r, p[1] + 0.037 * r], fill=INK)
+            d.ellipse([p[0] - 0.042 * r, p[1] - 0.042 * r, p[0] + 0.042 * r, p[1] + 0.042 * r], fill=INK)
     d.polygon(mouth_polygon(f, cx, cy, r), fill=MOUTH)
     if f["rotation"]:
         img = img.rotate(12 * f["rotation"], resample=Image.BICUBIC, center=(cx, cy), fillcolor=BACKGROUND)
@@ -191,7 +193,7 @@ def mouth_curvature(images: np.ndarray) -> np.ndarray:
     face = (lum < 0.97).astype(np.float64)                          # not the white background
     ink = np.clip(0.30 - lum, 0, None)                              # eyes, brows, mouth; not the rim
     rows, cols = np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64)
-    half_w, bend = 0.41 * 0.40 * w, 0.16 * 0.41 * h                 # the mouth's half-width, full bend
+    half_w, bend = FACE_R * MOUTH_HALF_W * w, FACE_R * MOUTH_BEND * h     # the mouth's half-width, full bend
     out = np.zeros(n)
     for i in range(n):
         if face[i].sum() < 10:
@@ -199,7 +201,8 @@ def mouth_curvature(images: np.ndarray) -> np.ndarray:
         cy = (face[i].sum(1) * rows).sum() / face[i].sum()
         cx = (face[i].sum(0) * cols).sum() / face[i].sum()
         u = (cols - cx) / half_w                                    # mouth corners at -1, +1
-        band = (rows[:, None] > cy + 0.045 * h) & (rows[:, None] < cy + 0.38 * h) & (np.abs(u) < 1.15)
+        below = (rows[:, None] - cy) / (FACE_R * h)                 # in face radii below the centre
+        band = (below > 0.15) & (below < 0.92) & (np.abs(u) < 1.15)  # under the eyes, however they turn
         lower = ink[i] * band
         col_w = lower.sum(0)
         keep = col_w > 0.05
