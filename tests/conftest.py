@@ -149,6 +149,8 @@ def open_page(chromium):
     contexts = []
 
     def open_(url: str, wait_decoder: bool = True, **options):
+        while contexts:                      # one page at a time: an idle page still runs its timers
+            contexts.pop().close()
         ctx = chromium.new_context(**({"viewport": {"width": 1440, "height": 1000}} | options))
         contexts.append(ctx)
         page = ctx.new_page()
