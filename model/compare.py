@@ -44,7 +44,7 @@ def reconstructions(models: list[LoadedModel], source, seed: int = 0) -> list[di
 @torch.inference_mode()
 def draws(m: LoadedModel, seed: int, n: int = 16) -> Image.Image:
     """n of the model's "samples" (model.explorer.prior_draws at T = 1) as a grid."""
-    images = to_images(m.vae.decode(ex.prior_draws(m, n, 1.0, seed)), m.config.image_size * 2)
+    images = to_images(m.vae.decode(ex.prior_draws(m.vae, n, 1.0, seed)), m.config.image_size * 2)
     return grid(images, cols=int(np.ceil(np.sqrt(n))))
 
 
@@ -54,26 +54,30 @@ def test_images(m: LoadedModel) -> np.ndarray:
 
 
 @torch.inference_mode()
-def measures(m: LoadedModel) -> dict:
-    """The blur and the sampling gap in numbers, computed once per model on its stored test images.
+def blur_and_distance(vae, reference: np.ndarray, n_recon: int = MEASURE_IMAGES, n_draws: int = MEASURE_DRAWS,
+                      seed: int = 0) -> dict:
+    """The blur and the sampling gap in numbers, against reference test images (uint8 (N, C, H, W)).
 
-    sharp_recon / sharp_samples: mean gradient magnitude over the test images' (1.0 = as sharp as
-    the data). sample_distance: median distance from 256 draws to their nearest test image, beside
-    data_distance, the same for 256 test images to the other test images: draws that look like
-    data sit about as close as data does."""
-    if "measures" in m.cache:
-        return m.cache["measures"]
-    ref = test_images(m)
-    x = torch.from_numpy(ref[:MEASURE_IMAGES]).float().div(255)
-    recon = m.vae.decode(m.vae.posterior(x).mode()).numpy()
-    samples = m.vae.decode(ex.prior_draws(m, MEASURE_DRAWS, 1.0, seed=0)).numpy()
-    out = {"sharp_recon": round(sharpness_ratio(recon, ref[:MEASURE_IMAGES]), 3),
-           "sharp_samples": round(sharpness_ratio(samples, ref[:MEASURE_IMAGES]), 3),
-           "sample_distance": round(float(np.median(nearest_distances(samples, ref))), 3),
-           "data_distance": round(float(np.median(nearest_distances(ref[:MEASURE_DRAWS], ref,
+    sharp_recon / sharp_samples: mean gradient magnitude of the reconstructions (decoded means) of
+    the first n_recon images, and of n_draws "samples", over those images' (1.0 = as sharp as the
+    data). sample_distance: median distance from the draws to their nearest reference image, beside
+    data_distance, the same for n_draws reference images to the others: draws that look like data
+    sit about as close to it as the data does."""
+    ref = reference[:n_recon]
+    recon = vae.decode(vae.posterior(torch.from_numpy(ref).float().div(255)).mode()).numpy()
+    samples = vae.decode(ex.prior_draws(vae, n_draws, 1.0, seed)).numpy()
+    return {"sharp_recon": round(sharpness_ratio(recon, ref), 3),
+            "sharp_samples": round(sharpness_ratio(samples, ref), 3),
+            "sample_distance": round(float(np.median(nearest_distances(samples, reference))), 3),
+            "data_distance": round(float(np.median(nearest_distances(reference[:n_draws], reference,
                                                                      exclude_self=True))), 3)}
-    m.cache["measures"] = out
-    return out
+
+
+def measures(m: LoadedModel) -> dict:
+    """blur_and_distance on the model's stored test thumbnails, computed once per model."""
+    if "measures" not in m.cache:
+        m.cache["measures"] = blur_and_distance(m.vae, test_images(m))
+    return m.cache["measures"]
 
 
 @torch.inference_mode()

@@ -95,15 +95,15 @@ def reparameterize(m: LoadedModel, mu, logvar, seed: int) -> dict:
 KIND_NAMES = {"vae": "VAE", "ae": "plain autoencoder", "vq": "VQ-VAE"}
 
 
-def prior_draws(m: LoadedModel, n: int, temperature: float, seed: int) -> torch.Tensor:
+def prior_draws(vae, n: int, temperature: float, seed: int) -> torch.Tensor:
     """n latent vectors (n, D) drawn the way the page samples this model: z ~ N(0, T^2 I); for a
     VQ-VAE, one uniformly random code per group (its prior is uniform until a learned one, such as
     the paper's PixelCNN, is fitted; the temperature does not apply)."""
-    if m.config.kind == "vq":
+    cfg = vae.config
+    if cfg.kind == "vq":
         g = torch.Generator().manual_seed(seed)
-        idx = torch.randint(m.config.codebook_size, (n, m.config.groups), generator=g)
-        return m.vae.quantizer.lookup(idx)
-    return sample_prior(n, m.dim, temperature, seed)
+        return vae.quantizer.lookup(torch.randint(cfg.codebook_size, (n, cfg.groups), generator=g))
+    return sample_prior(n, cfg.latent_dim, temperature, seed)
 
 
 @torch.inference_mode()
@@ -111,7 +111,7 @@ def sample(m: LoadedModel, n, temperature, seed) -> tuple[list[Image.Image], np.
     """n draws z ~ N(0, T^2 I), decoded in one batch."""
     n = checks.whole_number(n, 1, MAX_SAMPLES, "n")
     t = checks.number(temperature, 0.0, MAX_TEMPERATURE, "temperature")
-    z = prior_draws(m, n, t, checks.seed(seed))
+    z = prior_draws(m.vae, n, t, checks.seed(seed))
     return to_images(m.vae.decode(z)), z.numpy()
 
 

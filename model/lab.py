@@ -4,7 +4,9 @@ bottleneck differs. `python -m model.lab --help`.
     python -m model.lab train fashion-mnist-2d-ae --out runs/     # one lab model, by its recipe
     python -m model.lab sweep --out runs/sweep                    # the 16-D beta sweep (+ autoencoder)
     python -m model.lab install runs/fashion-mnist-2d-ae weights/  # into the shipped weights
+    python -m model.lab install runs/sweep/beta-1 weights/ --name fashion-mnist-16d-vae
     python -m model.lab collect runs/sweep --out weights/lab-sweep.json
+    python -m model.lab report weights/ fashion-mnist-2d-ae fashion-mnist-2d-vae ...   # the README's numbers
 
 The sweep traces distortion (reconstruction nats) against rate (KL nats), the curve of Alemi et al.
 2018, "Fixing a Broken ELBO": every beta buys a different point on it.
@@ -18,6 +20,7 @@ import sys
 from pathlib import Path
 
 from .cli import fail
+from .data import DataError
 from .io import WeightsError, load_atlas, load_metrics, save_atlas, write_json
 
 RECIPE = ["--dataset", "fashion-mnist", "--hidden", "128", "--widths", "32,64", "--res-blocks", "1",
@@ -81,6 +84,26 @@ def install(run: Path, weights: Path, name: str | None = None) -> Path:
     return dest
 
 
+def report(weights: Path, names: list[str]) -> list[dict]:
+    """The lab's claims measured on the full Fashion-MNIST test set, stored in each model's
+    metrics.json ("measures") and returned as rows for the README's table."""
+    from .compare import blur_and_distance          # noqa: PLC0415
+    from .data import load_dataset                  # noqa: PLC0415
+    from .io import load_vae                        # noqa: PLC0415
+
+    test = load_dataset("fashion-mnist", "test").images
+    rows = []
+    for name in names:
+        vae = load_vae(weights / name)
+        measured = blur_and_distance(vae, test)
+        metrics = load_metrics(weights / name)
+        metrics["measures"] = dict(measured, images=len(test))
+        write_json(weights / name / "metrics.json", metrics)
+        rows.append({"name": name, "kind": vae.config.kind, "latent_dim": vae.config.latent_dim,
+                     "recon": metrics["test_recon"], "kl": metrics["test_kl"], **measured})
+    return rows
+
+
 def collect(sweep_dir: Path) -> dict:
     """The sweep's test metrics, one row per run, for the rate-distortion chart (lab-sweep.json)."""
     rows = []
@@ -108,6 +131,10 @@ def main(argv=None) -> int:
     i = sub.add_parser("install", help="copy a finished run into a weights folder")
     i.add_argument("run")
     i.add_argument("weights")
+    i.add_argument("--name", default=None, help="the folder's name under WEIGHTS (default: the run's)")
+    r = sub.add_parser("report", help="measure sharpness and sample distance on the test set (metrics.json)")
+    r.add_argument("weights")
+    r.add_argument("names", nargs="+")
     c = sub.add_parser("collect", help="gather the sweep's metrics into lab-sweep.json")
     c.add_argument("sweep")
     c.add_argument("--out", required=True)
@@ -120,12 +147,15 @@ def main(argv=None) -> int:
                 code = train.main(argv_ + (["--resume"] if args.resume else []))
                 if code:
                     return code
+        elif args.cmd == "report":
+            for row in report(Path(args.weights), args.names):
+                print(json.dumps(row))
         elif args.cmd == "install":
-            print(f"installed {install(Path(args.run), Path(args.weights))}")
+            print(f"installed {install(Path(args.run), Path(args.weights), args.name)}")
         else:
             write_json(args.out, collect(Path(args.sweep)))
             print(f"wrote {args.out}")
-    except (WeightsError, OSError, KeyError) as e:
+    except (WeightsError, DataError, OSError, KeyError) as e:
         return fail(e)
     return 0
 

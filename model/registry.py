@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import ExplorerError
+from .checks import SLIDER_LIMIT, ExplorerError
 from .io import WeightsError, load_atlas, load_metrics, load_vae
 from .latent import MapIndex
 from .posterior import active_units
@@ -55,6 +55,14 @@ class LoadedModel:
     @property
     def kind(self) -> str:
         return self.vae.config.kind
+
+    @property
+    def latent_limit(self) -> float:
+        """How far the sliders reach: ±4 covers 99.99% of N(0, 1) for a VAE; an autoencoder's or
+        VQ-VAE's codes are not held near the prior, so its range grows to cover every test code."""
+        if self.kind == "vae":
+            return SLIDER_LIMIT
+        return float(max(SLIDER_LIMIT, np.ceil(np.abs(self.atlas["mu"]).max() * 1.1)))
 
     @property
     def description(self) -> str:

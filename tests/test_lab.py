@@ -89,10 +89,10 @@ def test_vq_samples_are_random_codes(tiny_kinds):
     from model import explorer as ex
 
     m = tiny_kinds.get("tiny-vq")
-    z = ex.prior_draws(m, 6, 1.0, seed=3)
+    z = ex.prior_draws(m.vae, 6, 1.0, seed=3)
     book = m.vae.quantizer.codebook.detach()
     assert ((z.view(6, 2, 1, 2) - book).pow(2).sum(-1).min(-1).values < 1e-12).all()
-    assert not torch.equal(z, ex.prior_draws(m, 6, 1.0, seed=4))
+    assert not torch.equal(z, ex.prior_draws(m.vae, 6, 1.0, seed=4))
 
 
 # ---------------------------------------------------------------- snapshots

@@ -129,14 +129,15 @@ def organise_figure(panels: list[tuple[str, dict]]) -> go.Figure:
     return fig
 
 
-def rate_distortion_figure(sweep: dict, marked: set[str]) -> go.Figure:
+def rate_distortion_figure(sweep: dict, others: list[tuple[str, float, float]] = ()) -> go.Figure:
     """Distortion (reconstruction nats) against rate (KL nats) for the beta sweep, with lines of
     constant -ELBO = D + R (Alemi et al. 2018, "Fixing a Broken ELBO"). Each beta picks a point; the
-    autoencoder has no finite rate and is drawn at the right edge."""
+    autoencoder has no finite rate and is drawn at the right edge. The sweep runs the page offers are
+    named; others are (name, rate, distortion) of shipped models trained with other recipes."""
     vae = [r for r in sweep["runs"] if r["kind"] == "vae"]
     ae = [r for r in sweep["runs"] if r["kind"] == "ae"]
-    rates = [r["kl"] for r in vae]
-    dists = [r["recon"] for r in vae] + [r["recon"] for r in ae]
+    rates = [r["kl"] for r in vae] + [o[1] for o in others]
+    dists = [r["recon"] for r in vae] + [r["recon"] for r in ae] + [o[2] for o in others]
     r_max = max(rates) * 1.35
     fig = go.Figure()
     lo, hi = min(dists) - 10, max(dists) + 10
@@ -144,15 +145,22 @@ def rate_distortion_figure(sweep: dict, marked: set[str]) -> go.Figure:
         fig.add_trace(go.Scatter(x=[0, r_max], y=[elbo, elbo - r_max], mode="lines", hoverinfo="skip",
                                  line=dict(color="#ddd", width=1), showlegend=False))
     fig.add_trace(go.Scatter(x=rates, y=[r["recon"] for r in vae], mode="lines+markers+text",
-                             text=[f"β={r['beta']:g}" for r in vae], textposition="top right",
-                             marker=dict(size=[14 if r["name"] in marked else 8 for r in vae], color="#2563eb"),
+                             text=[f"β={r['beta']:g}" + (f" ({r['shipped_as']})" if r.get("shipped_as") else "")
+                                   for r in vae], textposition="top right",
+                             marker=dict(size=[14 if r.get("shipped_as") else 8 for r in vae], color="#2563eb"),
                              name="VAE, one β each", customdata=[r["neg_elbo"] for r in vae],
                              hovertemplate="rate %{x:.1f} nats, distortion %{y:.1f} nats<br>−ELBO %{customdata:.1f}"
                                            "<extra></extra>"))
     for r in ae:
-        fig.add_trace(go.Scatter(x=[r_max], y=[r["recon"]], mode="markers+text", text=["autoencoder: rate → ∞"],
+        label = f"autoencoder ({r['shipped_as']}): rate → ∞" if r.get("shipped_as") else "autoencoder: rate → ∞"
+        fig.add_trace(go.Scatter(x=[r_max], y=[r["recon"]], mode="markers+text", text=[label],
                                  textposition="top left", marker=dict(symbol="triangle-right", size=12, color="#dc2626"),
                                  name="autoencoder (no KL)", hovertemplate="distortion %{y:.1f} nats<extra></extra>"))
+    for name, rate, dist in others:
+        fig.add_trace(go.Scatter(x=[rate], y=[dist], mode="markers+text", text=[name], textposition="bottom right",
+                                 marker=dict(symbol="star", size=14, color="#16a34a"),
+                                 name=f"{name} (longer recipe)", hovertemplate="rate %{x:.1f}, distortion %{y:.1f}"
+                                                                             "<extra></extra>"))
     fig.update_layout(title="The tug-of-war: distortion against rate (grey: lines of equal −ELBO)",
                       xaxis_title="rate: KL(q(z|x) ‖ N(0, I)), nats", yaxis_title="distortion: −log p(x|z), nats",
                       **dict(LAYOUT, height=380))

@@ -153,7 +153,10 @@ class ComparePanel:
         organise = gr.Plot(label="watch it organise (training snapshots)", elem_id="compare-organise")
         sweep = self.registry.lab_sweep()
         if sweep:
-            gr.Plot(rate_distortion_figure(sweep, {r["name"] for r in sweep["runs"] if r.get("shipped_as")}),
+            others = [(m.name, m.metrics["test_kl"], m.metrics["test_recon"]) for m in self.registry.models.values()
+                      if m.kind == "vae" and m.dim == 16 and m.config.channels == 1 and "recipe" not in m.metrics
+                      and m.metrics.get("test_kl") is not None]
+            gr.Plot(rate_distortion_figure(sweep, others),
                     label="rate–distortion (the β sweep)", elem_id="compare-rd")
             gr.Markdown(text.rate_distortion_note(sweep), elem_classes="teach")
         self.inputs = [self.image_a, self.image_b, self.models, self.seed]
