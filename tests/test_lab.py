@@ -250,7 +250,7 @@ def test_the_autoencoder_drifts_outward_while_the_vae_stays_packed():
     ae = load_snapshots(shipped("fashion-mnist-2d-ae"))["mu"].astype(np.float32)
     vae = load_snapshots(shipped("fashion-mnist-2d-vae"))["mu"].astype(np.float32)
     spread = lambda mu: float(np.sqrt((mu ** 2).sum(-1)).mean())   # noqa: E731
-    assert spread(ae[-1]) > 2 * spread(ae[len(ae) // 4])            # still spreading late in training
+    assert spread(ae[-1]) > 20 * spread(ae[1])                      # nothing holds the codes near the origin
     assert spread(vae[-1]) < 2.0                                    # near N(0, I)'s typical radius, about 1.25
     assert spread(ae[-1]) > 3 * spread(vae[-1])
 

@@ -11,7 +11,7 @@ from .charts import factors_figure, history_figure
 
 
 def history_plot(m: LoadedModel):
-    return history_figure(m.metrics["history"]) if m.metrics.get("history") else None
+    return history_figure(m.metrics["history"], m.kind) if m.metrics.get("history") else None
 
 
 class AboutPanel:

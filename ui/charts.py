@@ -36,13 +36,15 @@ def posterior_figure(mu: list[float], sigma: list[float] | None, z: list[float] 
     return fig
 
 
-def history_figure(history: list[dict]) -> go.Figure:
-    """Training curves: reconstruction falls while KL rises; their sum, -ELBO, falls."""
+def history_figure(history: list[dict], kind: str = "vae") -> go.Figure:
+    """Training curves: reconstruction falls while KL rises; their sum, -ELBO, falls. An autoencoder
+    has no KL term, so only its reconstruction is drawn."""
     ep = [h["epoch"] for h in history]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=ep, y=[h["test_recon"] for h in history], name="reconstruction (test)"))
-    fig.add_trace(go.Scatter(x=ep, y=[h["test_kl"] for h in history], name="KL (test)", yaxis="y2"))
-    fig.add_trace(go.Scatter(x=ep, y=[h["test_neg_elbo"] for h in history], name="−ELBO (test)"))
+    if kind != "ae":
+        fig.add_trace(go.Scatter(x=ep, y=[h["test_kl"] for h in history], name="KL (test)", yaxis="y2"))
+        fig.add_trace(go.Scatter(x=ep, y=[h["test_neg_elbo"] for h in history], name="−ELBO (test)"))
     fig.update_layout(title="Training: the two terms of the ELBO", xaxis_title="epoch", yaxis_title="nats",
                       yaxis2=dict(title="KL (nats)", overlaying="y", side="right"), **LAYOUT)
     return fig
@@ -61,7 +63,7 @@ def clouds_figure(panels: list[tuple[str, dict]]) -> go.Figure:
     """One 2-D map per model, same axes: each test image's q(z|x) as its mu ± 2 sigma ellipse (a VAE),
     or a bare point (an autoencoder), over the prior's 2-sigma circle."""
     fig = make_subplots(rows=1, cols=max(1, len(panels)), subplot_titles=[n for n, _ in panels],
-                        shared_xaxes=True, shared_yaxes=True, horizontal_spacing=0.03)
+                        horizontal_spacing=0.05)
     ring = np.linspace(0, 2 * np.pi, 60)
     for col, (_, c) in enumerate(panels, start=1):
         fig.add_trace(go.Scatter(x=2 * np.cos(ring), y=2 * np.sin(ring), mode="lines", hoverinfo="skip",
@@ -78,10 +80,12 @@ def clouds_figure(panels: list[tuple[str, dict]]) -> go.Figure:
             fig.add_trace(go.Scatter(x=c["mu"][sel, 0], y=c["mu"][sel, 1], mode="markers", name=cls,
                                      legendgroup=cls, showlegend=col == 1, marker=dict(color=color, size=4),
                                      hovertemplate=f"{cls}<extra></extra>"), row=1, col=col)
-    lim = max(3.0, *(float(np.abs(c["mu"]).max()) for _, c in panels)) if panels else 3.0
-    fig.update_xaxes(range=[-lim, lim])
-    fig.update_yaxes(range=[-lim, lim])
-    fig.update_layout(title="Posterior clouds: μ ± 2σ of each test image (an autoencoder has only points)",
+    for col, (_, c) in enumerate(panels, start=1):     # each its own scale: an autoencoder's codes spread far
+        lim = max(3.0, float(np.abs(c["mu"]).max()) * 1.05)
+        fig.update_xaxes(range=[-lim, lim], row=1, col=col)
+        fig.update_yaxes(range=[-lim, lim], row=1, col=col)
+    fig.update_layout(title="Posterior clouds: μ ± 2σ of each test image (an autoencoder has only points; "
+                            "mind each map's scale)",
                       **dict(LAYOUT, height=380))
     return fig
 
