@@ -48,14 +48,13 @@ def number(text: str, lo: float, hi: float, name: str) -> float:
     return float(text)
 
 
-def vector(text: str, dim: int, model: str, name: str) -> list[float]:
-    """A comma-separated latent vector of exactly dim numbers within the sliders' range."""
+def vector(text: str, dim: int, model: str, name: str, lim: float = checks.SLIDER_LIMIT) -> list[float]:
+    """A comma-separated latent vector of exactly dim numbers within the sliders' range (±lim)."""
     if len(text) > MAX_FIELD or text.count(",") >= MAX_VALUES:
         raise LinkError(name, f"far too long; {model} takes {dim} values")
     parts = text.split(",")
     if len(parts) != dim:
         raise LinkError(name, f"{len(parts)} values; {model} takes {dim}")
-    lim = checks.SLIDER_LIMIT
     try:
         return [number(p, -lim, lim, name) for p in parts]
     except LinkError:
@@ -75,11 +74,11 @@ def parse(query: Mapping[str, str], registry: ModelRegistry, default_model: str,
                 refused.append(e)
 
     take("model", lambda v: _model(v, registry))
-    dim, name = registry.get(state["model"]).dim, state["model"]
+    m, name = registry.get(state["model"]), state["model"]
+    lim = getattr(m, "latent_limit", checks.SLIDER_LIMIT)          # an autoencoder's codes reach further
     if "model" not in query or state["model"] == query.get("model"):    # z of another model means nothing
-        take("z", lambda v: vector(v, dim, name, "z"))
-        take("a", lambda v: vector(v, dim, name, "a"))
-        take("b", lambda v: vector(v, dim, name, "b"))
+        for key in ("z", "a", "b"):
+            take(key, lambda v, key=key: vector(v, m.dim, name, key, lim))
         take("t", lambda v: number(v, 0.0, 1.0, "t"))
     take("tab", lambda v: _choice(v, tabs, "tab"))
     take("T", lambda v: number(v, 0.0, checks.MAX_TEMPERATURE, "temperature T"))
