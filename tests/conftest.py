@@ -184,3 +184,18 @@ def kinds_app(kinds_weights):
     app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     yield demo, f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def fashion_test():
+    """The Fashion-MNIST test set (10,000 images); skipped only when the Debian package is missing
+    (`apt-get install dataset-fashion-mnist`; CI installs it)."""
+    from model.data import DataError, find_fashion_mnist, load_fashion_mnist
+
+    try:
+        find_fashion_mnist()
+    except DataError as e:
+        pytest.skip(f"Fashion-MNIST test set not installed: {e}")
+    ds = load_fashion_mnist("test")
+    assert ds.images.shape == (10_000, 1, 28, 28)
+    return ds

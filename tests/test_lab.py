@@ -255,17 +255,6 @@ def test_the_autoencoder_drifts_outward_while_the_vae_stays_packed():
     assert spread(ae[-1]) > 3 * spread(vae[-1])
 
 
-@pytest.fixture(scope="module")
-def fashion_test():
-    from model.data import DataError, find_fashion_mnist, load_fashion_mnist
-
-    try:
-        find_fashion_mnist()
-    except DataError as e:
-        pytest.skip(f"Fashion-MNIST test set not installed: {e}")
-    return load_fashion_mnist("test").images
-
-
 @torch.inference_mode()
 def prior_distance(name: str, test: np.ndarray, n: int = 256) -> float:
     """Median distance from n decoded z ~ N(0, I) to their nearest test image (pixel space)."""
@@ -277,16 +266,18 @@ def prior_distance(name: str, test: np.ndarray, n: int = 256) -> float:
 @pytest.mark.slow
 @pytest.mark.parametrize("dim", ["2d", "16d"])
 def test_autoencoder_draws_lie_further_from_the_data_than_the_vaes(dim, fashion_test):
-    ae, vae = prior_distance(f"fashion-mnist-{dim}-ae", fashion_test), prior_distance(f"fashion-mnist-{dim}-vae", fashion_test)
+    ae = prior_distance(f"fashion-mnist-{dim}-ae", fashion_test.images)
+    vae = prior_distance(f"fashion-mnist-{dim}-vae", fashion_test.images)
     assert ae > 1.2 * vae, (ae, vae)
 
 
 @pytest.mark.slow
 def test_vq_reconstructions_are_sharper_than_the_vaes_by_the_pages_measure(fashion_test):
-    x = torch.from_numpy(fashion_test[:1000]).float().div(255)
+    test = fashion_test.images[:1000]
+    x = torch.from_numpy(test).float().div(255)
     ratios = {}
     with torch.inference_mode():
         for name in ("fashion-mnist-vq", "fashion-mnist-16d-vae"):
             vae = load_vae(shipped(name))
-            ratios[name] = sharpness_ratio(vae.decode(vae.posterior(x).mode()).numpy(), fashion_test[:1000])
+            ratios[name] = sharpness_ratio(vae.decode(vae.posterior(x).mode()).numpy(), test)
     assert ratios["fashion-mnist-vq"] > ratios["fashion-mnist-16d-vae"] + 0.05, ratios

@@ -24,27 +24,31 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def shoot(url: str, out: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.set_default_timeout(90_000)
-        page.goto(url)
-        page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
-        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.backend === 'wasm'")
-        before = page.evaluate("VAE.stats.paints")
-        page.get_by_role("button", name="Random z ~ N(0, I)").click()      # a z that is not the origin
-        page.wait_for_function("n => VAE.stats.paints > n", arg=before)
-        page.wait_for_timeout(1000)                                          # the traversal strip follows
-        page.evaluate("window.scrollTo(0, 0)")
-        page.screenshot(path=str(out), full_page=True)
-        browser.close()
+def first_view(page, out: Path) -> None:
+    """The explorer as it opens, after one "Random z" (a z that is not the origin)."""
+    page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
+    page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.backend === 'wasm'")
+    before = page.evaluate("VAE.stats.paints")
+    page.get_by_role("button", name="Random z ~ N(0, I)").click()
+    page.wait_for_function("n => VAE.stats.paints > n", arg=before)
+    page.wait_for_timeout(1000)                                          # the traversal strip follows
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(out), full_page=True)
 
 
-def shoot_compare(url: str, out: Path) -> None:
+def compare_tab(page, out: Path) -> None:
     """The Compare tab with its default models, on the "Try two test images" pair."""
+    page.get_by_role("tab", name="Compare: why a VAE").click()
+    page.locator("#compare-pair").click()
+    page.wait_for_selector("#compare-a img", state="visible")
+    page.locator("#compare-button").click()
+    page.wait_for_selector("#compare-recon img", state="visible")
+    page.wait_for_selector("#compare-organise .js-plotly-plot", state="attached")
+    page.wait_for_timeout(1500)
+    page.locator("#compare-tab").screenshot(path=str(out))
+
+
+def shoot(url: str, out: Path, view) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -52,14 +56,7 @@ def shoot_compare(url: str, out: Path) -> None:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         page.set_default_timeout(90_000)
         page.goto(url)
-        page.get_by_role("tab", name="Compare: why a VAE").click()
-        page.locator("#compare-pair").click()
-        page.wait_for_selector("#compare-a img", state="visible")
-        page.locator("#compare-button").click()
-        page.wait_for_selector("#compare-recon img", state="visible")
-        page.wait_for_selector("#compare-organise .js-plotly-plot", state="attached")
-        page.wait_for_timeout(1500)
-        page.locator("#compare-tab").screenshot(path=str(out))
+        view(page, out)
         browser.close()
 
 
@@ -78,7 +75,7 @@ def main(argv=None) -> int:
         port = free_port()
         launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
         try:
-            (shoot_compare if a.compare else shoot)(f"http://127.0.0.1:{port}/", Path(a.out))
+            shoot(f"http://127.0.0.1:{port}/", Path(a.out), compare_tab if a.compare else first_view)
         finally:
             demo.close()
     print(f"wrote {a.out}")
