@@ -28,7 +28,7 @@ class VAEConfig:
     background: str = "black"    # the data set's background; uploads are composited onto it
     kind: str = "vae"            # "vae": Gaussian q(z|x); "ae": a point, no KL; "vq": a codebook (VQ-VAE)
     codebook_size: int = 0       # "vq": K learned code vectors, shared by every group
-    code_dim: int = 4            # "vq": z is latent_dim / code_dim groups, each snapped to one code
+    code_dim: int = 4            # "vq": numbers per code; z holds one code per bottleneck position
     commitment: float = 0.25     # "vq": weight of the commitment loss (van den Oord et al. 2017, eq. 3)
     class_names: tuple[str, ...] = field(default_factory=tuple)
 
@@ -51,15 +51,17 @@ class VAEConfig:
             raise ValueError(f"background must be 'black' or 'white', got {self.background!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.kind == "vq" and (self.codebook_size < 2 or self.code_dim < 1 or self.latent_dim % self.code_dim):
-            raise ValueError(f"kind 'vq' needs codebook_size >= 2 and latent_dim ({self.latent_dim}) divisible "
-                             f"by code_dim ({self.code_dim})")
+        if self.kind == "vq" and (self.codebook_size < 2 or self.code_dim < 1
+                                  or self.latent_dim != self.code_dim * self.bottleneck ** 2):
+            raise ValueError(f"kind 'vq' needs codebook_size >= 2 and latent_dim = code_dim x bottleneck^2 "
+                             f"(one code per position of the {self.bottleneck}x{self.bottleneck} grid: "
+                             f"{self.code_dim * self.bottleneck ** 2}), got {self.latent_dim}")
         if self.beta < 0 or self.mse_sigma <= 0:
             raise ValueError("beta must be >= 0 and mse_sigma > 0")
 
     @property
     def groups(self) -> int:
-        """"vq": how many codes make one z (each picks one of codebook_size vectors)."""
+        """"vq": how many codes make one z: one per position of the bottleneck grid."""
         return self.latent_dim // self.code_dim
 
     @property

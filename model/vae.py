@@ -5,7 +5,8 @@ the decoder maps z back to per-pixel Bernoulli means (or Gaussian means for "mse
 
 The lab's other two kinds share every layer but the bottleneck (config.kind): "ae", the
 traditional autoencoder, whose encoder gives one point z and no variance; and "vq", a VQ-VAE
-(van den Oord et al. 2017), whose z is snapped to a learned codebook.
+(van den Oord et al. 2017), which keeps the bottleneck's grid (no fully connected layers) and
+snaps the code at each position to its nearest entry of a learned codebook.
 """
 from __future__ import annotations
 
@@ -42,12 +43,18 @@ class Encoder(nn.Module):
             prev = width
         layers += [ResBlock(prev) for _ in range(cfg.res_blocks)]
         self.conv = nn.Sequential(*layers)
-        self.fc = nn.Linear(prev * cfg.bottleneck ** 2, cfg.hidden)
-        self.out = nn.Linear(cfg.hidden, (2 if cfg.kind == "vae" else 1) * cfg.latent_dim)
+        self.spatial = cfg.kind == "vq"
+        if self.spatial:                                  # a VQ-VAE keeps the grid: one code per position
+            self.out = nn.Conv2d(prev, cfg.code_dim, 1)
+        else:
+            self.fc = nn.Linear(prev * cfg.bottleneck ** 2, cfg.hidden)
+            self.out = nn.Linear(cfg.hidden, (2 if cfg.kind == "vae" else 1) * cfg.latent_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = F.silu(self.conv(x)).flatten(1)               # (B, w[-1] * b * b)
-        return self.out(F.silu(self.fc(h)))               # (B, 2D): mu, logvar; or (B, D): the code
+        h = F.silu(self.conv(x))                          # (B, w[-1], b, b)
+        if self.spatial:                                  # (B, b*b*e): each position's e numbers together
+            return self.out(h).permute(0, 2, 3, 1).flatten(1)
+        return self.out(F.silu(self.fc(h.flatten(1))))    # (B, 2D): mu, logvar; or (B, D): the code
 
 
 class Decoder(nn.Module):
@@ -58,8 +65,12 @@ class Decoder(nn.Module):
         super().__init__()
         w = cfg.widths
         self.shape = (w[-1], cfg.bottleneck, cfg.bottleneck)
-        self.fc = nn.Sequential(nn.Linear(cfg.latent_dim, cfg.hidden), nn.SiLU(),
-                                nn.Linear(cfg.hidden, w[-1] * cfg.bottleneck ** 2), nn.SiLU())
+        self.grid = (cfg.bottleneck, cfg.bottleneck, cfg.code_dim) if cfg.kind == "vq" else None
+        if self.grid:                                     # the codes' grid, lifted back to the trunk's width
+            self.fc = nn.Sequential(nn.Conv2d(cfg.code_dim, w[-1], 1), nn.SiLU())
+        else:
+            self.fc = nn.Sequential(nn.Linear(cfg.latent_dim, cfg.hidden), nn.SiLU(),
+                                    nn.Linear(cfg.hidden, w[-1] * cfg.bottleneck ** 2), nn.SiLU())
         layers: list[nn.Module] = [ResBlock(w[-1]) for _ in range(cfg.res_blocks)]
         for i in reversed(range(len(w))):
             out = w[i - 1] if i > 0 else cfg.channels
@@ -67,13 +78,17 @@ class Decoder(nn.Module):
         self.conv = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.fc(z).view(-1, *self.shape)              # (B, w[-1], b, b)
+        if self.grid:                                     # (B, b*b*e) -> (B, e, b, b)
+            h = self.fc(z.reshape(-1, *self.grid).permute(0, 3, 1, 2))
+        else:
+            h = self.fc(z).view(-1, *self.shape)          # (B, w[-1], b, b)
         return self.conv(h)                               # (B, C, H, W) logits
 
 
 class VectorQuantizer(nn.Module):
-    """A codebook of K vectors of size code_dim; z (B, D) is cut into D / code_dim groups and each
-    group is replaced by its nearest code (van den Oord et al. 2017, eq. 1)."""
+    """A codebook of K vectors of size code_dim; z (B, D) is cut into D / code_dim groups (one per
+    position of the bottleneck grid) and each is replaced by its nearest code (van den Oord et al.
+    2017, eq. 1)."""
 
     def __init__(self, cfg: VAEConfig) -> None:
         super().__init__()

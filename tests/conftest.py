@@ -97,7 +97,8 @@ def client(app_url):
 @pytest.fixture(scope="session")
 def kinds_weights(tmp_path_factory) -> Path:
     """A weights root with one untrained tiny model of each kind on scikit-learn's digits: tiny-vae,
-    tiny-ae (no variance) and tiny-vq (a codebook), their atlases mapped by PCA; about a second."""
+    tiny-ae (no variance) and tiny-vq (a 7x7 grid of codes from a codebook of 16), their atlases mapped
+    by PCA; about a second."""
     from model import VAEConfig, save_pretrained
     from model.data import load_digits
     from model.evaluate import build_atlas
@@ -109,8 +110,9 @@ def kinds_weights(tmp_path_factory) -> Path:
     test = load_digits("test")
     for kind in ("vae", "ae", "vq"):
         torch.manual_seed(0)
-        extra = {"codebook_size": 16, "code_dim": 2} if kind == "vq" else {}
-        cfg = VAEConfig(latent_dim=4, widths=(8, 16), hidden=32, kind=kind, class_names=tuple("0123456789"), **extra)
+        # a VQ-VAE's z is its grid of codes: 7 x 7 positions of code_dim 2 for 28x28 images
+        extra = {"codebook_size": 16, "code_dim": 2, "latent_dim": 98} if kind == "vq" else {"latent_dim": 4}
+        cfg = VAEConfig(widths=(8, 16), hidden=32, kind=kind, class_names=tuple("0123456789"), **extra)
         vae = ConvVAE(cfg).eval()
         save_pretrained(vae, root / f"tiny-{kind}")
         build_atlas(vae, test, root / f"tiny-{kind}", method="pca")

@@ -26,9 +26,10 @@ LAB = LAB_2D + ("fashion-mnist-16d-ae", "fashion-mnist-16d-vae", "fashion-mnist-
 
 
 def tiny(kind: str, **kw) -> ConvVAE:
+    """28x28 -> a 7x7 bottleneck: a VQ-VAE's z is 49 codes of 2 numbers, from a codebook of 8."""
     torch.manual_seed(0)
-    extra = {"codebook_size": 8, "code_dim": 2} if kind == "vq" else {}
-    return ConvVAE(VAEConfig(latent_dim=4, widths=(8, 16), hidden=32, kind=kind, **extra, **kw))
+    extra = {"codebook_size": 8, "code_dim": 2, "latent_dim": 98} if kind == "vq" else {"latent_dim": 4}
+    return ConvVAE(VAEConfig(widths=(8, 16), hidden=32, kind=kind, **extra, **kw))
 
 
 # ---------------------------------------------------------------- the kinds
@@ -44,11 +45,11 @@ def test_an_autoencoder_has_no_variance_and_no_kl():
 def test_vq_snaps_each_group_to_a_codebook_vector_and_passes_gradients_straight_through():
     vae, x = tiny("vq").train(), torch.rand(5, 1, 28, 28)
     q = vae.posterior(x)
-    groups = q.mu.detach().view(5, 2, 2)                             # latent 4 = 2 groups of 2
+    groups = q.mu.detach().view(5, 49, 2)                            # one code per position of the 7x7 grid
     book = vae.quantizer.codebook.detach()
     dist = (groups.unsqueeze(2) - book).pow(2).sum(-1).min(-1).values
     assert dist.max().item() < 1e-10                                 # every group is a codebook entry
-    assert torch.allclose(q.kl(), torch.full((5,), 2 * math.log(8)))   # groups * log K (van den Oord Sec. 3.1)
+    assert torch.allclose(q.kl(), torch.full((5,), 49 * math.log(8)))  # groups * log K (van den Oord Sec. 3.1)
     t = elbo_terms(vae, x)
     t["loss"].backward()
     assert vae.encoder.out.weight.grad.abs().sum() > 0               # straight-through reached the encoder
@@ -66,8 +67,8 @@ def test_vq_restarts_codes_no_group_picked():
 
 
 def test_config_refuses_a_vq_that_cannot_be_cut_into_groups():
-    with pytest.raises(ValueError, match="divisible"):
-        VAEConfig(kind="vq", latent_dim=5, code_dim=2, codebook_size=8)
+    with pytest.raises(ValueError, match="code_dim x bottleneck"):
+        VAEConfig(kind="vq", latent_dim=16, code_dim=2, codebook_size=8)        # 7x7 positions need 98
     with pytest.raises(ValueError, match="kind"):
         VAEConfig(kind="gan")
 
@@ -80,7 +81,7 @@ def test_explorer_encode_says_none_for_what_an_autoencoder_lacks(tiny_kinds):
     assert ae["sigma"] is None and ae["logvar"] is None and ae["kl"] is None and ae["elbo"] is None
     assert ae["z"] == ae["mu"] and ae["recon"] > 0
     vq = ex.encode(tiny_kinds.get("tiny-vq"), x)
-    assert vq["kl"] == pytest.approx(2 * math.log(16), abs=1e-3) and vq["sigma"] is None
+    assert vq["kl"] == pytest.approx(49 * math.log(16), abs=1e-2) and vq["sigma"] is None
     with pytest.raises(ExplorerError, match="no sigma"):
         ex.reparameterize(tiny_kinds.get("tiny-ae"), ae["mu"], [0.0] * 4, 1)
 
@@ -91,7 +92,7 @@ def test_vq_samples_are_random_codes(tiny_kinds):
     m = tiny_kinds.get("tiny-vq")
     z = ex.prior_draws(m.vae, 6, 1.0, seed=3)
     book = m.vae.quantizer.codebook.detach()
-    assert ((z.view(6, 2, 1, 2) - book).pow(2).sum(-1).min(-1).values < 1e-12).all()
+    assert ((z.view(6, 49, 1, 2) - book).pow(2).sum(-1).min(-1).values < 1e-12).all()
     assert not torch.equal(z, ex.prior_draws(m.vae, 6, 1.0, seed=4))
 
 
