@@ -149,17 +149,17 @@ function done(cur, px, r, started, ms) {
 // per dimension: the prior's ±2 band (grey), μ (blue dot) and μ ± 2σ (blue bar); no bar without σ
 function drawChart(mu, sigma) {
   const ctx = chart.getContext("2d"), Wd = chart.width, Ht = chart.height, l = 34, r = 8, t = 24, b = 26;
-  const D = mu.length, lim = 4, step = (Wd - l - r) / D;
+  const D = mu.length, lim = s.limit, step = (Wd - l - r) / D;
   const X = d => l + (d + 0.5) * step, Y = v => t + (lim - Math.max(-lim, Math.min(lim, v))) / (2 * lim) * (Ht - t - b);
   ctx.clearRect(0, 0, Wd, Ht);
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, Wd, Ht);
   ctx.strokeStyle = "#e5e7eb"; ctx.fillStyle = "#6b7280"; ctx.font = "11px system-ui, sans-serif";
-  for (const v of [-4, -2, 0, 2, 4]) {
+  for (const v of [-lim, -lim / 2, 0, lim / 2, lim]) {
     ctx.beginPath(); ctx.moveTo(l, Y(v)); ctx.lineTo(Wd - r, Y(v)); ctx.stroke();
-    ctx.fillText(String(v), 6, Y(v) + 4);
+    ctx.fillText(String(Math.round(v * 10) / 10), 4, Y(v) + 4);
   }
-  ctx.fillStyle = "rgba(160,160,160,0.28)";
-  for (let d = 0; d < D; d++) ctx.fillRect(X(d) - step * 0.3, Y(2), step * 0.6, Y(-2) - Y(2));
+  ctx.fillStyle = "rgba(160,160,160,0.28)";                   // the prior's ±2 band (a VAE's; the others have none)
+  if (sigma) for (let d = 0; d < D; d++) ctx.fillRect(X(d) - step * 0.3, Y(2), step * 0.6, Y(-2) - Y(2));
   ctx.strokeStyle = ctx.fillStyle = "#2563eb"; ctx.lineWidth = 2;
   for (let d = 0; d < D; d++) {
     if (sigma) {
@@ -187,6 +187,7 @@ async function onValue() {
   if (!v || !v.model) return;
   const [C, H, W] = v.shape, f = Math.max(1, Math.round(280 / W));
   const cur = { model: v.model, shape: v.shape, background: v.background, sigma: v.sigma, f, ort: v.ort,
+                limit: Math.max(4, Math.ceil(v.limit || 4)),
                 enc: null, dec: null, at: null };
   s = cur;
   pad.width = W * f; pad.height = H * f;

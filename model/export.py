@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -26,6 +27,9 @@ from .io import CONFIG_NAME, WEIGHTS_NAME, WeightsError, atomic_write, load_vae
 from .vae import ConvVAE
 
 OPSET = 17
+# torch.onnx.export keeps global state (GLOBALS.in_onnx_export): two exports at once in one process fail,
+# as they would when a page asks for a model's decoder and encoder together. One export at a time.
+_EXPORTING = threading.RLock()
 DECODER_NAME = "decoder.onnx"
 ENCODER_NAME = "encoder.onnx"
 
@@ -61,7 +65,7 @@ def encoder_outputs(vae: ConvVAE) -> list[str]:
 def _export(module: torch.nn.Module, example: torch.Tensor, path, inputs: list[str], outputs: list[str]) -> Path:
     """Write module as ONNX (float32, dynamic batch, opset 17), atomically."""
     def write(tmp):
-        with warnings.catch_warnings():          # the legacy exporter's advice to try dynamo=True
+        with _EXPORTING, warnings.catch_warnings():        # the legacy exporter's advice to try dynamo=True
             warnings.simplefilter("ignore")
             torch.onnx.export(module, (example,), tmp, input_names=inputs, output_names=outputs,
                               dynamic_axes={n: {0: "batch"} for n in inputs + outputs}, opset_version=OPSET,
@@ -104,7 +108,9 @@ def cache_root() -> Path:
 def _cached(directory, vae, name: str, export) -> Path:
     path = cache_root() / "onnx" / weights_hash(directory)[:32] / name
     if not path.is_file():
-        export(vae if vae is not None else load_vae(directory), path)
+        with _EXPORTING:
+            if not path.is_file():                     # another request may have exported it meanwhile
+                export(vae if vae is not None else load_vae(directory), path)
     return path
 
 

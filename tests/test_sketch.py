@@ -78,6 +78,29 @@ def test_the_encoder_is_cached_beside_the_decoder(registry, tmp_path, monkeypatc
     assert cached_encoder(m.path, m.vae) == enc and enc.stat().st_mtime_ns == stamp
 
 
+def test_a_pages_first_visit_exports_decoder_and_encoder_at_once(tiny_kinds, tmp_path, monkeypatch):
+    """The page asks for a model's decoder (live image, sketch) and encoder at the same moment, in
+    server threads; torch.onnx.export cannot run twice at once, so the cache exports one at a time."""
+    import threading
+
+    monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "cache"))
+    errors, paths = [], []
+
+    def ask(fn, m):
+        try:
+            paths.append(fn(m.path, m.vae))
+        except Exception as e:                          # noqa: BLE001 - any failure is the test's finding
+            errors.append(repr(e))
+    threads = [threading.Thread(target=ask, args=(fn, tiny_kinds.get(name)))
+               for name in tiny_kinds.names() for fn in (cached_decoder, cached_encoder, cached_decoder)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(set(paths)) == 2 * len(tiny_kinds.names())
+    assert all(onnx.load(str(p)) for p in set(paths))
+
+
 def test_export_command_writes_both_halves(tmp_path, weights_root):
     from model.export import main
 
