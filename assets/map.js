@@ -4,6 +4,7 @@
 // name and the markers, so moving a slider sends a few bytes, not 10,000 points.
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                  "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39"];
+(window.VAE = window.VAE || {}).palette = PALETTE;      // the sketch pad's small map uses the same colours
 const box = element.querySelector(".vae-map-plot");
 const card = element.querySelector(".vae-map-card");
 let drawnModel = null, nClassTraces = 0, hoverToken = 0;

@@ -8,7 +8,7 @@
 const VAE = window.VAE;
 const q = sel => element.querySelector(sel);
 const pad = q(".vae-sketch-pad"), inputCanvas = q(".vae-sketch-input"), recon = q(".vae-sketch-recon");
-const chart = q(".vae-sketch-chart"), statusLine = q(".vae-sketch-status"), send = q(".vae-sketch-send");
+const mini = q(".vae-sketch-map"), chart = q(".vae-sketch-chart"), statusLine = q(".vae-sketch-status"), send = q(".vae-sketch-send");
 const brush = q(".vae-sketch-brush"), ink = q(".vae-sketch-ink"), eraser = q(".vae-sketch-eraser");
 const stats = (VAE.sketch = { encodes: 0, latencies: [], backend: null, mu: null, logvar: null, pixels: null });
 let s = null;              // {model, shape, background, sigma, f, enc, dec, at, ort}
@@ -122,6 +122,7 @@ async function encodeNow() {
     if (cur.at) {
       const xy = VAE.place.place(cur.at, r.mu), cloud = sigma ? VAE.place.cloud(cur.at, r.mu, sigma) : null;
       document.dispatchEvent(new CustomEvent("vae:diamond", { detail: { model: cur.model, xy, cloud } }));
+      drawMini(cur, xy, cloud, r.mu);
     }
     done(cur, px, r, started, performance.now() - t0);
   } catch (e) {
@@ -143,6 +144,51 @@ function done(cur, px, r, started, ms) {
   const where = cur.enc.kind === "wasm" ? "encoded in your browser (WebAssembly)" : `encoded on the server (${cur.enc.reason})`;
   say(`${where}, ${ms.toFixed(1)} ms${cur.sigma ? "" : " · this model has no σ: its encoder gives one point"}`);
   document.dispatchEvent(new CustomEvent("vae:sketch-encoded"));
+}
+
+// ---------------------------------------------------------------- the map, small, beside the pad
+// The test set's map drawn once per model (the colours of map.js), then the diamond at μ and its cloud
+// on top each frame: the big map above moves too, but is off screen while one draws.
+function miniBase(cur) {
+  const at = cur.at, near = at.near;
+  if (!near) return null;
+  const n = near.n, xy = at.method === "plane" ? near.means : at.xy, W = mini.width, H = mini.height, pad = 10;
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < n; i++) {
+    x0 = Math.min(x0, xy[2 * i]); x1 = Math.max(x1, xy[2 * i]); y0 = Math.min(y0, xy[2 * i + 1]); y1 = Math.max(y1, xy[2 * i + 1]);
+  }
+  const X = x => pad + (x - x0) / (x1 - x0 || 1) * (W - 2 * pad), Y = y => H - pad - (y - y0) / (y1 - y0 || 1) * (H - 2 * pad);
+  const img = document.createElement("canvas");
+  img.width = W; img.height = H;
+  const ctx = img.getContext("2d"), colours = VAE.palette || ["#6b7280"];
+  ctx.fillStyle = "#fafafa"; ctx.fillRect(0, 0, W, H);
+  ctx.globalAlpha = 0.6;
+  for (let i = 0; i < n; i++) {
+    ctx.fillStyle = colours[at.labels[i] % colours.length];
+    ctx.fillRect(X(xy[2 * i]) - 1, Y(xy[2 * i + 1]) - 1, 2.5, 2.5);
+  }
+  return { img, X, Y };
+}
+
+function drawMini(cur, xy, cloud, mu) {
+  if (!cur.mini) cur.mini = miniBase(cur);
+  const m = cur.mini;
+  if (!m) return;
+  const ctx = mini.getContext("2d");
+  ctx.drawImage(m.img, 0, 0);
+  if (cloud && cloud.length > 2) {
+    ctx.beginPath();
+    cloud.forEach((p, i) => (i ? ctx.lineTo(m.X(p[0]), m.Y(p[1])) : ctx.moveTo(m.X(p[0]), m.Y(p[1]))));
+    ctx.closePath();
+    ctx.fillStyle = "rgba(249, 115, 22, 0.18)"; ctx.fill();
+    ctx.setLineDash([6, 4]); ctx.strokeStyle = "#f97316"; ctx.lineWidth = 2; ctx.stroke(); ctx.setLineDash([]);
+  }
+  const x = m.X(xy[0]), y = m.Y(xy[1]), r = 10;
+  ctx.beginPath(); ctx.moveTo(x, y - r); ctx.lineTo(x + r, y); ctx.lineTo(x, y + r); ctx.lineTo(x - r, y); ctx.closePath();
+  ctx.fillStyle = "#f97316"; ctx.fill(); ctx.strokeStyle = "#111"; ctx.lineWidth = 2; ctx.stroke();
+  const near = VAE.place.nearestClass(cur.at, mu);
+  mini.dataset.x = String(xy[0]); mini.dataset.y = String(xy[1]);
+  mini.setAttribute("aria-label", "where μ lands on the map" + (near ? `: nearest class ${near}` : ""));
 }
 
 // ---------------------------------------------------------------- the posterior chart
@@ -186,7 +232,7 @@ async function onValue() {
   const v = props.value;
   if (!v || !v.model) return;
   const [C, H, W] = v.shape, f = Math.max(1, Math.round(280 / W));
-  const cur = { model: v.model, shape: v.shape, background: v.background, sigma: v.sigma, f, ort: v.ort,
+  const cur = { model: v.model, shape: v.shape, background: v.background, sigma: v.sigma, f, ort: v.ort, mini: null,
                 limit: Math.max(4, Math.ceil(v.limit || 4)),
                 enc: null, dec: null, at: null };
   s = cur;
@@ -226,6 +272,7 @@ eraser.addEventListener("click", () => {
 send.addEventListener("click", () => {
   if (!s || !stats.mu) return;
   document.dispatchEvent(new CustomEvent("vae:set-z", { detail: { model: s.model, z: stats.mu } }));
+  say("μ is in the sliders (above): the decoded image and the star show it");
 });
 onValue();
 watch("value", onValue);

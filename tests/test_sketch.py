@@ -191,6 +191,8 @@ def settled(page) -> dict:
         diamond: (el => el.dataset.x === undefined ? null : [+el.dataset.x, +el.dataset.y])(
             document.querySelector('#latent-map .vae-marker-upload')),
         cloud: document.querySelector('#latent-map .vae-map-cloud').dataset.points || null,
+        mini: (el => el.dataset.x === undefined ? null : [+el.dataset.x, +el.dataset.y])(
+            document.querySelector('#sketch .vae-sketch-map')),
         status: document.querySelector('#sketch .vae-sketch-status').textContent})""")
 
 
@@ -208,6 +210,7 @@ def test_a_stroke_moves_the_posterior_and_the_diamond_with_no_request(open_page,
     assert after["chart"] != before["chart"] and sum(after["pixels"]) > sum(before["pixels"])
     assert after["diamond"] is not None and after["diamond"] != before["diamond"]
     assert int(after["cloud"]) >= 3                                 # the μ ± 2σ cloud is drawn around it
+    assert after["mini"] == after["diamond"]                        # ... and on the small map beside the pad
     assert after["status"].startswith("encoded in your browser (WebAssembly)")
     assert page.problems == []
 
