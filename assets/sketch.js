@@ -35,10 +35,11 @@ function at(e) {
   return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height];
 }
 
-function stroke(from, to) {
+function stroke(from, to, e) {
   const ctx = pad.getContext("2d");
   ctx.strokeStyle = ctx.fillStyle = inkColour();
-  ctx.lineWidth = parseFloat(brush.value) * s.f;
+  const pressure = e && e.pointerType === "pen" && e.pressure > 0 ? 0.5 + e.pressure : 1;   // a pen presses harder
+  ctx.lineWidth = parseFloat(brush.value) * s.f * pressure;
   ctx.lineCap = ctx.lineJoin = "round";
   ctx.beginPath();
   ctx.moveTo(from[0], from[1]);
@@ -51,7 +52,7 @@ function onDown(e) {
   e.preventDefault();
   pad.setPointerCapture(e.pointerId);
   last = at(e);
-  stroke(last, last);
+  stroke(last, last, e);
   changed(e.timeStamp);
 }
 
@@ -59,7 +60,7 @@ function onMove(e) {
   if (!s || last === null || !pad.hasPointerCapture(e.pointerId)) return;
   e.preventDefault();
   const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
-  for (const c of (events.length ? events : [e])) { const p = at(c); stroke(last, p); last = p; }
+  for (const c of (events.length ? events : [e])) { const p = at(c); stroke(last, p, c); last = p; }
   changed(e.timeStamp);
 }
 

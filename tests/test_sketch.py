@@ -274,11 +274,10 @@ def test_an_autoencoder_shows_mu_and_says_it_has_no_sigma(open_page, kinds_app):
 
 @pytest.mark.browser
 def test_without_webassembly_the_server_encodes_the_drawing_and_says_so(open_page, app_url):
-    page = open_page(app_url, wait_decoder=False)
-    page.route("**/*.wasm", lambda route: route.abort())
-    page.reload()
-    page.get_by_role("tab", name="Draw it yourself").click()
-    page.wait_for_function("() => VAE.sketch && VAE.sketch.backend === 'server' && VAE.sketch.encodes > 0")
+    page = open_page("about:blank", wait_decoder=False)
+    page.route("**/*.wasm", lambda route: route.abort())           # before the app loads: nothing cached
+    page.goto(app_url + "?tab=draw")
+    page.wait_for_function("() => window.VAE && VAE.sketch && VAE.sketch.backend === 'server' && VAE.sketch.encodes > 0")
     page.locator("#sketch .vae-sketch-pad").scroll_into_view_if_needed()
     draw(page)
     got = settled(page)

@@ -113,3 +113,34 @@ def test_every_latent_slider_moves_from_the_keyboard_with_a_visible_focus(open_p
         page.wait_for_function("n => VAE.stats.paints > n", arg=n)
         assert abs(page.evaluate(f"VAE.stats.z[{i}]") - 0.05) < 1e-6, i
     assert page.problems == []
+
+
+def pen_stroke(page, box, force: float) -> None:
+    """A pen stroke down the pad's middle (CDP mouse events with pointerType 'pen' and a pressure)."""
+    cdp = page.context.new_cdp_session(page)
+    x = box["x"] + box["width"] / 2
+    ys = [box["y"] + box["height"] * (0.2 + 0.6 * i / 12) for i in range(13)]
+    common = {"x": x, "pointerType": "pen", "force": force, "button": "left"}
+    cdp.send("Input.dispatchMouseEvent", common | {"type": "mousePressed", "y": ys[0], "clickCount": 1, "buttons": 1})
+    for y in ys[1:]:
+        cdp.send("Input.dispatchMouseEvent", common | {"type": "mouseMoved", "y": y, "buttons": 1})
+        page.wait_for_timeout(16)
+    cdp.send("Input.dispatchMouseEvent", common | {"type": "mouseReleased", "y": ys[-1], "clickCount": 1, "buttons": 0})
+    cdp.detach()
+
+
+def test_a_pen_draws_thicker_when_pressed_harder(open_page, app_url):
+    page = open_page(app_url + "?tab=draw")
+    page.wait_for_function("() => VAE.sketch && VAE.sketch.backend === 'wasm' && VAE.sketch.encodes > 0")
+    box = on_screen(page, "#sketch .vae-sketch-pad")
+    ink = []
+    for force in (0.05, 1.0):
+        page.locator("#sketch .vae-sketch-clear").click()
+        page.wait_for_function("() => VAE.sketch.pixels.every(v => v === 0)")
+        n = page.evaluate("VAE.sketch.encodes")
+        pen_stroke(page, box, force)
+        page.wait_for_function("n => VAE.sketch.encodes > n && VAE.sketch.pixels.some(v => v > 0)", arg=n)
+        page.wait_for_timeout(300)
+        ink.append(sum(page.evaluate("VAE.sketch.pixels")))
+    assert ink[1] > 1.3 * ink[0]
+    assert page.problems == []
