@@ -111,7 +111,10 @@ def main(argv=None) -> int:
             mu = load_atlas(folder)["mu"]
             if len(mu) != len(test):
                 raise DataError(f"{folder}: its atlas holds {len(mu)} means, the faces test set {len(test)}")
-            found = scores(mu, test.factors, test.factor_names) | prior_distance_ratio(load_vae(folder), test.images)
+            vae = load_vae(folder)
+            found = scores(mu, test.factors, test.factor_names) | prior_distance_ratio(vae, test.images)
+            found["description"] = (f"flat-design faces with {len(test.factor_names)} known factors, "
+                                    f"β = {vae.config.beta:g}: MIG {found['mig']:.2f}")
             write_metrics(Path(folder), found)
             print(f"{folder}: prior-sample distance ratio {found['prior_distance_ratio']:.3f}, MIG {found['mig']:.3f}  " +
                   " ".join(f"{n} {g:.2f}" for n, g in found["mig_per_factor"].items()))

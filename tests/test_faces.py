@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from model.data import DATASETS, DataError, load_dataset
 from model.data.faces import (FACTORS, build_faces, draw_face, make_faces, mouth_curvature, read_faces, render,
@@ -85,3 +86,126 @@ def test_faces_is_a_built_in_data_set_and_bad_sizes_are_refused(tmp_path):
     (tmp_path / "test.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="not a faces file"):
         read_faces(tmp_path / "test.npz")
+
+
+# ---------------------------------------------------------------- the shipped faces models
+@pytest.fixture(scope="module")
+def faces(registry):
+    return registry.get("faces")
+
+
+def encode_means(m, images: np.ndarray):
+    import torch
+
+    with torch.inference_mode():
+        return m.vae.encode(torch.from_numpy(images).float() / 255)[0]
+
+
+def decoded(m, z) -> np.ndarray:
+    import torch
+
+    with torch.inference_mode():
+        return m.vae.decode(z).numpy()
+
+
+def test_both_faces_models_load_with_load_vae():
+    from model import load_vae
+
+    for name, beta in (("faces", 1.0), ("faces-beta4", 4.0)):
+        vae = load_vae(ROOT / "weights" / name)
+        c = vae.config
+        assert (c.image_size, c.channels, c.beta, c.background) == (64, 3, beta, "white")
+
+
+def test_prior_samples_lie_as_close_to_test_faces_as_test_faces_do(faces):
+    from model.disentangle import N_REFERENCE, N_SAMPLES, prior_distance_ratio
+
+    test = make_faces(N_REFERENCE + N_SAMPLES, seed=1)                  # the test split's seed: its first faces
+    found = prior_distance_ratio(faces.vae, test.images, seed=0)
+    assert found["prior_distance_ratio"] <= 1.5, found
+    assert found["prior_distance_ratio"] == pytest.approx(faces.metrics["prior_distance_ratio"], abs=0.002)
+
+
+def test_the_smile_direction_raises_the_mouth_of_20_random_faces(faces):
+    import torch
+
+    from model.attributes import directions
+
+    v = torch.from_numpy(directions(faces.atlas)["smile"])
+    mu = encode_means(faces, make_faces(20, seed=77).images)
+    before, after = mouth_curvature(decoded(faces, mu)), mouth_curvature(decoded(faces, mu + v))
+    assert (after > before).all(), np.round(after - before, 2)
+    assert np.median(after - before) > 0.15                             # well above pixel noise
+
+
+def test_the_grin_to_frown_walk_turns_the_mouth_steadily(faces):
+    import torch
+
+    ends = np.stack([np.asarray(Image.open(ROOT / "assets" / "examples" / "faces" / f"{n}.png")).transpose(2, 0, 1)
+                     for n in ("grin", "frown")])
+    mu = encode_means(faces, ends)
+    t = torch.linspace(0, 1, 9)[:, None]
+    est = mouth_curvature(decoded(faces, (1 - t) * mu[0] + t * mu[1]))
+    assert est[0] > 0.5 and est[-1] < -0.5, est.round(2)
+    assert np.all(np.diff(est) < 0.02), est.round(2)                      # down all the way, no turning back
+
+
+def test_both_models_report_mig_and_what_each_dimension_learned(registry):
+    for name in ("faces", "faces-beta4"):
+        met = registry.get(name).metrics
+        assert 0 <= met["mig"] <= 1 and set(met["mig_per_factor"]) == set(FACTORS)
+        assert np.asarray(met["factor_abs_corr"]).shape == (len(FACTORS), 16)
+        assert list(met["factor_names"]) == list(FACTORS)
+
+
+def test_the_about_tab_shows_the_heatmap_and_both_migs(registry):
+    from ui.about import AboutPanel
+
+    panel = AboutPanel(registry)
+    note, fig = panel.factors(registry.get("faces"))
+    for name in ("faces", "faces-beta4"):
+        assert f"| {name} |" in note and f"{registry.get(name).metrics['mig']:.3f}" in note
+    assert fig.data[0].type == "heatmap" and np.asarray(fig.data[0].z).shape == (len(FACTORS), 16)
+    assert panel.factors(registry.get("fashion-mnist")) == ("", None)
+
+
+def test_an_atlas_of_colour_faces_keeps_at_most_6_mb_of_thumbnails(tmp_path):
+    import torch
+
+    from model import VAEConfig
+    from model.evaluate import build_atlas
+    from model.vae import ConvVAE
+
+    torch.manual_seed(0)
+    vae = ConvVAE(VAEConfig(image_size=64, channels=3, latent_dim=4, widths=(8, 8, 8), hidden=16,
+                            background="white", class_names=("frowning", "neutral", "smiling"))).eval()
+    atlas = build_atlas(vae, make_faces(600, seed=1), tmp_path, method="pca")
+    assert len(atlas["thumbnails"]) == len(atlas["thumb_index"]) == 6_000_000 // (64 * 64 * 3)
+
+
+@pytest.mark.browser
+def test_the_smile_slider_turns_the_painted_mouth_in_the_page(open_page, app_url):
+    """On the faces model, the smile slider (α from −2 to +2) turns the mouth of the face the page
+    paints, measured on the canvas's own pixels, and sends no request."""
+    import re
+
+    page = open_page(app_url)
+    page.locator("#model-picker input").click()
+    page.get_by_role("option", name=re.compile(r"^faces( —|$)")).click()
+    page.wait_for_function("() => VAE.stats.model === 'faces' && VAE.stats.backend === 'wasm'")
+    labels = page.eval_on_selector_all(".attrslider", "els => els.filter(e => e.offsetParent).map(e => e.id)")
+    assert len(labels) == len(FACTORS)
+    page.wait_for_function("() => document.querySelector('#attr-0').innerText.includes('smile')")
+    rng, sent, est = page.locator("#attr-0 input[type=range]"), len(page.requests), {}
+    for key in ("Home", "End"):                                         # amount -> -2, then +2
+        n = page.evaluate("VAE.stats.paints")
+        rng.focus()
+        rng.press(key)
+        page.wait_for_function("n => VAE.stats.paints > n", arg=n)
+        w, h, px = page.evaluate("""() => { const c = document.querySelector('#live canvas.vae-decoded');
+            return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; }""")
+        rgb = np.asarray(px, dtype=np.uint8).reshape(h, w, 4)[..., :3]
+        est[key] = mouth_curvature(rgb.transpose(2, 0, 1)[None])[0]
+    assert est["End"] > est["Home"] + 1.0, est
+    assert [u for u in page.requests[sent:] if "/gradio_api/" in u] == []
+    assert page.problems == []
