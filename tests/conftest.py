@@ -31,16 +31,21 @@ def weights_root() -> Path:
     return WEIGHTS
 
 
-@pytest.fixture(scope="session")
-def served_app():
-    """(demo, url) of the real app on the shipped weights, on 127.0.0.1 and a free port."""
+def serve(weights):
+    """(demo, url) of the app on a weights root, on 127.0.0.1 and a free port; closed afterwards."""
     import app
 
-    demo = app.build_demo(WEIGHTS)
+    demo = app.build_demo(weights)
     port = free_port()
     app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     yield demo, f"http://127.0.0.1:{port}/"
     demo.close()
+
+
+@pytest.fixture(scope="session")
+def served_app():
+    """(demo, url) of the real app on the shipped weights."""
+    yield from serve(WEIGHTS)
 
 
 @pytest.fixture(scope="session")
@@ -179,13 +184,7 @@ def server_requests(page, since: int) -> list[str]:
 @pytest.fixture(scope="module")
 def kinds_app(kinds_weights):
     """(demo, url): the app on the tiny vae/ae/vq models."""
-    import app
-
-    demo = app.build_demo(kinds_weights)
-    port = free_port()
-    app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-    yield demo, f"http://127.0.0.1:{port}/"
-    demo.close()
+    yield from serve(kinds_weights)
 
 
 @pytest.fixture(scope="session")
