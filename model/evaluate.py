@@ -95,18 +95,18 @@ def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed
     rng = np.random.default_rng(seed)
     n_thumbs = min(N_THUMBNAILS, len(ds), THUMBNAIL_BYTES // ds.images[0].nbytes)
     thumb_idx = np.sort(rng.choice(len(ds), size=n_thumbs, replace=False))
-    if logvar is not None:
-        kl = DiagonalGaussian(torch.from_numpy(mu), torch.from_numpy(logvar)).kl_per_dim().mean(0).numpy()
-    else:                          # no KL per dimension: rank the dimensions by how much the codes vary
-        kl = mu.var(axis=0)
     atlas = {
         "mu": mu, "labels": ds.labels.astype(np.int16),
         "class_names": np.array(ds.class_names, dtype=str), "xy": xy.astype(np.float32),
-        "map_method": np.array(used), "kl_per_dim": kl.astype(np.float32),
+        "map_method": np.array(used),
         "thumb_index": thumb_idx.astype(np.int32), "thumbnails": ds.images[thumb_idx],
     }
     if logvar is not None:
         atlas["logvar"] = logvar
+        atlas["kl_per_dim"] = (DiagonalGaussian(torch.from_numpy(mu), torch.from_numpy(logvar))
+                               .kl_per_dim().mean(0).numpy().astype(np.float32))
+    else:                          # no KL to rank dimensions by: how much each code varies instead
+        atlas["code_var"] = mu.var(axis=0).astype(np.float32)
     if thumbnails_from:
         atlas["thumbnails_from"] = np.array(thumbnails_from)
     save_atlas(out, **atlas)

@@ -72,6 +72,8 @@ def install(run: Path, weights: Path, name: str | None = None) -> Path:
         if (run / f).is_file():
             shutil.copyfile(run / f, dest / f)
     atlas = load_atlas(run)
+    if "logvar" not in atlas and "kl_per_dim" in atlas:       # written before code_var had its own name
+        atlas["code_var"] = atlas.pop("kl_per_dim")
     if (weights / THUMBNAILS_OWNER).is_dir() and name != THUMBNAILS_OWNER:
         atlas["thumbnails_from"] = THUMBNAILS_OWNER
     save_atlas(dest, **atlas)

@@ -20,7 +20,7 @@ from .snapshots import SNAPSHOTS_NAME, load_snapshots
 from .vae import ConvVAE
 
 SWEEP_NAME = "lab-sweep.json"
-ATLAS_KEYS = ("mu", "xy", "labels", "class_names", "map_method", "kl_per_dim", "thumb_index", "thumbnails")
+ATLAS_KEYS = ("mu", "xy", "labels", "class_names", "map_method", "thumb_index", "thumbnails")
 
 
 @dataclass
@@ -38,7 +38,8 @@ class LoadedModel:
 
     def __post_init__(self) -> None:
         where, fix = self.path / "atlas.npz", f"rebuild it: `python -m model.evaluate {self.path} --atlas`"
-        missing = [k for k in ATLAS_KEYS if k not in self.atlas]
+        missing = [k for k in ATLAS_KEYS + ("kl_per_dim" if self.kind == "vae" else "code_var",)
+                   if k not in self.atlas]
         if missing:
             raise ValueError(f"{where}: lacks {', '.join(missing)}; {fix}")
         mu, xy = self.atlas["mu"], self.atlas["xy"]
@@ -81,9 +82,17 @@ class LoadedModel:
         return self.vae.config.latent_dim
 
     @property
-    def kl_per_dim(self) -> np.ndarray:
-        """Average KL(q(z_d|x) || N(0, 1)) over the test set, per dimension (nats)."""
-        return np.asarray(self.atlas["kl_per_dim"], dtype=np.float64)
+    def kl_per_dim(self) -> np.ndarray | None:
+        """Average KL(q(z_d|x) || N(0, 1)) over the test set, per dimension (nats); None for an
+        autoencoder or VQ-VAE, which have no KL per dimension."""
+        kl = self.atlas.get("kl_per_dim")
+        return None if kl is None else np.asarray(kl, dtype=np.float64)
+
+    @property
+    def dim_weight(self) -> np.ndarray:
+        """What ranks the dimensions: the KL a VAE spends on each, else how much each code varies."""
+        kl = self.kl_per_dim
+        return kl if kl is not None else np.asarray(self.atlas["code_var"], dtype=np.float64)
 
     @property
     def class_names(self) -> list[str]:
@@ -91,10 +100,11 @@ class LoadedModel:
 
     def dims_by_kl(self, limit: int) -> list[int]:
         """The dimensions to show when only `limit` fit: all of them in order when they fit, else the
-        `limit` with the largest average KL (the ones that carry the most information), largest first."""
+        `limit` with the largest average KL (the ones that carry the most information), largest first;
+        for an autoencoder or VQ-VAE, the codes that vary most."""
         if self.dim <= limit:
             return list(range(self.dim))
-        return [int(d) for d in np.argsort(-self.kl_per_dim, kind="stable")[:limit]]
+        return [int(d) for d in np.argsort(-self.dim_weight, kind="stable")[:limit]]
 
 
 class ModelRegistry:

@@ -68,14 +68,17 @@ def picker_choices(registry) -> list[tuple[str, str]]:
 def slider_label(m: LoadedModel, d: int) -> str:
     """'z3 · KL 1.20'; an inactive dimension reads 'z1 · inactive', short enough to stay on one line
     beside the slider's number box."""
-    return f"z{d} · KL {m.kl_per_dim[d]:.2f}" if m.active[d] else f"z{d} · inactive"
+    if not m.active[d]:
+        return f"z{d} · inactive"
+    return f"z{d} · KL {m.kl_per_dim[d]:.2f}" if m.kind == "vae" else f"z{d} · var {m.dim_weight[d]:.1f}"
 
 
 def sliders_note(m: LoadedModel, shown: int) -> str:
     """Said when a model has more dimensions than there are sliders."""
     if shown >= m.dim:
         return ""
-    return (f"Showing {shown} of {m.dim} dimensions: those with the largest KL, largest first. The others keep "
+    rank = "the largest KL" if m.kind == "vae" else "the most varied codes"
+    return (f"Showing {shown} of {m.dim} dimensions: those with {rank}, largest first. The others keep "
             f"their values (0, or what a map click, a sample or an upload set).")
 
 
