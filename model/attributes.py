@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cli import fail
+from .cli import run
 from .data import DataError, load_faces
 from .data.faces import FACTOR_HELP
 from .io import WeightsError, load_atlas, load_metrics, load_vae, save_atlas
@@ -137,20 +137,19 @@ def add_attribute(z: np.ndarray, vector: np.ndarray, amount: float) -> np.ndarra
     return (np.asarray(z, dtype=np.float32) + np.float32(amount) * vector).astype(np.float32)
 
 
+def update(folder, data_dir=None) -> str:
+    """Compute and store one model's directions; the line that says which."""
+    found = compute_directions(folder, data_dir)
+    store_directions(folder, found)
+    return f"{folder}: {len(found['names'])} directions ({', '.join(found['names'])})"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.attributes", description=__doc__.splitlines()[0])
     p.add_argument("weights", nargs="+", help="weights folders, e.g. weights/faces weights/fashion-mnist")
     p.add_argument("--data-dir", default=None, help="faces: the folder with train.npz/test.npz")
     args = p.parse_args(argv)
-    try:
-        for folder in args.weights:
-            found = compute_directions(folder, args.data_dir)
-            store_directions(folder, found)
-            print(f"{folder}: {len(found['names'])} directions ({', '.join(found['names'])})")
-    except (WeightsError, DataError) as e:
-        return fail(e)
-    return 0
-
+    return run(lambda: "\n".join(update(f, args.data_dir) for f in args.weights), WeightsError, DataError)
 
 if __name__ == "__main__":
     sys.exit(main())

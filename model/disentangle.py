@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cli import fail
+from .cli import run
 from .data import DataError, load_faces
 from .evaluate import write_metrics
 from .io import WeightsError, load_atlas, load_vae
@@ -100,28 +100,27 @@ def prior_distance_ratio(vae, test_images: np.ndarray, seed: int = 0) -> dict:
             "prior_distance_ratio": round(d_samples / d_test, 3)}
 
 
+def update(folder, test) -> str:
+    """Measure one faces model against the test set, add the scores to its metrics.json; one line."""
+    mu = load_atlas(folder)["mu"]
+    if len(mu) != len(test):
+        raise DataError(f"{folder}: its atlas holds {len(mu)} means, the faces test set {len(test)}")
+    vae = load_vae(folder)
+    found = scores(mu, test.factors, test.factor_names) | prior_distance_ratio(vae, test.images)
+    found["description"] = (f"flat-design faces with {len(test.factor_names)} known factors, "
+                            f"β = {vae.config.beta:g}: MIG {found['mig']:.2f}")
+    write_metrics(Path(folder), found)
+    return (f"{folder}: prior-sample distance ratio {found['prior_distance_ratio']:.3f}, MIG {found['mig']:.3f}  "
+            + " ".join(f"{n} {g:.2f}" for n, g in found["mig_per_factor"].items()))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.disentangle", description=__doc__.splitlines()[0])
     p.add_argument("weights", nargs="+", help="faces weights folders, e.g. weights/faces weights/faces-beta4")
     p.add_argument("--data-dir", default=None, help="the folder with the faces' train.npz/test.npz")
     args = p.parse_args(argv)
-    try:
-        test = load_faces("test", args.data_dir)
-        for folder in args.weights:
-            mu = load_atlas(folder)["mu"]
-            if len(mu) != len(test):
-                raise DataError(f"{folder}: its atlas holds {len(mu)} means, the faces test set {len(test)}")
-            vae = load_vae(folder)
-            found = scores(mu, test.factors, test.factor_names) | prior_distance_ratio(vae, test.images)
-            found["description"] = (f"flat-design faces with {len(test.factor_names)} known factors, "
-                                    f"β = {vae.config.beta:g}: MIG {found['mig']:.2f}")
-            write_metrics(Path(folder), found)
-            print(f"{folder}: prior-sample distance ratio {found['prior_distance_ratio']:.3f}, MIG {found['mig']:.3f}  " +
-                  " ".join(f"{n} {g:.2f}" for n, g in found["mig_per_factor"].items()))
-    except (WeightsError, DataError) as e:
-        return fail(e)
-    return 0
-
+    return run(lambda: "\n".join(update(f, load_faces("test", args.data_dir)) for f in args.weights),
+               WeightsError, DataError)
 
 if __name__ == "__main__":
     sys.exit(main())

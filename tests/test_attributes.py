@@ -139,3 +139,16 @@ def test_an_attribute_slider_moves_z_in_the_page_with_no_request(open_page, app_
     dims = m.dims_by_kl(32)
     assert shown == pytest.approx([want[d] for d in dims], abs=0.051)   # the latent sliders follow, to their step
     assert page.problems == []
+
+
+def test_the_commands_refuse_a_missing_or_unsuitable_folder_in_one_line(tmp_path, capsys, weights_root):
+    from model import attributes, disentangle
+
+    from model.data.faces import build_faces
+
+    build_faces(tmp_path / "faces", n=4, n_test=3)
+    assert attributes.main([str(tmp_path / "missing")]) == 2
+    assert disentangle.main([str(weights_root / "fashion-mnist"), "--data-dir", str(tmp_path / "faces")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0].startswith("error: ") and "atlas.npz: missing" in err[0]
+    assert "its atlas holds 10000 means, the faces test set 3" in err[1]
