@@ -117,6 +117,7 @@ def test_both_faces_models_load_with_load_vae():
         assert (c.image_size, c.channels, c.beta, c.background) == (64, 3, beta, "white")
 
 
+@pytest.mark.slow                                                       # draws 2,256 faces: about 15 s
 def test_prior_samples_lie_as_close_to_test_faces_as_test_faces_do(faces):
     from model.disentangle import N_REFERENCE, N_SAMPLES, prior_distance_ratio
 
