@@ -30,7 +30,8 @@ function numberIn(id) {
 function query() {
   const live = VAE.stats;
   if (!live || !live.model || !live.z) return null;
-  const p = new URLSearchParams();
+  const p = new URLSearchParams(), before = new URLSearchParams(location.search);
+  for (const key of ["__theme", "view"]) if (before.has(key)) p.set(key, before.get(key));   // Gradio's own
   p.set("model", live.model);
   const tab = selectedTab();
   if (tab) p.set("tab", tab);

@@ -108,7 +108,7 @@ def test_a_lesson_link_round_trips(open_page, app_url):
 
 @pytest.mark.browser
 def test_the_url_follows_the_sliders_rounded_and_copy_link_copies_it(open_page, app_url):
-    page = open_page(app_url, permissions=["clipboard-read", "clipboard-write"])
+    page = open_page(app_url + "?__theme=light", permissions=["clipboard-read", "clipboard-write"])
     restored(page)
     rng = page.locator("#zslider-0 input[type=range]")
     rng.focus()
@@ -121,6 +121,7 @@ def test_the_url_follows_the_sliders_rounded_and_copy_link_copies_it(open_page, 
     assert copied == page.evaluate("location.href") == page.input_value("#links .vae-links-url")
     q = parse_qs(urlsplit(copied).query)
     assert q["model"] == ["fashion-mnist"] and q["tab"] == ["encode"]
+    assert q["__theme"] == ["light"]                                   # Gradio's own parameters stay
     assert all(len(v.split(".")[-1]) <= 2 for v in q["z"][0].split(","))    # 2 decimals at most: short links
     assert page.problems == []
 
