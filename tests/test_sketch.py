@@ -255,17 +255,15 @@ def test_send_mu_to_sliders_from_the_drawing_and_clear(open_page, app_url):
 
 
 @pytest.mark.browser
-def test_an_autoencoder_shows_mu_and_says_it_has_no_sigma(open_page, kinds_app):
-    page = open_page(kinds_app[1])
-    page.locator("#model-picker input").click()
-    page.get_by_role("option", name="tiny-ae").click()
-    page.wait_for_function("() => VAE.stats.model === 'tiny-ae'")
-    page.get_by_role("tab", name="Draw it yourself").click()
-    page.wait_for_function("() => VAE.sketch.model === 'tiny-ae' && VAE.sketch.encodes > 0")
+@pytest.mark.parametrize("name", ["tiny-ae", "tiny-vq"])
+def test_an_autoencoder_shows_mu_and_says_it_has_no_sigma(open_page, kinds_app, name):
+    page = open_page(kinds_app[1] + f"?model={name}&tab=draw")          # a lesson link opens it
+    page.wait_for_function("m => VAE.stats.model === m && VAE.sketch && VAE.sketch.model === m"
+                           " && VAE.sketch.backend === 'wasm' && VAE.sketch.encodes > 0", arg=name)
     page.locator("#sketch .vae-sketch-pad").scroll_into_view_if_needed()
     draw(page)
     got = settled(page)
-    assert got["logvar"] is None and len(got["mu"]) == 4
+    assert got["logvar"] is None and len(got["mu"]) == page.evaluate("VAE.stats.z.length")
     assert "no σ" in got["status"]
     assert page.get_attribute("#sketch .vae-sketch-chart", "data-sigma") == ""
     assert got["cloud"] is None and got["diamond"] is not None              # a point: the diamond, no cloud
