@@ -62,15 +62,18 @@ def blur_and_distance(vae, reference: np.ndarray, n_recon: int = MEASURE_IMAGES,
     the first n_recon images, and of n_draws "samples", over those images' (1.0 = as sharp as the
     data). sample_distance: median distance from the draws to their nearest reference image, beside
     data_distance, the same for n_draws reference images to the others: draws that look like data
-    sit about as close to it as the data does."""
+    sit about as close to it as the data does. The *_shape_ distances compare shapes only (every
+    image scaled to unit length; measures.nearest_distances), which faint draws cannot game."""
     ref = reference[:n_recon]
     recon = vae.decode(vae.posterior(torch.from_numpy(ref).float().div(255)).mode()).numpy()
     samples = vae.decode(ex.prior_draws(vae, n_draws, 1.0, seed)).numpy()
-    return {"sharp_recon": round(sharpness_ratio(recon, ref), 3),
-            "sharp_samples": round(sharpness_ratio(samples, ref), 3),
-            "sample_distance": round(float(np.median(nearest_distances(samples, reference))), 3),
-            "data_distance": round(float(np.median(nearest_distances(reference[:n_draws], reference,
-                                                                     exclude_self=True))), 3)}
+    out = {"sharp_recon": round(sharpness_ratio(recon, ref), 3),
+           "sharp_samples": round(sharpness_ratio(samples, ref), 3)}
+    for key, shape in (("", False), ("_shape", True)):
+        out[f"sample{key}_distance"] = round(float(np.median(nearest_distances(samples, reference, shape=shape))), 3)
+        out[f"data{key}_distance"] = round(float(np.median(nearest_distances(
+            reference[:n_draws], reference, exclude_self=True, shape=shape))), 3)
+    return out
 
 
 def measures(m: LoadedModel) -> dict:

@@ -28,11 +28,18 @@ def sharpness_ratio(images: np.ndarray, reference: np.ndarray) -> float:
 
 
 def nearest_distances(queries: np.ndarray, reference: np.ndarray, chunk: int = 256,
-                      exclude_self: bool = False) -> np.ndarray:
+                      exclude_self: bool = False, shape: bool = False) -> np.ndarray:
     """Euclidean distance in pixel space ([0, 1] per pixel) from each query to its nearest reference
-    image (N,). exclude_self: queries are the reference itself, so skip the zero distance to oneself."""
+    image (N,). exclude_self: queries are the reference itself, so skip the zero distance to oneself.
+
+    shape=True scales every image to unit length first, so only its shape counts, not its
+    brightness: a faint, nearly black image is close in plain pixel distance to every dark test image
+    (a sandal, a bag strap) without looking like any of them."""
     q = _unit(queries).reshape(len(queries), -1).astype(np.float64)
     r = _unit(reference).reshape(len(reference), -1).astype(np.float64)
+    if shape:
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-6)
+        r = r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-6)
     r2 = (r ** 2).sum(1)
     out = np.empty(len(q))
     for i in range(0, len(q), chunk):

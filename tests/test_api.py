@@ -158,6 +158,6 @@ def test_compare_returns_each_models_reconstruction_samples_and_figures(client):
             assert header == "data:image/png;base64" and img.size == (280, 280)
         assert v["samples"].startswith("data:image/png;base64,")
         assert 0 < v["sharp_recon"] < 1.5 and v["data_distance"] > 0
-    assert ae["sample_distance"] > vae["sample_distance"]     # the autoencoder's draws are not clothes
+    assert ae["sample_shape_distance"] > vae["sample_shape_distance"]     # the autoencoder's draws are not clothes
     again = client.predict(image=handle_file(TSHIRT), models=names, seed=3, api_name="/compare")
     assert again == r                                          # same seed, same draws

@@ -257,19 +257,22 @@ def test_the_autoencoder_drifts_outward_while_the_vae_stays_packed():
 
 
 @torch.inference_mode()
-def prior_distance(name: str, test: np.ndarray, n: int = 256) -> float:
+def prior_distance(name: str, test: np.ndarray, shape: bool, n: int = 256) -> float:
     """Median distance from n decoded z ~ N(0, I) to their nearest test image (pixel space)."""
     vae = load_vae(shipped(name))
     z = torch.randn(n, vae.config.latent_dim, generator=torch.Generator().manual_seed(0))
-    return float(np.median(nearest_distances(vae.decode(z).numpy(), test)))
+    return float(np.median(nearest_distances(vae.decode(z).numpy(), test, shape=shape)))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dim", ["2d", "16d"])
 def test_autoencoder_draws_lie_further_from_the_data_than_the_vaes(dim, fashion_test):
-    ae = prior_distance(f"fashion-mnist-{dim}-ae", fashion_test.images)
-    vae = prior_distance(f"fashion-mnist-{dim}-vae", fashion_test.images)
-    assert ae > 1.2 * vae, (ae, vae)
+    """By shape (each image scaled to unit length): the autoencoder's draws are not clothes. In raw
+    pixels they are nearer, and the README says why: they are faint (mean intensity about a third of
+    the data's), and a faint image is close to every dark test image."""
+    ae = prior_distance(f"fashion-mnist-{dim}-ae", fashion_test.images, shape=True)
+    vae = prior_distance(f"fashion-mnist-{dim}-vae", fashion_test.images, shape=True)
+    assert ae > 1.5 * vae, (ae, vae)
 
 
 @pytest.mark.slow

@@ -86,8 +86,8 @@ class ComparePanel:
     def sample_caption(self, m) -> str:
         d = cmp.measures(m)
         what = "random codes" if m.kind == "vq" else "z ~ N(0, I)"
-        return (f"{m.name}: {what}; median distance to the nearest test image {d['sample_distance']:.2f} "
-                f"(test images: {d['data_distance']:.2f})")
+        return (f"{m.name}: {what}; median shape distance to the nearest test image "
+                f"{d['sample_shape_distance']:.2f} (test images: {d['data_shape_distance']:.2f})")
 
     def clouds(self, models) -> go.Figure:
         flat = [(m.name, cmp.clouds(m)) for m in models if m.dim == 2]
@@ -105,7 +105,9 @@ class ComparePanel:
         for m, e in zip(models, encodings):
             d = cmp.measures(m)
             rows.append([m.name, ex.KIND_NAMES[m.kind], e["recon"], "none" if e["kl"] is None else e["kl"],
-                         d["sharp_recon"], d["sharp_samples"], d["sample_distance"], d["data_distance"]])
+                         d["sharp_recon"], d["sharp_samples"],
+                         f"{d['sample_shape_distance']:.2f} (test images {d['data_shape_distance']:.2f})",
+                         f"{d['sample_distance']:.2f} (test images {d['data_distance']:.2f})"])
         return rows
 
     @user_errors
@@ -137,9 +139,11 @@ class ComparePanel:
         note = gr.Markdown(elem_id="compare-note")
         numbers = gr.Dataframe(
             headers=["model", "kind", "recon (nats)", "KL (nats)", "sharpness: reconstructions",
-                     "sharpness: samples", "samples: distance to data", "test images: distance to data"],
-            label="the numbers, side by side (sharpness: mean gradient magnitude ÷ the test images'; distance: "
-                  "median, pixel space, to the nearest test image)", interactive=False, elem_id="compare-numbers")
+                     "sharpness: samples", "samples → data: shape", "samples → data: pixels"],
+            label="the numbers, side by side (sharpness: mean gradient magnitude ÷ the test images'; samples → "
+                  "data: median distance to the nearest test image, of the shapes (each image scaled to unit "
+                  "length) and of the raw pixels, which a faint image can game)", interactive=False,
+            elem_id="compare-numbers")
         recon = gr.Gallery(label="the image, then each model's reconstruction", columns=5, height=240,
                            object_fit="contain", allow_preview=False, format="png", elem_id="compare-recon")
         zoom = gr.Image(label="zoomed: the centre of the image, then of each reconstruction (the blur)", type="filepath",
