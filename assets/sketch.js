@@ -229,6 +229,15 @@ function drawChart(mu, sigma) {
 }
 
 // ---------------------------------------------------------------- a model
+const LOAD_S = 30;           // a runtime that has not loaded by then will not: the server takes over
+function within(promise, seconds, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not load within ${seconds} s`)), seconds * 1000);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 async function onValue() {
   const v = props.value;
   if (!v || !v.model) return;
@@ -248,12 +257,13 @@ async function onValue() {
     .catch(() => {});
   let enc;
   try {
-    const session = await VAE.runtime.session(cur.ort, await server.encoder_url(cur.model));
-    enc = { kind: "wasm", session };
+    const url = await server.encoder_url(cur.model);
+    enc = { kind: "wasm", session: await within(VAE.runtime.session(cur.ort, url), LOAD_S, "the WebAssembly encoder") };
   } catch (e) {
     enc = { kind: "server", reason: String((e && e.message) || e).slice(0, 120) };
   }
-  const dec = await VAE.runtime.backend(server, cur.model, cur.ort, v.dim);
+  const dec = await within(VAE.runtime.backend(server, cur.model, cur.ort, v.dim), LOAD_S, "the WebAssembly decoder")
+    .catch(e => VAE.runtime.serverBackend(server, cur.model, e.message));
   if (s !== cur) return;
   cur.enc = enc; cur.dec = dec;
   stats.backend = element.dataset.backend = enc.kind;

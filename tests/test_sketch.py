@@ -275,7 +275,12 @@ def test_without_webassembly_the_server_encodes_the_drawing_and_says_so(open_pag
     page = open_page("about:blank", wait_decoder=False)
     page.route("**/*.wasm", lambda route: route.abort())           # before the app loads: nothing cached
     page.goto(app_url + "?tab=draw")
-    page.wait_for_function("() => window.VAE && VAE.sketch && VAE.sketch.backend === 'server' && VAE.sketch.encodes > 0")
+    try:
+        page.wait_for_function("() => window.VAE && VAE.sketch && VAE.sketch.backend === 'server' && VAE.sketch.encodes > 0")
+    except Exception:                                   # say what the pad was doing
+        pytest.fail("pad: " + page.evaluate("JSON.stringify([window.VAE && VAE.sketch && [VAE.sketch.backend, "
+                    "VAE.sketch.encodes], (document.querySelector('#sketch .vae-sketch-status') || {}).textContent])")
+                    + f"; problems: {page.problems}")
     page.locator("#sketch .vae-sketch-pad").scroll_into_view_if_needed()
     draw(page)
     got = settled(page)
