@@ -44,6 +44,9 @@ def compare_tab(page, out: Path) -> None:
     page.locator("#compare-button").click()
     page.wait_for_selector("#compare-recon img", state="visible")
     page.wait_for_selector("#compare-organise .js-plotly-plot", state="attached")
+    for image in ("#compare-zoom", "#compare-samples", "#compare-walks"):   # their <img>s load lazily
+        page.locator(image).scroll_into_view_if_needed()
+        page.wait_for_selector(f"{image} img", state="visible")
     page.wait_for_timeout(1500)
     page.locator("#compare-tab").screenshot(path=str(out))
 

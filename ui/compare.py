@@ -4,6 +4,8 @@ the tug-of-war as a rate-distortion curve, the space organising during training,
 numbers. Its report is also the public /compare endpoint (ui/api.py)."""
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 import plotly.graph_objects as go
 from PIL import Image
@@ -18,10 +20,11 @@ from model.registry import ModelRegistry
 from . import text
 from .charts import clouds_figure, organise_figure, rate_distortion_figure
 from .interpolate import example_pairs
-from .server import image_file, upload_path, user_errors
+from .server import ASSETS, PLOTLY_JS, image_file, upload_path, user_errors
 
 DEFAULT_MODELS = ("fashion-mnist-2d-ae", "fashion-mnist-2d-vae", "fashion-mnist-2d-beta4")
 INTERPOLATION_STEPS = 8
+ANIMATION_TEMPLATE = "<div class='vae-anim-note'></div><div class='vae-anim'></div>"
 
 
 def default_models(registry: ModelRegistry) -> list[str]:
@@ -93,11 +96,13 @@ class ComparePanel:
         flat = [(m.name, cmp.clouds(m)) for m in models if m.dim == 2]
         return clouds_figure(flat) if flat else empty_figure("Clouds are drawn for 2-D models: pick one.")
 
-    def organise(self, models) -> go.Figure:
+    def organise(self, models) -> dict:
+        """The training snapshots as an animated figure's JSON (assets/animate.js draws it: gr.Plot
+        would drop the frames), or a message."""
         recorded = [(m.name, s) for m in models if (s := cmp.organising(m)) is not None and m.dim == 2]
         if not recorded:
-            return empty_figure("No training snapshots for these models: pick the lab's 2-D models.")
-        return organise_figure(recorded)
+            return {"message": "No training snapshots for these models: pick the lab's 2-D models."}
+        return json.loads(organise_figure(recorded).to_json())
 
     def numbers(self, models, encodings) -> list[list]:
         """One row per model: this image's ELBO terms, then the blur and sample-distance measures."""
@@ -152,9 +157,12 @@ class ComparePanel:
                              height=300, object_fit="contain", allow_preview=False, format="png",
                              elem_id="compare-samples")
         walks = gr.Image(label="the same two images interpolated (linear): one row per model, in the order picked",
-                         type="filepath", interactive=False, elem_id="compare-walks")
+                         type="filepath", interactive=False, height=90 * cmp.MAX_MODELS, elem_id="compare-walks")
         clouds = gr.Plot(label="posterior clouds (2-D models)", elem_id="compare-clouds")
-        organise = gr.Plot(label="watch it organise (training snapshots)", elem_id="compare-organise")
+        organise = gr.HTML({"message": "Press Compare: the 2-D lab models' maps during training appear here."},
+                           html_template=ANIMATION_TEMPLATE, js_on_load=(ASSETS / "animate.js").read_text(),
+                           head=f"<script src='/gradio_api/file={PLOTLY_JS}'></script>", elem_id="compare-organise",
+                           apply_default_css=False)
         sweep = self.registry.lab_sweep()
         if sweep:
             others = [(m.name, m.metrics["test_kl"], m.metrics["test_recon"]) for m in self.registry.models.values()
