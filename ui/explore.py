@@ -197,7 +197,6 @@ class ExplorePanel:
         dims = default.dims_by_kl(MAX_SLIDERS)
         with gr.Column(scale=3, min_width=260, elem_id="slider-col"):
             gr.Markdown(text.TEACH["sliders"], elem_classes="teach")
-            self._attribute_sliders(default)
             note = text.sliders_note(default, len(dims))
             self.note = gr.Markdown(note, visible=bool(note), elem_id="sliders-note")
             self.sliders = [gr.Slider(-ex.SLIDER_LIMIT, ex.SLIDER_LIMIT, value=0.0, step=0.05,
@@ -205,6 +204,7 @@ class ExplorePanel:
                                       visible=i < len(dims), elem_classes="zslider", elem_id=f"zslider-{i}",
                                       interactive=True, buttons=[])   # no server event: live.js reads them
                             for i in range(MAX_SLIDERS)]
+            self._attribute_sliders(default)       # after the latent sliders: z first, then moves through it
 
     def _attribute_sliders(self, default: LoadedModel) -> None:
         """Sliders with no server event: live.js adds amount * v to z and decodes in the page."""
