@@ -75,14 +75,14 @@ def parse(query: Mapping[str, str], registry: ModelRegistry, default_model: str,
 
     take("model", lambda v: _model(v, registry))
     m, name = registry.get(state["model"]), state["model"]
-    lim = getattr(m, "latent_limit", checks.SLIDER_LIMIT)          # an autoencoder's codes reach further
+    lim = m.latent_limit                                           # an autoencoder's codes reach further
     if "model" not in query or state["model"] == query.get("model"):    # z of another model means nothing
         for key in ("z", "a", "b"):
             take(key, lambda v, key=key: vector(v, m.dim, name, key, lim))
         take("t", lambda v: number(v, 0.0, 1.0, "t"))
     take("tab", lambda v: _choice(v, tabs, "tab"))
     take("T", lambda v: number(v, 0.0, checks.MAX_TEMPERATURE, "temperature T"))
-    take("seed", lambda v: _seed(v))
+    take("seed", _seed)
     if ("a" in state) != ("b" in state):
         state.pop("a", None), state.pop("b", None)
         refused.append(LinkError("a and b", "a walk needs both ends"))

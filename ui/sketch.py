@@ -15,7 +15,7 @@ import gradio as gr
 import numpy as np
 import torch
 
-from model.checks import SLIDER_LIMIT, ExplorerError
+from model.checks import ExplorerError
 from model.export import cached_encoder
 from model.registry import LoadedModel, ModelRegistry
 
@@ -57,8 +57,8 @@ class SketchView:
         whether its encoder has a σ at all (an autoencoder's or a VQ-VAE's has not)."""
         c = m.config
         return {"model": m.name, "shape": [c.channels, c.image_size, c.image_size], "background": c.background,
-                "kind": c.kind, "sigma": c.kind == "vae", "dim": m.dim, "ort": ORT_URL, "seq": time.monotonic_ns(),
-                "limit": getattr(m, "latent_limit", SLIDER_LIMIT)}         # the chart's range: the sliders'
+                "sigma": c.kind == "vae", "dim": m.dim, "ort": ORT_URL, "seq": time.monotonic_ns(),
+                "limit": m.latent_limit}         # the chart's range: the sliders'
 
     def refresh(self, model: str) -> list:
         return [self.value(self.registry.get(model))]
