@@ -13,7 +13,7 @@ from PIL import Image
 
 from . import explorer as ex
 from .checks import ExplorerError
-from .images import grid, to_image, to_images
+from .images import grid, to_images
 from .measures import nearest_distances, sharpness_ratio
 from .registry import LoadedModel, ModelRegistry
 
@@ -81,17 +81,6 @@ def measures(m: LoadedModel) -> dict:
     if "measures" not in m.cache:
         m.cache["measures"] = blur_and_distance(m.vae, test_images(m))
     return m.cache["measures"]
-
-
-@torch.inference_mode()
-def zoomed(m: LoadedModel, source, size: int = 120) -> tuple[Image.Image, Image.Image]:
-    """The centre half of the image and of this model's reconstruction, blown up with nearest-
-    neighbour pixels, so the blur is seen rather than described."""
-    x = ex.load_upload(m, source)
-    recon = m.vae.decode(m.vae.posterior(x).mode())
-    s = m.config.image_size
-    box = (s // 4, s // 4, s - s // 4, s - s // 4)
-    return tuple(to_image(t[0], s).crop(box).resize((size, size), Image.NEAREST) for t in (x, recon))
 
 
 def clouds(m: LoadedModel, n: int = CLOUD_POINTS) -> dict:

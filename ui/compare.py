@@ -14,12 +14,12 @@ from model import compare as cmp
 from model import explorer as ex
 from model import checks
 from model.checks import MAX_SEED
-from model.images import grid, png_data_url, strip
+from model.images import centre_crop, grid, png_data_url, strip
 from model.registry import ModelRegistry
 
 from . import text
 from .charts import clouds_figure, organise_figure, rate_distortion_figure
-from .interpolate import example_pairs
+from .interpolate import example_pairs, test_pair_files
 from .server import ASSETS, PLOTLY_JS, image_file, upload_path, user_errors
 
 DEFAULT_MODELS = ("fashion-mnist-2d-ae", "fashion-mnist-2d-vae", "fashion-mnist-2d-beta4")
@@ -76,8 +76,8 @@ class ComparePanel:
                   for m, e in zip(models, encodings)]
         samples = [(image_file(cmp.draws(m, seed)), self.sample_caption(m)) for m in models]
         walks = None if b is None else image_file(grid([self.walk_strip(m, a, b) for m in models], cols=1))
-        crops = [cmp.zoomed(m, a) for m in models]
-        zoom = strip([crops[0][0]] + [rec for _, rec in crops], gap=6)
+        zoom = strip([centre_crop(e["recon_image"] if i else e["input_image"])   # the ones shown above
+                      for i, e in enumerate([encodings[0], *encodings])], gap=6)
         return (recon, samples, walks, self.clouds(models), self.organise(models), self.numbers(models, encodings),
                 image_file(zoom), text.compare_note([m.kind for m in models]))
 
@@ -117,10 +117,9 @@ class ComparePanel:
 
     @user_errors
     def test_pair(self, names) -> list[str]:
-        models = cmp.pick_models(self.registry, names) if len(names or []) >= cmp.MIN_MODELS else None
-        m = models[0] if models else self.registry.get(self.registry.default())
-        gallery = ex.test_set_gallery(m, per_class=1)
-        return [image_file(gallery[0][0]), image_file(gallery[-1][0])]
+        """Two test images of the first model picked (or the default model)."""
+        first = names[0] if names and isinstance(names, list) and names[0] in self.registry.models else None
+        return test_pair_files(self.registry.get(first or self.registry.default()))
 
     # ------------------------------------------------------------ layout and events
     def build(self) -> None:

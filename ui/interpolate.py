@@ -28,6 +28,12 @@ def example_pairs() -> list[list[str]]:
                     for a, b in DRAWN_PAIRS]
 
 
+def test_pair_files(m) -> list[str]:
+    """The first and the last class's first test image, as files the image inputs can take."""
+    gallery = ex.test_set_gallery(m, per_class=1)
+    return [image_file(gallery[0][0]), image_file(gallery[-1][0])]
+
+
 class InterpolatePanel:
     def __init__(self, registry: ModelRegistry, walk: WalkView | None = None) -> None:
         self.registry = registry
@@ -48,9 +54,7 @@ class InterpolatePanel:
 
     @user_errors
     def test_pair(self, model: str) -> list[str]:
-        """The first and the last class's first test image, as files the image inputs can take."""
-        gallery = ex.test_set_gallery(self.registry.get(model), per_class=1)
-        return [image_file(gallery[0][0]), image_file(gallery[-1][0])]
+        return test_pair_files(self.registry.get(model))
 
     # ------------------------------------------------------------ layout and events
     def build(self, model_dd: gr.Dropdown) -> None:
