@@ -24,6 +24,7 @@ from .data import DataError, load_faces
 from .evaluate import write_metrics
 from .io import WeightsError, load_atlas, load_vae
 from .latent import sample_prior
+from .measures import nearest_distances
 
 BINS = 20
 N_SAMPLES, N_REFERENCE = 256, 2000          # prior samples, and test faces they are measured against
@@ -81,21 +82,15 @@ def scores(mu: np.ndarray, factors: np.ndarray, names) -> dict:
             "factor_mi": np.round(mi, 4).tolist()}
 
 
-def median_nn_distance(queries: torch.Tensor, reference: torch.Tensor) -> float:
-    """Median over queries of the pixel-space (L2) distance to the nearest reference image."""
-    return float(torch.cdist(queries.flatten(1), reference.flatten(1)).min(1).values.median())
-
-
 @torch.inference_mode()
 def prior_distance_ratio(vae, test_images: np.ndarray, seed: int = 0) -> dict:
     """How far prior samples (decoded means at T = 1) lie from real faces, against how far test faces lie
     from each other: median nearest-neighbour distance of N_SAMPLES samples to N_REFERENCE test faces, over
     the same for N_SAMPLES other test faces. About 1: samples sit among the data; much more: off it."""
-    x = torch.from_numpy(test_images[:N_REFERENCE + N_SAMPLES]).float() / 255
-    reference, held_out = x[:N_REFERENCE], x[N_REFERENCE:]
+    reference, held_out = test_images[:N_REFERENCE], test_images[N_REFERENCE:N_REFERENCE + N_SAMPLES]
     z = sample_prior(N_SAMPLES, vae.config.latent_dim, 1.0, seed)
-    samples = torch.cat([vae.decode(z[i:i + 64]) for i in range(0, N_SAMPLES, 64)])
-    d_samples, d_test = median_nn_distance(samples, reference), median_nn_distance(held_out, reference)
+    samples = torch.cat([vae.decode(z[i:i + 64]) for i in range(0, N_SAMPLES, 64)]).numpy()
+    d_samples, d_test = (float(np.median(nearest_distances(q, reference))) for q in (samples, held_out))
     return {"prior_nn_distance": round(d_samples, 3), "test_nn_distance": round(d_test, 3),
             "prior_distance_ratio": round(d_samples / d_test, 3)}
 
@@ -119,8 +114,11 @@ def main(argv=None) -> int:
     p.add_argument("weights", nargs="+", help="faces weights folders, e.g. weights/faces weights/faces-beta4")
     p.add_argument("--data-dir", default=None, help="the folder with the faces' train.npz/test.npz")
     args = p.parse_args(argv)
-    return run(lambda: "\n".join(update(f, load_faces("test", args.data_dir)) for f in args.weights),
-               WeightsError, DataError)
+
+    def measure_all() -> str:
+        test = load_faces("test", args.data_dir)             # once, for every folder
+        return "\n".join(update(f, test) for f in args.weights)
+    return run(measure_all, WeightsError, DataError)
 
 if __name__ == "__main__":
     sys.exit(main())
