@@ -20,11 +20,11 @@ import unicodedata
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .cli import run
 from .data import DataError, load_faces
 from .data.faces import FACTOR_HELP
+from .evaluate import encode_all
 from .io import WeightsError, load_atlas, load_metrics, load_vae, save_atlas
 
 ATTRIBUTE_KEYS = ("attribute_names", "attribute_vectors", "attribute_notes")
@@ -83,8 +83,7 @@ def emoji_smile_direction(vae, font_path=None) -> dict:
         img = render(font, chr(cp), vae.config.image_size) if key and "FACE" in name else None
         if img is not None:
             side[key].append(np.asarray(img).transpose(2, 0, 1))
-    with torch.inference_mode():
-        mus = {k: vae.encode(torch.from_numpy(np.stack(v)).float() / 255)[0].numpy() for k, v in side.items()}
+    mus = {k: encode_all(vae, np.stack(v))[0] for k, v in side.items()}
     v = mus["smile"].mean(0) - mus["frown"].mean(0)
     return {"names": ["smile"], "vectors": v[None].astype(np.float32),
             "notes": [f"grinning/smiling ({len(mus['smile'])} emoji) minus frowning ({len(mus['frown'])})"]}
