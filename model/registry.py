@@ -34,6 +34,7 @@ class LoadedModel:
     atlas: dict
     metrics: dict
     map_index: MapIndex = field(init=False)
+    latent_limit: float = field(init=False)     # the slider range, set once in __post_init__
     cache: dict = field(init=False, repr=False, default_factory=dict)   # measures computed once (model.compare)
 
     def __post_init__(self) -> None:
@@ -48,6 +49,10 @@ class LoadedModel:
                              f"and (N, 2) for this model; {fix}")
         self.map_index = MapIndex(self.atlas["mu"], self.atlas["xy"], str(self.atlas["map_method"]))
         self.active = active_units(self.atlas["mu"])          # (D,) bool, Burda et al.'s definition
+        # how far the sliders reach (every request clamps to it): ±4 covers 99.99% of N(0, 1) for a VAE;
+        # an autoencoder's or VQ-VAE's codes are not held near the prior, so its range covers every test code
+        self.latent_limit = SLIDER_LIMIT if self.kind == "vae" else float(
+            max(SLIDER_LIMIT, np.ceil(np.abs(mu).max() * 1.1)))
 
     @property
     def config(self):
@@ -56,14 +61,6 @@ class LoadedModel:
     @property
     def kind(self) -> str:
         return self.vae.config.kind
-
-    @property
-    def latent_limit(self) -> float:
-        """How far the sliders reach: ±4 covers 99.99% of N(0, 1) for a VAE; an autoencoder's or
-        VQ-VAE's codes are not held near the prior, so its range grows to cover every test code."""
-        if self.kind == "vae":
-            return SLIDER_LIMIT
-        return float(max(SLIDER_LIMIT, np.ceil(np.abs(self.atlas["mu"]).max() * 1.1)))
 
     @property
     def description(self) -> str:
