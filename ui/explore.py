@@ -80,13 +80,11 @@ class ExplorePanel:
 
     def attribute_updates(self, m: LoadedModel) -> list:
         """The attribute sliders of a model: one per direction (at 0), the rest hidden; and their note."""
-        names = list(directions(m.atlas))[:MAX_ATTRIBUTES]
-        notes = [str(n) for n in m.atlas.get("attribute_notes", [])]
-        ups = [gr.update(visible=True, value=0, label=n, info=notes[i] if i < len(notes) else None)
-               for i, n in enumerate(names)]
-        note = text.attributes_note(names)
-        return [gr.update(value=note, visible=bool(note)), *ups,
-                *(gr.update(visible=False, value=0) for _ in range(MAX_ATTRIBUTES - len(names)))]
+        found = attribute_labels(m)
+        note = text.attributes_note(list(found))
+        return [gr.update(value=note, visible=bool(note)),
+                *(gr.update(visible=True, value=0, label=n, info=info) for n, info in found.items()),
+                *(gr.update(visible=False, value=0) for _ in range(MAX_ATTRIBUTES - len(found)))]
 
     @user_errors
     def set_z(self, model: str, z, **markers) -> list:
@@ -208,16 +206,21 @@ class ExplorePanel:
 
     def _attribute_sliders(self, default: LoadedModel) -> None:
         """Sliders with no server event: live.js adds amount * v to z and decodes in the page."""
-        names = list(directions(default.atlas))[:MAX_ATTRIBUTES]
-        notes = [str(n) for n in default.atlas.get("attribute_notes", [])]
-        note = text.attributes_note(names)
+        found = list(attribute_labels(default).items())
+        note = text.attributes_note([n for n, _ in found])
         self.attr_note = gr.Markdown(note, visible=bool(note), elem_classes="teach", elem_id="attr-note")
         self.attr_sliders = [gr.Slider(-ATTRIBUTE_RANGE, ATTRIBUTE_RANGE, value=0.0, step=0.05,
-                                       label=names[i] if i < len(names) else f"attribute {i}",
-                                       info=notes[i] if i < len(notes) else None,
-                                       visible=i < len(names), elem_classes="attrslider", elem_id=f"attr-{i}",
+                                       label=found[i][0] if i < len(found) else f"attribute {i}",
+                                       info=found[i][1] if i < len(found) else None,
+                                       visible=i < len(found), elem_classes="attrslider", elem_id=f"attr-{i}",
                                        interactive=True, buttons=[])
                              for i in range(MAX_ATTRIBUTES)]
+
+
+def attribute_labels(m: LoadedModel) -> dict[str, str | None]:
+    """name -> note of the directions that get a slider (the first MAX_ATTRIBUTES; model.attributes)."""
+    notes = [str(n) for n in m.atlas.get("attribute_notes", [])]
+    return {n: notes[i] if i < len(notes) else None for i, n in enumerate(list(directions(m.atlas))[:MAX_ATTRIBUTES])}
 
 
 def _b64(arr: np.ndarray) -> str:
