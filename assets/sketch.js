@@ -243,7 +243,7 @@ async function onValue() {
   if (!v || !v.model) return;
   const [C, H, W] = v.shape, f = Math.max(1, Math.round(280 / W));
   const cur = { model: v.model, shape: v.shape, background: v.background, sigma: v.sigma, f, ort: v.ort, mini: null,
-                limit: Math.max(4, Math.ceil(v.limit || 4)),
+                limit: v.limit,                       // the sliders' range (model.registry latent_limit)
                 enc: null, dec: null, at: null };
   s = cur;
   pad.width = W * f; pad.height = H * f;
