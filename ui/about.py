@@ -23,8 +23,8 @@ class AboutPanel:
         met = m.metrics
         if "factor_abs_corr" not in met:
             return "", None
-        scored = [(n, {"beta": self.registry.get(n).config.beta, **self.registry.get(n).metrics})
-                  for n in self.registry.names() if "mig" in self.registry.get(n).metrics]
+        scored = [(o.name, {"beta": o.config.beta, **o.metrics}) for o in self.registry.models.values()
+                  if "mig" in o.metrics]
         title = f"{m.name}: |corr(μ, factor)|, MIG {met['mig']:.3f}"
         return text.factors_markdown(m, scored), factors_figure(met["factor_names"], met["factor_abs_corr"], title)
 
