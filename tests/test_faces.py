@@ -97,8 +97,9 @@ def faces(registry):
 def encode_means(m, images: np.ndarray):
     import torch
 
-    with torch.inference_mode():
-        return m.vae.encode(torch.from_numpy(images).float() / 255)[0]
+    from model.evaluate import encode_all
+
+    return torch.from_numpy(encode_all(m.vae, images)[0])
 
 
 def decoded(m, z) -> np.ndarray:
