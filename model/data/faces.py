@@ -216,12 +216,9 @@ def mouth_curvature(images: np.ndarray) -> np.ndarray:
 
 def contact_sheet(folder, n: int = 48, cols: int = 8, scale: int = 2) -> Path:
     """folder/sheet.png: the first n test faces at scale x, to look at before training."""
+    from ..images import grid, uint8_image
+
     ds = read_faces(Path(folder) / "test.npz")
-    tiles = [Image.fromarray(x.transpose(1, 2, 0)).resize((SIZE * scale,) * 2, Image.NEAREST)
-             for x in ds.images[:n]]
-    sheet = Image.new("RGB", (cols * SIZE * scale, -(-len(tiles) // cols) * SIZE * scale), BACKGROUND)
-    for i, t in enumerate(tiles):
-        sheet.paste(t, ((i % cols) * SIZE * scale, (i // cols) * SIZE * scale))
     path = Path(folder) / "sheet.png"
-    sheet.save(path)
+    grid([uint8_image(x, SIZE * scale) for x in ds.images[:n]], cols).save(path)
     return path
