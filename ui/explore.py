@@ -15,7 +15,6 @@ import gradio as gr
 import numpy as np
 import torch
 
-from model import checks
 from model.attributes import directions
 from model import explorer as ex
 from model.export import cached_decoder
