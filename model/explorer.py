@@ -166,7 +166,7 @@ def attribute(m: LoadedModel, z, name, amount) -> tuple[Image.Image, list[float]
     if not isinstance(name, str) or name not in found:
         raise ExplorerError(f"unknown attribute {str(name)[:40]!r} for {m.name}: choose one of {', '.join(found)}")
     a = checks.number(amount, -MAX_AMOUNT, MAX_AMOUNT, "amount")
-    new = np.round(checks.latent(add_attribute(latent_vector(m, z), found[name], a), m.dim), 4)  # as returned
+    new = np.round(latent_vector(m, add_attribute(latent_vector(m, z), found[name], a)), 4)   # as returned
     return to_image(m.vae.decode(torch.from_numpy(new)[None])[0]), np.round(new.astype(float), 4).tolist()
 
 
