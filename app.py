@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from model.io import WeightsError
+from model.nets.weights import WeightsError
 from ui import build_demo
 from ui.server import launch, private_cache
 

@@ -1,5 +1,5 @@
 // Marker placement: where a latent vector lands on the map, by the server's own rule
-// (model/latent.py MapIndex.place): the k nearest test-set means, weighted by 1 / (distance + eps);
+// (model/nets/walk.py MapIndex.place): the k nearest test-set means, weighted by 1 / (distance + eps);
 // for a 2-D model the map is the latent plane itself.
 (() => {
   const VAE = (window.VAE = window.VAE || {});

@@ -17,7 +17,7 @@ let busy = false, again = false, playing = null;
 
 function t() { return parseInt(slider.value, 10) / 1000; }
 
-// the same formulas as model/latent.py: lerp, and slerp (Shoemake 1985) with its two guards
+// the same formulas as model/nets/walk.py: lerp, and slerp (Shoemake 1985) with its two guards
 function lerp(a, b, t) { return a.map((v, i) => (1 - t) * v + t * b[i]); }
 function norm(v) { return Math.sqrt(v.reduce((s, x) => s + x * x, 0)); }
 function slerp(a, b, t) {

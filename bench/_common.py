@@ -76,7 +76,7 @@ def machine() -> str:
 
 def busy_note() -> str:
     """Says whether training runs share the CPU (their timings are then noisy)."""
-    r = subprocess.run(["pgrep", "-f", "python -m model.train"], capture_output=True, text=True)
+    r = subprocess.run(["pgrep", "-f", "python -m model train"], capture_output=True, text=True)
     n = len([p for p in r.stdout.split() if p.strip() and int(p) != os.getpid()])
     load = f"load average {os.getloadavg()[0]:.1f} at the end"
     return f"measured while {n} training run(s) shared the CPU, {load}" if n else f"no training running, {load}"

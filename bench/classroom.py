@@ -30,8 +30,22 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DEFAULT_WEIGHTS, ROOT, Server, app_cmd, bare_cmd, count_files, free_port, header,  # noqa: E402
-                     in_threads, ms, pct, ratio, row, rss_mb)
+from _common import (  # noqa: E402
+    DEFAULT_WEIGHTS,
+    ROOT,
+    Server,
+    app_cmd,
+    bare_cmd,
+    count_files,
+    free_port,
+    header,
+    in_threads,
+    ms,
+    pct,
+    ratio,
+    row,
+    rss_mb,
+)
 
 KINDS = ("encode", "sample", "decode", "pick")
 SIZE = (280, 280)                      # every image either app returns here (fashion-mnist, the bare app)

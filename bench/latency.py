@@ -18,8 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DEFAULT_WEIGHTS, EXAMPLES, Server, app_cmd, bare_cmd, free_port, header,  # noqa: E402
-                     met, ms, pct, ratio, row)
+from _common import DEFAULT_WEIGHTS, EXAMPLES, Server, app_cmd, bare_cmd, free_port, header, met, ms, pct, ratio, row  # noqa: E402
 
 SAME_SHAPE = {"/decode": "floor /noop", "/pick": "floor /noop", "/encode": "info: bare /noop_upload",
               "/sample": "info: bare /noop_gallery (16)", "/interpolate": "info: bare /noop_frames (16 + GIF)"}

@@ -24,9 +24,22 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DEFAULT_WEIGHTS, EXAMPLES, MIX, Server, app_cmd, bare_cmd, free_port, header,  # noqa: E402
-                     mixed_call, ms, pct, ratio, row, rss_mb)
-
+from _common import (  # noqa: E402
+    DEFAULT_WEIGHTS,
+    EXAMPLES,
+    MIX,
+    Server,
+    app_cmd,
+    bare_cmd,
+    free_port,
+    header,
+    mixed_call,
+    ms,
+    pct,
+    ratio,
+    row,
+    rss_mb,
+)
 
 
 def run_load(url: str, kind: str, n_clients: int, duration: float, model: str, pid: int) -> dict:

@@ -1,4 +1,4 @@
-"""The map: UMAP on the 10,000 test means against PCA (both as model/latent.py's embed_2d runs them).
+"""The map: UMAP on the 10,000 test means against PCA (both as model/nets/walk.py's embed_2d runs them).
 
     python bench/map.py [--weights weights] [--model fashion-mnist]
 
@@ -30,7 +30,7 @@ sys.path.insert(0, sys.argv[1])
 mu = np.load(sys.argv[2])["mu"].astype(np.float32)
 out = {"n": int(mu.shape[0]), "d": int(mu.shape[1])}
 t = time.perf_counter(); import umap; out["import"] = time.perf_counter() - t
-from model.latent import embed_2d
+from model.nets.placement import embed_2d
 t = time.perf_counter(); xy, used = embed_2d(mu, "umap"); out["fit1"] = time.perf_counter() - t
 t = time.perf_counter(); xy, used = embed_2d(mu, "umap"); out["fit2"] = time.perf_counter() - t
 print(json.dumps(out))
@@ -44,7 +44,7 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=0, help="use the first n means only (0: all)")
     a = p.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from model.latent import embed_2d
+    from model.nets.placement import embed_2d
 
     atlas = Path(a.weights) / a.model / "atlas.npz"
     mu = np.load(atlas)["mu"].astype(np.float32)

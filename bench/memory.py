@@ -20,8 +20,20 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (DEFAULT_WEIGHTS, EXAMPLES, MIX, Server, app_cmd, bare_cmd, count_files,  # noqa: E402
-                     free_port, header, mixed_call, row, rss_mb)
+from _common import (  # noqa: E402
+    DEFAULT_WEIGHTS,
+    EXAMPLES,
+    MIX,
+    Server,
+    app_cmd,
+    bare_cmd,
+    count_files,
+    free_port,
+    header,
+    mixed_call,
+    row,
+    rss_mb,
+)
 
 TARGET_MB = 50.0
 

@@ -2,9 +2,9 @@
 
     python bench/train_throughput.py [--threads N] [--budget 120] [--steps 60]
 
-Ours: exactly what `python -m model.train` trains by default (ConvVAE, latent 16, widths 32,64,
+Ours: exactly what `python -m model train` trains by default (ConvVAE, latent 16, widths 32,64,
 1 residual block, hidden 256, batch 128, Adam 2e-3 with warm-up and cosine decay, KL warm-up over
-2 epochs, gradient clipping at 100), one step as model/train.py takes it.
+2 epochs, gradient clipping at 100), one step as model/training/loop.py takes it.
 Anchor: the pytorch/examples VAE (vae/main.py): MLP 784-400-20-400-784, ReLU, Adam 1e-3,
 batch 128, BCE + KL summed per image, re-implemented below.
 Both on Fashion-MNIST (the data our default trains on), same torch thread count.
@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from _common import header, row  # noqa: E402
-from model import train as T  # noqa: E402
+
 from model.data import load_dataset  # noqa: E402
-from model.losses import elbo_terms  # noqa: E402
-from model.vae import ConvVAE  # noqa: E402
+from model.nets.losses import elbo_terms  # noqa: E402
+from model.nets.vae import ConvVAE  # noqa: E402
+from model.training import loop as T  # noqa: E402
 
 BATCH = 128
 
@@ -67,8 +68,8 @@ def default_args(epochs: int):
 
 
 class Ours:
-    """One training step of model/train.py with its default arguments."""
-    name = "ours: ConvVAE, `python -m model.train` defaults"
+    """One training step of model/training/loop.py with its default arguments."""
+    name = "ours: ConvVAE, `python -m model train` defaults"
 
     def __init__(self, train_x, steps_total: int, seed: int = 0) -> None:
         self.args = default_args(1)
@@ -152,7 +153,7 @@ def matmul_gflops(n: int = 1024, reps: int = 20) -> float:
 
 
 def batches(train_x, seed: int):
-    """Endless shuffled batches of 128, a new permutation each epoch (as model/train.py)."""
+    """Endless shuffled batches of 128, a new permutation each epoch (as model/training/loop.py)."""
     epoch = 0
     while True:
         perm = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed * 100_003 + epoch))

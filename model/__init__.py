@@ -4,8 +4,8 @@
     vae = load_vae("weights/fashion-mnist")
     mu, logvar = vae.encode(x); z = vae.reparameterize(mu, logvar); x_hat = vae.decode(z)
 """
-from .config import VAEConfig
-from .io import WeightsError, load_vae, save_pretrained
-from .vae import ConvVAE
+from .nets.config import VAEConfig
+from .nets.vae import ConvVAE
+from .nets.weights import WeightsError, load_vae, save_pretrained
 
 __all__ = ["ConvVAE", "VAEConfig", "WeightsError", "load_vae", "save_pretrained"]

@@ -5,8 +5,8 @@ shipped `weights/`, so the tests check what a user gets.
 """
 import os
 import socket
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-# exported decoders (model/export.py) go to a folder of this run's own, not the user's ~/.cache
+# exported decoders (model/nets/onnx.py) go to a folder of this run's own, not the user's ~/.cache
 os.environ.setdefault("VAE_CACHE_DIR", tempfile.mkdtemp(prefix="vae-tests-cache-"))
 
 WEIGHTS = Path(os.environ.get("VAE_WEIGHTS", ROOT / "weights"))
@@ -56,7 +56,7 @@ def app_url(served_app) -> str:
 @pytest.fixture(scope="session")
 def registry(weights_root):
     """The shipped models, loaded once for every test that calls the explorer directly."""
-    from model.registry import ModelRegistry
+    from model.serving.registry import ModelRegistry
 
     return ModelRegistry(weights_root)
 
@@ -65,12 +65,12 @@ def registry(weights_root):
 def wide_weights(tmp_path_factory) -> Path:
     """A weights root with one untrained 40-d model on scikit-learn's digits (more dimensions than the
     page has sliders), its atlas mapped by PCA: built in about a second."""
+    import torch
+
     from model import VAEConfig, save_pretrained
     from model.data import load_digits
-    from model.evaluate import build_atlas
-    from model.vae import ConvVAE
-
-    import torch
+    from model.nets.vae import ConvVAE
+    from model.training.evaluate import build_atlas
 
     root = tmp_path_factory.mktemp("wide")
     torch.manual_seed(0)
@@ -104,12 +104,12 @@ def kinds_weights(tmp_path_factory) -> Path:
     """A weights root with one untrained tiny model of each kind on scikit-learn's digits: tiny-vae,
     tiny-ae (no variance) and tiny-vq (a 7x7 grid of codes from a codebook of 16), their atlases mapped
     by PCA; about a second."""
+    import torch
+
     from model import VAEConfig, save_pretrained
     from model.data import load_digits
-    from model.evaluate import build_atlas
-    from model.vae import ConvVAE
-
-    import torch
+    from model.nets.vae import ConvVAE
+    from model.training.evaluate import build_atlas
 
     root = tmp_path_factory.mktemp("kinds")
     test = load_digits("test")
@@ -126,7 +126,7 @@ def kinds_weights(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_kinds(kinds_weights):
-    from model.registry import ModelRegistry
+    from model.serving.registry import ModelRegistry
 
     return ModelRegistry(kinds_weights)
 

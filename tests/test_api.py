@@ -12,7 +12,7 @@ from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from model import explorer as ex
+from model.serving import requests as ex
 
 ROOT = Path(__file__).resolve().parents[1]
 TSHIRT = str(ROOT / "assets" / "examples" / "drawn-tshirt.png")

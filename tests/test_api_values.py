@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model import explorer as ex
-from model.checks import MAX_SAMPLES, MAX_SEED, MAX_STEPS, MAX_TEMPERATURE
-from model.checks import SLIDER_LIMIT
+from model.nets.limits import MAX_SAMPLES, MAX_SEED, MAX_STEPS, MAX_TEMPERATURE, SLIDER_LIMIT
+from model.serving import requests as ex
 
 BAD_NAMES = ["../../etc", "/etc/passwd", "weights", "", ".", "..", "fashion-mnist/../emoji",
              "../weights/fashion-mnist", "emoji\x00", "FASHION-MNIST", None, 3, ["fashion-mnist"]]

@@ -7,10 +7,10 @@ import pytest
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from model import explorer as ex
-from model.attributes import (ATTRIBUTE_KEYS, FASHION_PAIRS, add_attribute, class_directions, directions,
-                              least_squares_directions, store_directions)
-from model.io import ATLAS_NAME, load_atlas, save_atlas
+from model.analysis.attributes import FASHION_PAIRS, class_directions, least_squares_directions, store_directions
+from model.nets.walk import add_attribute
+from model.nets.weights import ATLAS_NAME, ATTRIBUTE_KEYS, directions, load_atlas, save_atlas
+from model.serving import requests as ex
 
 MODEL = "fashion-mnist"
 NAME = "Sneaker to Ankle boot"
@@ -142,8 +142,7 @@ def test_an_attribute_slider_moves_z_in_the_page_with_no_request(open_page, app_
 
 
 def test_the_commands_refuse_a_missing_or_unsuitable_folder_in_one_line(tmp_path, capsys, weights_root):
-    from model import attributes, disentangle
-
+    from model.analysis import attributes, disentangle
     from model.data.faces import build_faces
 
     build_faces(tmp_path / "faces", n=4, n_test=3)

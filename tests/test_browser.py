@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import explorer as ex
-from model.io import load_atlas
+from model.nets.weights import load_atlas
+from model.serving import requests as ex
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -187,8 +187,9 @@ def test_dragging_sends_no_request_and_paints_every_frame(browser_page):
 def test_the_page_decodes_what_the_server_decodes(browser_page, client, registry):
     """For each shipped model, the page's WebAssembly decoder and the server's /decode agree on the same
     z within 2/255 on at least 99.9% of the pixels."""
-    from model.export import cached_decoder
     from PIL import Image
+
+    from model.nets.onnx import cached_decoder
 
     rng = np.random.default_rng(5)
     for name in registry.names():

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from PIL import Image
-
 from conftest import free_port
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 TSHIRT = str(ROOT / "assets" / "examples" / "drawn-tshirt.png")

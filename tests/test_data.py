@@ -9,10 +9,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from model.data import (
+    FASHION_CLASSES,
+    DataError,
+    FolderSource,
+    find_fashion_mnist,
+    list_folder,
+    load_dataset,
+    load_digits,
+    load_fashion_mnist,
+    load_folder,
+    read_idx,
+)
 from model.data import fashion as mdata
-from model import train as mtrain
-from model.data import (FASHION_CLASSES, DataError, FolderSource, find_fashion_mnist, list_folder,
-                        load_dataset, load_digits, load_fashion_mnist, load_folder, read_idx)
+from model.training import loop as mtrain
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:

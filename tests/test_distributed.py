@@ -1,4 +1,4 @@
-"""`torchrun --nproc_per_node=2 -m model.train` (DistributedDataParallel, gloo on CPU) on digits:
+"""`torchrun --nproc_per_node=2 -m model train` (DistributedDataParallel, gloo on CPU) on digits:
 it writes a loadable weights folder, only rank 0 logs, `--resume` works the same, and one process
 vs two processes with the same global batch reach a similar test loss."""
 import json
@@ -13,8 +13,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from model import train as mtrain
-from model.io import load_atlas, load_metrics, load_vae
+from model.nets.weights import load_atlas, load_metrics, load_vae
+from model.training import loop as mtrain
 
 pytestmark = pytest.mark.slow          # torchrun processes that train
 
@@ -38,7 +38,7 @@ def free_port() -> int:
 
 def torchrun(out: Path, *extra: str, epochs: int = 2) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-           f"--master-port={free_port()}", "-m", "model.train", *FAST,
+           f"--master-port={free_port()}", "-m", "model", "train", *FAST,
            "--epochs", str(epochs), "--out", str(out), *extra]
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

@@ -64,9 +64,9 @@ def test_shipped_emoji_model_reconstructs_emoji():
 
 
 def test_figure_command_draws_every_row_and_reports_the_same_errors(tmp_path, capsys):
-    """`python -m model.figure` (the README's emoji picture): 4 rows of crisp 128 px tiles (64 px
+    """`python -m model figure` (the README's emoji picture): 4 rows of crisp 128 px tiles (64 px
     images at 2x), and per-image errors that agree with the reconstruction test above."""
-    from model.figure import main
+    from model.serving.results_figure import main
 
     pair = [str(EMOJI_EXAMPLES[0]), str(EMOJI_EXAMPLES[1])]
     out = tmp_path / "fig.png"

@@ -1,4 +1,4 @@
-"""The explorer's handler functions (model/explorer.py), called directly: no server, no browser.
+"""The explorer's handler functions (model/serving/requests.py), called directly: no server, no browser.
 
 Everything runs on the weights root the suite uses (the shipped `weights/` unless VAE_WEIGHTS says
 otherwise), so nothing here depends on how well a model trained: only on what the functions promise.
@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
-from model import explorer as ex
-from model.registry import ModelRegistry
-from model.latent import interpolate, sample_prior, typical_radius
+from model.nets.walk import interpolate, sample_prior, typical_radius
+from model.serving import requests as ex
+from model.serving.registry import ModelRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 TSHIRT = str(ROOT / "assets" / "examples" / "drawn-tshirt.png")

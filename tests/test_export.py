@@ -1,4 +1,4 @@
-"""The decoders the page runs (model/export.py): ONNX files derived from the weights, checked against
+"""The decoders the page runs (model/nets/onnx.py): ONNX files derived from the weights, checked against
 torch with onnxruntime (Python), exported once per distinct weights."""
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import onnxruntime
 import pytest
 import torch
 
-from model.export import OPSET, cached_decoder, export_decoder, weights_hash
+from model.nets.onnx import OPSET, cached_decoder, export_decoder, weights_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,9 +42,9 @@ def test_the_cache_is_keyed_by_the_weights(registry, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_export_command_writes_a_decoder_and_refuses_a_bad_folder(tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "model.export", str(ROOT / "weights" / "fashion-mnist-2d"),
+    ok = subprocess.run([sys.executable, "-m", "model", "export", str(ROOT / "weights" / "fashion-mnist-2d"),
                          "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0 and (tmp_path / "decoder.onnx").is_file(), ok.stderr
-    bad = subprocess.run([sys.executable, "-m", "model.export", str(tmp_path / "nope")], cwd=ROOT,
+    bad = subprocess.run([sys.executable, "-m", "model", "export", str(tmp_path / "nope")], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and bad.stderr.startswith("error:") and len(bad.stderr.strip().splitlines()) == 1

@@ -7,8 +7,16 @@ import pytest
 from PIL import Image
 
 from model.data import DATASETS, DataError, load_dataset
-from model.data.faces import (FACTORS, build_faces, draw_face, make_faces, mouth_curvature, read_faces, render,
-                              sample_factors)
+from model.data.faces import (
+    FACTORS,
+    build_faces,
+    draw_face,
+    make_faces,
+    mouth_curvature,
+    read_faces,
+    render,
+    sample_factors,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 NEUTRAL = dict.fromkeys(FACTORS, 0.0)
@@ -97,7 +105,7 @@ def faces(registry):
 def encode_means(m, images: np.ndarray):
     import torch
 
-    from model.evaluate import encode_all
+    from model.nets.encoding import encode_all
 
     return torch.from_numpy(encode_all(m.vae, images)[0])
 
@@ -120,7 +128,7 @@ def test_both_faces_models_load_with_load_vae():
 
 @pytest.mark.slow                                                       # draws 2,256 faces: about 15 s
 def test_prior_samples_lie_as_close_to_test_faces_as_test_faces_do(faces):
-    from model.disentangle import N_REFERENCE, N_SAMPLES, prior_distance_ratio
+    from model.analysis.disentangle import N_REFERENCE, N_SAMPLES, prior_distance_ratio
 
     test = make_faces(N_REFERENCE + N_SAMPLES, seed=1)                  # the test split's seed: its first faces
     found = prior_distance_ratio(faces.vae, test.images, seed=0)
@@ -131,7 +139,7 @@ def test_prior_samples_lie_as_close_to_test_faces_as_test_faces_do(faces):
 def test_the_smile_direction_raises_the_mouth_of_20_random_faces(faces):
     import torch
 
-    from model.attributes import directions
+    from model.nets.weights import directions
 
     v = torch.from_numpy(directions(faces.atlas)["smile"])
     mu = encode_means(faces, make_faces(20, seed=77).images)
@@ -175,8 +183,8 @@ def test_an_atlas_of_colour_faces_keeps_at_most_6_mb_of_thumbnails(tmp_path):
     import torch
 
     from model import VAEConfig
-    from model.evaluate import build_atlas
-    from model.vae import ConvVAE
+    from model.nets.vae import ConvVAE
+    from model.training.evaluate import build_atlas
 
     torch.manual_seed(0)
     vae = ConvVAE(VAEConfig(image_size=64, channels=3, latent_dim=4, widths=(8, 8, 8), hidden=16,

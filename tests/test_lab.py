@@ -12,12 +12,13 @@ import torch
 from PIL import Image
 
 from model import VAEConfig, load_vae
-from model.checks import ExplorerError
-from model.io import WeightsError, load_atlas, save_atlas
-from model.losses import elbo_terms
-from model.measures import gradient_magnitude, nearest_distances, sharpness_ratio
-from model.snapshots import load_snapshots, snapshot_steps
-from model.vae import ConvVAE
+from model.analysis.sample_quality import gradient_magnitude, nearest_distances, sharpness_ratio
+from model.nets.limits import ExplorerError
+from model.nets.losses import elbo_terms
+from model.nets.snapshots import load_snapshots, snapshot_steps
+from model.nets.vae import ConvVAE
+from model.nets.walk import prior_draws
+from model.nets.weights import WeightsError, load_atlas, save_atlas
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "weights"
@@ -74,7 +75,7 @@ def test_config_refuses_a_vq_that_cannot_be_cut_into_groups():
 
 
 def test_explorer_encode_says_none_for_what_an_autoencoder_lacks(tiny_kinds):
-    from model import explorer as ex
+    from model.serving import requests as ex
 
     x = Image.fromarray(np.zeros((8, 8), dtype=np.uint8))
     ae = ex.encode(tiny_kinds.get("tiny-ae"), x)
@@ -87,13 +88,12 @@ def test_explorer_encode_says_none_for_what_an_autoencoder_lacks(tiny_kinds):
 
 
 def test_vq_samples_are_random_codes(tiny_kinds):
-    from model import explorer as ex
 
     m = tiny_kinds.get("tiny-vq")
-    z = ex.prior_draws(m.vae, 6, 1.0, seed=3)
+    z = prior_draws(m.vae, 6, 1.0, seed=3)
     book = m.vae.quantizer.codebook.detach()
     assert ((z.view(6, 49, 1, 2) - book).pow(2).sum(-1).min(-1).values < 1e-12).all()
-    assert not torch.equal(z, ex.prior_draws(m.vae, 6, 1.0, seed=4))
+    assert not torch.equal(z, prior_draws(m.vae, 6, 1.0, seed=4))
 
 
 # ---------------------------------------------------------------- snapshots
@@ -104,7 +104,7 @@ def test_snapshot_steps_start_untrained_and_end_trained():
 
 
 def test_training_records_snapshots_that_resume_and_change(tmp_path):
-    from model.train import main
+    from model.training.loop import main
 
     def args(kind, out, epochs=2):
         return ["--dataset", "digits", "--kind", kind, "--latent-dim", "2", "--hidden", "32", "--widths", "8,16",
@@ -120,7 +120,7 @@ def test_training_records_snapshots_that_resume_and_change(tmp_path):
 
 
 def test_snapshots_taken_before_an_interruption_are_kept_on_resume(tmp_path):
-    from model.snapshots import SnapshotRecorder
+    from model.nets.snapshots import SnapshotRecorder
 
     images = np.random.default_rng(0).integers(0, 255, (50, 1, 28, 28), dtype=np.uint8)
     rec = SnapshotRecorder(images, total_steps=100, k=5, steps_per_epoch=10)
@@ -184,7 +184,7 @@ def test_nearest_distances_skip_oneself_when_asked():
 
 # ---------------------------------------------------------------- side by side
 def test_compare_refuses_too_few_too_many_or_unknown_models(tiny_kinds):
-    from model.compare import pick_models
+    from model.serving.side_by_side import pick_models
 
     with pytest.raises(ExplorerError, match="2 to 4"):
         pick_models(tiny_kinds, ["tiny-vae"])
@@ -224,7 +224,7 @@ def test_lab_models_load_through_load_vae_with_their_kind(name):
     mu, logvar = vae.encode(torch.rand(2, 1, 28, 28))
     assert (logvar is None) == (kind != "vae") and mu.shape == (2, vae.config.latent_dim)
     meta = json.loads((WEIGHTS / name / "metrics.json").read_text())
-    assert meta["description"] and meta["recipe"] == f"python -m model.lab train {name}"
+    assert meta["description"] and meta["recipe"] == f"python -m model lab train {name}"
 
 
 def test_the_beta_sweep_trades_rate_for_distortion_monotonically():

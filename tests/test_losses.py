@@ -1,19 +1,18 @@
-"""The VAE objective (model/losses.py) and the network's contract (model/vae.py).
+"""The VAE objective (model/nets/losses.py) and the network's contract (model/nets/vae.py).
 
 Small random configurations only: every test here runs in well under a second.
 """
 import math
 
-import pytest
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
-from model.config import VAEConfig
-from model.losses import elbo_terms, iwae_bound, reconstruction_nll
-from model.posterior import (LOGVAR_MAX, LOGVAR_MIN, DiagonalGaussian, active_units,
-                             standard_normal_log_prob)
-from model.vae import ConvVAE
+from model.nets.config import VAEConfig
+from model.nets.losses import elbo_terms, iwae_bound, reconstruction_nll
+from model.nets.posterior import LOGVAR_MAX, LOGVAR_MIN, DiagonalGaussian, active_units, standard_normal_log_prob
+from model.nets.vae import ConvVAE
 
 
 def kl_per_dim(mu, logvar):

@@ -1,6 +1,6 @@
 """The shipped Fashion-MNIST models meet their bars on the full 10,000-image test set.
 
-The protocol of the issue, computed here independently of model/losses.py: BCE on grey pixels in
+The protocol of the issue, computed here independently of model/nets/losses.py: BCE on grey pixels in
 [0, 1] summed over pixels, plus the closed-form KL to N(0, I), one sample of z per image.
 Runs against the shipped `weights/` (or `$VAE_WEIGHTS`). Skipped only when the Fashion-MNIST
 files are not installed (`apt-get install dataset-fashion-mnist`; CI installs them)."""
@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.io import load_atlas, load_metrics, load_vae
+from model.nets.weights import load_atlas, load_metrics, load_vae
 
 pytestmark = pytest.mark.slow          # evaluates the full Fashion-MNIST test set
 

@@ -8,11 +8,11 @@ import onnx
 import onnxruntime
 import pytest
 import torch
-
-from model import explorer as ex
-from model.checks import ExplorerError
 from conftest import WEIGHTS
-from model.export import OPSET, cached_decoder, cached_encoder, encoder_outputs, export_encoder, weights_hash
+
+from model.nets.limits import ExplorerError
+from model.nets.onnx import OPSET, cached_decoder, cached_encoder, encoder_outputs, export_encoder, weights_hash
+from model.serving import requests as ex
 
 
 def run_encoder(path, x: np.ndarray) -> dict:
@@ -102,7 +102,7 @@ def test_a_pages_first_visit_exports_decoder_and_encoder_at_once(tiny_kinds, tmp
 
 
 def test_export_command_writes_both_halves(tmp_path, weights_root):
-    from model.export import main
+    from model.nets.onnx import main
 
     assert main([str(weights_root / "fashion-mnist-2d"), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "decoder.onnx").is_file() and (tmp_path / "encoder.onnx").is_file()

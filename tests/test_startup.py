@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,8 +83,8 @@ def broken_roots(weights_root, tmp_path_factory):
 
 EXPECT = {   # what is wrong, and how to fix it
     "missing": ("weights folder not found", "--weights"),
-    "empty": ("no model folders", "python -m model.train"),
-    "only-junk": ("config.json: missing", "python -m model.train"),
+    "empty": ("no model folders", "python -m model train"),
+    "only-junk": ("config.json: missing", "python -m model train"),
     "corrupt": ("corrupt or truncated safetensors", "retrain"),
     "mismatch": ("does not match config.json (size mismatch", "retrain"),
 }
@@ -175,8 +174,8 @@ def test_bad_models_left_out_of_the_picker_with_a_warning(weights_root, tmp_path
 def test_pickles_are_refused_and_never_unpickled(weights_root, tmp_path):
     """Poisoned atlas.npz (object array) and a pickle posing as model.safetensors: both refused
     with a message, the payload never runs, and no unpickling happens at all (audit hook)."""
-    from model.registry import ModelRegistry
-    from model.io import WeightsError, load_atlas, load_vae
+    from model.nets.weights import WeightsError, load_atlas, load_vae
+    from model.serving.registry import ModelRegistry
 
     src = good_models(weights_root)[0]
     marker = tmp_path / "PWNED"

@@ -3,10 +3,10 @@ the walk's scrubber and the sketch pad with a finger; every latent slider and th
 keyboard, with a visible focus ring; the decoded image's text alternative names the nearest class."""
 import numpy as np
 import pytest
-
 from conftest import server_requests
-from model.io import load_atlas
 from test_browser import ISOLATED_JS, POINT_JS
+
+from model.nets.weights import load_atlas
 
 pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 412, "height": 915}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}

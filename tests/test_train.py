@@ -1,4 +1,4 @@
-"""`python -m model.train` and `python -m model.evaluate` on scikit-learn's digits with a tiny
+"""`python -m model train` and `python -m model evaluate` on scikit-learn's digits with a tiny
 network: the loss goes down, runs are reproducible, `--resume` (after an exception or `kill -9`)
 ends where an uninterrupted run does, a NaN/inf loss or a failed checkpoint write loses nothing,
 and the weights folder holds what the app needs.
@@ -21,12 +21,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from model import evaluate as meval
-from model import io as mio
-from model import train as mtrain
 from model.data import load_digits
-from model.io import load_atlas, load_metrics, load_vae
-from model.vae import ConvVAE
+from model.nets import weights as mio
+from model.nets.vae import ConvVAE
+from model.nets.weights import load_atlas, load_metrics, load_vae
+from model.training import checkpoints as mckpt
+from model.training import evaluate as meval
+from model.training import loop as mtrain
 
 pytestmark = pytest.mark.slow          # trains small models
 
@@ -181,7 +182,7 @@ def test_kill_9_mid_epoch_then_resume_matches_uninterrupted(baseline, tmp_path):
     out = tmp_path / "w"
     ckpt = out / "checkpoint.safetensors"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "model.train", *argv(out)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "model", "train", *argv(out)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 600
@@ -248,7 +249,7 @@ def test_failure_while_writing_a_checkpoint_keeps_the_previous_one(where, tmp_pa
                                                                    record_checkpoints, capsys):
     out = tmp_path / "w"
     if where == "save_file":
-        real = mtrain.save_file
+        real = mckpt.save_file
 
         def failing(tensors, filename, metadata=None):
             if record_checkpoints:                         # the second checkpoint: half-written
@@ -256,7 +257,7 @@ def test_failure_while_writing_a_checkpoint_keeps_the_previous_one(where, tmp_pa
                 raise OSError(28, "No space left on device (simulated)")
             return real(tensors, filename, metadata=metadata)
 
-        monkeypatch.setattr(mtrain, "save_file", failing)
+        monkeypatch.setattr(mckpt, "save_file", failing)
     else:
         real = os.replace
 
@@ -340,7 +341,7 @@ def test_evaluate_command_prints_and_updates_metrics(baseline, tmp_path):
     before = load_metrics(d)
     stale = dict(before, test_neg_elbo=-1.0, iwae_k=1, note="kept")
     (d / "metrics.json").write_text(json.dumps(stale))
-    p = subprocess.run([sys.executable, "-m", "model.evaluate", str(d), "--iwae-k", "7", "--iwae-n", "40",
+    p = subprocess.run([sys.executable, "-m", "model", "evaluate", str(d), "--iwae-k", "7", "--iwae-n", "40",
                         "--seed", "3"],
                        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True,
                        text=True, timeout=600)

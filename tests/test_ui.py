@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model import explorer as ex
-from model.registry import ModelRegistry
+from model.serving import requests as ex
+from model.serving.registry import ModelRegistry
 from ui import text
+from ui.about import AboutPanel
 from ui.encode import EncodePanel
 from ui.explore import MAX_ATTRIBUTES, MAX_SLIDERS, ExplorePanel
 from ui.interpolate import InterpolatePanel
-from ui.page import ModelSwitch
-from ui.about import AboutPanel
 from ui.manifold import ManifoldPanel
+from ui.page import ModelSwitch
 from ui.server import private_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,7 +207,10 @@ def test_importing_model_and_ui_has_no_side_effects(tmp_path):
 import sys, warnings, tempfile, os
 import numpy, torch, safetensors, tqdm, PIL.Image as Image       # the libraries first: their own filters
 limit, filters = Image.MAX_IMAGE_PIXELS, list(warnings.filters)
-import model, model.explorer, model.train, model.evaluate, model.figure, model.data, model.data.emoji
+import importlib, pkgutil, model
+for info in pkgutil.walk_packages(model.__path__, 'model.'):
+    if info.name != 'model.__main__':
+        importlib.import_module(info.name)
 assert "gradio" not in sys.modules and "plotly" not in sys.modules, "model/ imported the UI's packages"
 assert Image.MAX_IMAGE_PIXELS == limit and warnings.filters == filters, "model/ changed global state"
 import gradio, plotly

@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from model import explorer as ex
 from model.data import ALLOWED_FORMATS, MAX_PIXELS, ImageError, open_image, preprocess_image
+from model.serving import requests as ex
 
 ROOT = Path(__file__).resolve().parents[1]
 

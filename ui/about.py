@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from model.registry import LoadedModel, ModelRegistry
+from model.serving.registry import LoadedModel, ModelRegistry
 
 from . import text
 from .charts import factors_figure, history_figure

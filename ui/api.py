@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from model import explorer as ex
-from model.registry import ModelRegistry
+from model.serving import requests as ex
+from model.serving.registry import ModelRegistry
 
 from .compare import ComparePanel
 from .encode import EncodePanel

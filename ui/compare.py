@@ -10,12 +10,12 @@ import gradio as gr
 import plotly.graph_objects as go
 from PIL import Image
 
-from model import compare as cmp
-from model import explorer as ex
-from model import checks
-from model.checks import MAX_SEED
-from model.images import centre_crop, grid, png_data_url, strip
-from model.registry import ModelRegistry
+from model.nets import limits as checks
+from model.nets.limits import MAX_SEED
+from model.nets.pictures import centre_crop, grid, png_data_url, strip
+from model.serving import requests as ex
+from model.serving import side_by_side as cmp
+from model.serving.registry import ModelRegistry
 
 from . import text
 from .charts import clouds_figure, organise_figure, rate_distortion_figure

@@ -2,7 +2,7 @@
 dimension painted live in the page, and the map of the test set with the star where the sliders are.
 
 The page decodes z itself (assets/live.js: ONNX Runtime Web on WebAssembly, the decoder exported by
-model/export.py), so a drag costs the server nothing. The server sends z when it moves z (Reset,
+model/nets/onnx.py), so a drag costs the server nothing. The server sends z when it moves z (Reset,
 Random, a map click, a sample, "Send μ"), and answers the page's fallback, `decode_pixels`, when
 WebAssembly or the model file cannot load.
 """
@@ -15,11 +15,11 @@ import gradio as gr
 import numpy as np
 import torch
 
-from model.attributes import directions
-from model import explorer as ex
-from model.export import cached_decoder
-from model.images import to_uint8
-from model.registry import LoadedModel, ModelRegistry
+from model.nets.onnx import cached_decoder
+from model.nets.pictures import to_uint8
+from model.nets.weights import directions
+from model.serving import requests as ex
+from model.serving.registry import LoadedModel, ModelRegistry
 
 from . import text
 from .server import ASSETS, PLOTLY_JS, bind, user_errors

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from model import explorer as ex
-from model.checks import MAX_STEPS
-from model.images import there_and_back
-from model.registry import ModelRegistry
+from model.nets.limits import MAX_STEPS
+from model.nets.pictures import there_and_back
+from model.serving import requests as ex
+from model.serving.registry import ModelRegistry
 
 from . import text
 from .server import ASSETS, gif_file, image_file, image_files, upload_path, user_errors

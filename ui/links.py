@@ -18,16 +18,16 @@ from typing import Mapping
 import gradio as gr
 import numpy as np
 
-from model import checks
-from model.latent import typical_radius
-from model.registry import ModelRegistry
+from model.nets import limits as checks
+from model.nets.walk import typical_radius
+from model.serving.registry import ModelRegistry
 
 from .server import ASSETS
 from .walk import WalkView
 
 NUMBER = re.compile(r"-?\d{1,3}(\.\d{1,6})?")           # what a link's numbers look like: no NaN, no 1e9
 SEED = re.compile(r"\d{1,10}")
-MAX_VALUES = 512                                        # latent_dim's upper bound (model/config.py)
+MAX_VALUES = 512                                        # latent_dim's upper bound (model/nets/config.py)
 MAX_FIELD = 8 * MAX_VALUES                              # characters; a longer value is refused unread
 LINKS_TEMPLATE = ("<div class='vae-links'><button class='vae-links-copy' type='button'>Copy link</button>"
                   "<input class='vae-links-url' type='text' readonly aria-label='a link to this view'>"

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from model import explorer as ex
-from model.registry import LoadedModel, ModelRegistry
+from model.serving import requests as ex
+from model.serving.registry import LoadedModel, ModelRegistry
 
 from . import text
 from .server import image_file

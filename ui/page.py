@@ -7,8 +7,8 @@ import sys
 
 import gradio as gr
 
-from model.export import cache_root
-from model.registry import ModelRegistry
+from model.nets.onnx import cache_root
+from model.serving.registry import ModelRegistry
 
 from . import text
 from .about import AboutPanel
@@ -20,9 +20,9 @@ from .interpolate import InterpolatePanel
 from .links import LinksView
 from .manifold import ManifoldPanel
 from .sample import SamplePanel
+from .server import ASSETS, PLOTLY_JS, ROOT, user_errors
 from .sketch import SketchView
 from .walk import WalkView
-from .server import ASSETS, PLOTLY_JS, ROOT, user_errors
 
 
 def load_registry(weights: str | os.PathLike) -> ModelRegistry:
@@ -48,7 +48,7 @@ class ModelSwitch:
 def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     registry = load_registry(weights)
     default = registry.get(registry.default())
-    onnx = cache_root() / "onnx"                           # the decoders the page runs (model/export.py)
+    onnx = cache_root() / "onnx"                           # the decoders the page runs (model/nets/onnx.py)
     onnx.mkdir(parents=True, exist_ok=True)
     gr.set_static_paths([str(PLOTLY_JS), str(ASSETS), str(onnx)])   # all the page may load besides uploads
     explore = ExplorePanel(registry)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from model.checks import MAX_SAMPLES, MAX_SEED, MAX_TEMPERATURE
+from model.nets.limits import MAX_SAMPLES, MAX_SEED, MAX_TEMPERATURE
 
 from . import text
 from .explore import ExplorePanel

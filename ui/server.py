@@ -22,9 +22,9 @@ import plotly
 import torch
 from PIL import Image
 
-from model.checks import ExplorerError
-from model.images import write_gif
-from model.io import WeightsError
+from model.nets.limits import ExplorerError
+from model.nets.pictures import write_gif
+from model.nets.weights import WeightsError
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"

@@ -1,6 +1,6 @@
 """The sketch pad: draw with a mouse, a pen or a finger, and watch the encoder's Gaussian move while you
 draw. Everything runs in the page (assets/sketch.js): the drawing is reduced to the model's own pixels,
-encoded by the ONNX encoder (model/export.py) in WebAssembly, its μ decoded for the reconstruction, and
+encoded by the ONNX encoder (model/nets/onnx.py) in WebAssembly, its μ decoded for the reconstruction, and
 the diamond with its μ ± 2σ cloud placed on the map by the server's rule (place.js). "Send μ to sliders"
 moves the sliders in the page too. No request reaches the server while drawing; when WebAssembly cannot
 run, `encode_pixels` is the fallback. Uploads stay on the Encode tab (the server checks them).
@@ -15,9 +15,9 @@ import gradio as gr
 import numpy as np
 import torch
 
-from model.checks import ExplorerError
-from model.export import cached_encoder
-from model.registry import LoadedModel, ModelRegistry
+from model.nets.limits import ExplorerError
+from model.nets.onnx import cached_encoder
+from model.serving.registry import LoadedModel, ModelRegistry
 
 from .explore import ORT_URL, ExplorePanel
 from .server import ASSETS, bind

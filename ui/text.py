@@ -2,7 +2,7 @@
 Nothing here computes anything; the numbers come from model/."""
 from __future__ import annotations
 
-from model.registry import LoadedModel
+from model.serving.registry import LoadedModel
 
 TITLE = ("<div id='title'><h1>VAE Latent Explorer</h1><p>Drag the sliders, click the map, upload an "
          "image: see what a Variational Autoencoder has learned (Kingma &amp; Welling, "
@@ -31,7 +31,7 @@ TEACH = {
               "centre (typical, cleaner images); T > 1 wanders off (stranger ones). VAE samples are **blurry**: "
               "the decoder is trained to predict each pixel's mean given z, and for a z it is unsure about the "
               "mean is an average of many possible images. GANs avoid that average, at other costs.",
-    "compare": "**Why a VAE?** The same inputs through 2–4 models trained with one recipe (`python -m model.lab`), "
+    "compare": "**Why a VAE?** The same inputs through 2–4 models trained with one recipe (`python -m model lab`), "
                "so only the bottleneck differs. A **plain autoencoder** maps an image to a *point*; a **VAE** maps "
                "it to a *Gaussian cloud*, and its KL term pulls every cloud towards N(0, I): that tug-of-war fills "
                "the space, so z ~ N(0, I) decodes to clothes. A **β-VAE** (β = 4) pulls harder: larger, "
@@ -169,4 +169,4 @@ def rate_distortion_note(sweep: dict) -> str:
     return ("Each point is a 16-D model trained with the same recipe and a different β: larger β buys a "
             "smaller rate (KL, the information z carries about x) at the cost of distortion (reconstruction). "
             "β = 1 minimises their sum, the −ELBO; the grey lines join models with equal −ELBO (Alemi et al. "
-            f"2018, *Fixing a Broken ELBO*). Reproduce it: `{sweep.get('command', 'python -m model.lab sweep')}`.")
+            f"2018, *Fixing a Broken ELBO*). Reproduce it: `{sweep.get('command', 'python -m model lab sweep')}`.")

@@ -8,7 +8,7 @@ import time
 import gradio as gr
 import numpy as np
 
-from model.registry import LoadedModel
+from model.serving.registry import LoadedModel
 
 from .explore import ORT_URL, ExplorePanel
 from .server import ASSETS

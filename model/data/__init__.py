@@ -1,8 +1,8 @@
 """Data: Fashion-MNIST (IDX files from Debian's package), scikit-learn's digits, a user's folder of
 images, the emoji builder, and apart from them the checks every uploaded image goes through.
 
-Nothing here downloads anything. `python -m model.data emoji --out DIR` builds the emoji folder;
-`python -m model.data faces --out DIR` the faces with known factors.
+Nothing here downloads anything. `python -m model data emoji --out DIR` builds the emoji folder;
+`python -m model data faces --out DIR` the faces with known factors.
 """
 from __future__ import annotations
 

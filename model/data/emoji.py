@@ -1,7 +1,7 @@
 """Build a colour data set from Debian's `fonts-noto-color-emoji`: one 64x64 RGB image per emoji.
 
-    python -m model.data emoji --out data/emoji        # then:
-    python -m model.train --dataset folder --data-dir data/emoji --image-size 64 --channels 3 ...
+    python -m model data emoji --out data/emoji        # then:
+    python -m model train --dataset folder --data-dir data/emoji --image-size 64 --channels 3 ...
 
 The font's characters are enumerated from its cmap table (fontTools); each is drawn with its
 colour bitmap (Pillow's embedded_color), cropped to its ink, fitted into the square on white,

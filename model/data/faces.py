@@ -1,8 +1,8 @@
 """A faces data set with known factors, in the manner of dSprites and 3D Shapes: flat-design
 emoji-like faces, 64x64 RGB on white, each drawn from ten independent factors in [-1, 1].
 
-    python -m model.data faces --out DIR --n 50000        # DIR/train.npz, DIR/test.npz, DIR/sheet.png
-    python -m model.train --dataset faces ...             # generated into the cache when first needed
+    python -m model data faces --out DIR --n 50000        # DIR/train.npz, DIR/test.npz, DIR/sheet.png
+    python -m model train --dataset faces ...             # generated into the cache when first needed
 
 Drawing is a pure function of the factors (`draw_face`), and the factors are drawn from a seeded
 generator, so one seed always gives the same images. Faces are drawn at 4x and downsampled
@@ -129,7 +129,7 @@ def make_faces(n: int, seed: int = 0) -> Dataset:
 
 
 def save_faces(ds: Dataset, path: Path) -> None:
-    from ..io import atomic_write
+    from ..nets.weights import atomic_write
 
     def write(tmp):
         with open(tmp, "wb") as f:                # a file object: np.savez would add ".npz" to a name
@@ -216,7 +216,7 @@ def mouth_curvature(images: np.ndarray) -> np.ndarray:
 
 def contact_sheet(folder, n: int = 48, cols: int = 8, scale: int = 2) -> Path:
     """folder/sheet.png: the first n test faces at scale x, to look at before training."""
-    from ..images import grid, uint8_image
+    from ..nets.pictures import grid, uint8_image
 
     ds = read_faces(Path(folder) / "test.npz")
     path = Path(folder) / "sheet.png"

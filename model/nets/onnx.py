@@ -1,6 +1,6 @@
 """ONNX exports of a model's decoder and encoder, for running them in the browser (ONNX Runtime Web).
 
-    python -m model.export weights/fashion-mnist [--out DIR]   # writes DIR/decoder.onnx, DIR/encoder.onnx
+    python -m model export weights/fashion-mnist [--out DIR]   # writes DIR/decoder.onnx, DIR/encoder.onnx
 
 An export is derived from model.safetensors like a build output, so it is not committed: the app
 exports on first use into a cache keyed by the weights' hash (`cached_decoder`, `cached_encoder`),
@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import sys
 import threading
 import warnings
 from pathlib import Path
 
 import torch
 
-from .cli import run
-from .io import CONFIG_NAME, WEIGHTS_NAME, WeightsError, atomic_write, load_vae
+from ..cli import run
 from .vae import ConvVAE
+from .weights import CONFIG_NAME, WEIGHTS_NAME, WeightsError, atomic_write, load_vae
 
 OPSET = 17
 # torch.onnx.export keeps global state (GLOBALS.in_onnx_export): two exports at once in one process fail,
@@ -125,7 +124,7 @@ def cached_encoder(directory: str | os.PathLike, vae: ConvVAE | None = None) -> 
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.export", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m model export", description=__doc__.splitlines()[0])
     p.add_argument("weights", help="a model folder, e.g. weights/fashion-mnist")
     p.add_argument("--out", default=None,
                    help="folder to write decoder.onnx and encoder.onnx into (default: the model folder)")
@@ -136,7 +135,3 @@ def main(argv=None) -> int:
         paths = [export_decoder(vae, out / DECODER_NAME), export_encoder(vae, out / ENCODER_NAME)]
         return "wrote " + ", ".join(f"{p} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths)
     return run(export, WeightsError)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

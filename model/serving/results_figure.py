@@ -1,7 +1,7 @@
 """A picture of what a model has learned, for the README and closing notes: a row of images, their
 reconstructions (decoded means), a spherical walk between two of them, and samples from the prior.
 
-    python -m model.figure weights/emoji assets/examples/emoji/*.png \
+    python -m model figure weights/emoji assets/examples/emoji/*.png \
         --pair assets/examples/emoji/grinning-face.png assets/examples/emoji/frowning-face.png \
         --out assets/emoji-results.png
 
@@ -10,17 +10,16 @@ Also prints each image's reconstruction mean squared error (pixels in [0, 1]).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
 
-from . import explorer as ex
-from .cli import fail
-from .data import ImageError
-from .images import to_image
-from .io import WeightsError
+from ..cli import fail
+from ..data import ImageError
+from ..nets.pictures import to_image
+from ..nets.weights import WeightsError
+from . import requests as ex
 from .registry import LoadedModel, ModelRegistry
 
 TILE = 128                          # px; tiles are a whole multiple of the image size (crisp pixels)
@@ -63,7 +62,7 @@ def model_figure(m: LoadedModel, images: list[str], pair: tuple[str, str] | None
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.figure", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m model figure", description=__doc__.splitlines()[0])
     p.add_argument("weights", help="a model folder, e.g. weights/emoji")
     p.add_argument("images", nargs="+", help="images to reconstruct")
     p.add_argument("--pair", nargs=2, metavar=("A", "B"), help="two images to walk between")
@@ -82,7 +81,3 @@ def main(argv=None) -> int:
         print(f"{Path(path).name}: reconstruction MSE {mse:.4f}")
     print(f"wrote {a.out}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,12 +1,12 @@
 """The lab: autoencoder vs VAE vs beta-VAE vs VQ-VAE, trained with one recipe so that only the
-bottleneck differs. `python -m model.lab --help`.
+bottleneck differs. `python -m model lab --help`.
 
-    python -m model.lab train fashion-mnist-2d-ae --out runs/     # one lab model, by its recipe
-    python -m model.lab sweep --out runs/sweep                    # the 16-D beta sweep (+ autoencoder)
-    python -m model.lab install runs/fashion-mnist-2d-ae weights/  # into the shipped weights
-    python -m model.lab install runs/sweep/beta-1 weights/ --name fashion-mnist-16d-vae
-    python -m model.lab collect runs/sweep --out weights/lab-sweep.json
-    python -m model.lab report weights/ fashion-mnist-2d-ae fashion-mnist-2d-vae ...   # the README's numbers
+    python -m model lab train fashion-mnist-2d-ae --out runs/     # one lab model, by its recipe
+    python -m model lab sweep --out runs/sweep                    # the 16-D beta sweep (+ autoencoder)
+    python -m model lab install runs/fashion-mnist-2d-ae weights/  # into the shipped weights
+    python -m model lab install runs/sweep/beta-1 weights/ --name fashion-mnist-16d-vae
+    python -m model lab collect runs/sweep --out weights/lab-sweep.json
+    python -m model lab report weights/ fashion-mnist-2d-ae fashion-mnist-2d-vae ...   # the README's numbers
 
 The sweep traces distortion (reconstruction nats) against rate (KL nats), the curve of Alemi et al.
 2018, "Fixing a Broken ELBO": every beta buys a different point on it.
@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
-from .cli import fail
-from .data import DataError
-from .io import WeightsError, load_atlas, load_metrics, save_atlas, write_json
+from ..cli import fail
+from ..data import DataError
+from ..nets.weights import WeightsError, load_atlas, load_metrics, save_atlas, write_json
 
 RECIPE = ["--dataset", "fashion-mnist", "--hidden", "128", "--widths", "32,64", "--res-blocks", "1",
           "--epochs", "10", "--kl-warmup", "1", "--batch-size", "128", "--lr", "2e-3", "--seed", "0"]
@@ -81,7 +80,7 @@ def install(run: Path, weights: Path, name: str | None = None) -> Path:
     metrics = load_metrics(run)
     if name in MODELS:
         metrics["description"] = MODELS[name][1]
-    metrics["recipe"] = "python -m model.lab train " + name
+    metrics["recipe"] = "python -m model lab train " + name
     write_json(dest / "metrics.json", metrics)
     return dest
 
@@ -89,9 +88,9 @@ def install(run: Path, weights: Path, name: str | None = None) -> Path:
 def report(weights: Path, names: list[str]) -> list[dict]:
     """The lab's claims measured on the full Fashion-MNIST test set, stored in each model's
     metrics.json ("measures") and returned as rows for the README's table."""
-    from .compare import blur_and_distance          # noqa: PLC0415
-    from .data import load_dataset                  # noqa: PLC0415
-    from .io import load_vae                        # noqa: PLC0415
+    from ..analysis.sample_quality import blur_and_distance  # noqa: PLC0415
+    from ..data import load_dataset  # noqa: PLC0415
+    from ..nets.weights import load_vae  # noqa: PLC0415
 
     test = load_dataset("fashion-mnist", "test").images
     rows = []
@@ -116,12 +115,12 @@ def collect(sweep_dir: Path) -> dict:
                      "neg_elbo": m["test_neg_elbo"], "active_units": m["active_units"],
                      "shipped_as": SWEEP_SHIPPED.get(run.name)})
     rows.sort(key=lambda r: (r["kind"] != "vae", r["beta"] or 0))
-    return {"dataset": "fashion-mnist", "command": "python -m model.lab sweep --out runs/sweep",
+    return {"dataset": "fashion-mnist", "command": "python -m model lab sweep --out runs/sweep",
             "recipe": " ".join(RECIPE + SWEEP_ARGS), "runs": rows}
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.lab", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m model lab", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train one lab model by the recipe")
     t.add_argument("name", choices=sorted(MODELS))
@@ -143,7 +142,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         if args.cmd in ("train", "sweep"):
-            from . import train                     # noqa: PLC0415  (torch training, only when asked)
+            from . import loop as train  # noqa: PLC0415  (torch training, only when asked)
             runs = ({args.name: train_args(args.name, args.out)} if args.cmd == "train" else sweep_runs(args.out))
             for argv_ in runs.values():
                 code = train.main(argv_ + (["--resume"] if args.resume else []))
@@ -160,7 +159,3 @@ def main(argv=None) -> int:
     except (WeightsError, DataError, OSError, KeyError) as e:
         return fail(e)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,16 +11,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import explorer as ex
-from .checks import ExplorerError
-from .images import grid, to_images
-from .measures import nearest_distances, sharpness_ratio
+from ..analysis.sample_quality import blur_and_distance
+from ..nets.limits import ExplorerError
+from ..nets.pictures import grid, to_images
+from ..nets.walk import prior_draws
+from . import requests as ex
 from .registry import LoadedModel, ModelRegistry
 
 MIN_MODELS, MAX_MODELS = 2, 4
 CLOUD_POINTS = 300          # test images drawn as mu ± 2 sigma ellipses on the 2-D maps
-MEASURE_DRAWS = 256         # prior draws for the sample-distance and sharpness figures
-MEASURE_IMAGES = 1000       # test images (stored thumbnails) reconstructed for the sharpness figure
 
 
 def pick_models(registry: ModelRegistry, names) -> list[LoadedModel]:
@@ -44,36 +43,13 @@ def reconstructions(models: list[LoadedModel], source, seed: int = 0) -> list[di
 @torch.inference_mode()
 def draws(m: LoadedModel, seed: int, n: int = 16) -> Image.Image:
     """n of the model's "samples" (model.explorer.prior_draws at T = 1) as a grid."""
-    images = to_images(m.vae.decode(ex.prior_draws(m.vae, n, 1.0, seed)), m.config.image_size * 2)
+    images = to_images(m.vae.decode(prior_draws(m.vae, n, 1.0, seed)), m.config.image_size * 2)
     return grid(images, cols=int(np.ceil(np.sqrt(n))))
 
 
 def test_images(m: LoadedModel) -> np.ndarray:
     """The stored test-set thumbnails, uint8 (N, C, H, W): the reference for every measure here."""
     return m.atlas["thumbnails"]
-
-
-@torch.inference_mode()
-def blur_and_distance(vae, reference: np.ndarray, n_recon: int = MEASURE_IMAGES, n_draws: int = MEASURE_DRAWS,
-                      seed: int = 0) -> dict:
-    """The blur and the sampling gap in numbers, against reference test images (uint8 (N, C, H, W)).
-
-    sharp_recon / sharp_samples: mean gradient magnitude of the reconstructions (decoded means) of
-    the first n_recon images, and of n_draws "samples", over those images' (1.0 = as sharp as the
-    data). sample_distance: median distance from the draws to their nearest reference image, beside
-    data_distance, the same for n_draws reference images to the others: draws that look like data
-    sit about as close to it as the data does. The *_shape_ distances compare shapes only (every
-    image scaled to unit length; measures.nearest_distances), which faint draws cannot game."""
-    ref = reference[:n_recon]
-    recon = vae.decode(vae.posterior(torch.from_numpy(ref).float().div(255)).mode()).numpy()
-    samples = vae.decode(ex.prior_draws(vae, n_draws, 1.0, seed)).numpy()
-    out = {"sharp_recon": round(sharpness_ratio(recon, ref), 3),
-           "sharp_samples": round(sharpness_ratio(samples, ref), 3)}
-    for key, shape in (("", False), ("_shape", True)):
-        out[f"sample{key}_distance"] = round(float(np.median(nearest_distances(samples, reference, shape=shape))), 3)
-        out[f"data{key}_distance"] = round(float(np.median(nearest_distances(
-            reference[:n_draws], reference, exclude_self=True, shape=shape))), 3)
-    return out
 
 
 def measures(m: LoadedModel) -> dict:

@@ -1,6 +1,6 @@
-"""Train a ConvVAE: `python -m model.train --dataset fashion-mnist --out weights/NAME`.
+"""Train a ConvVAE: `python -m model train --dataset fashion-mnist --out weights/NAME`.
 
-Runs the same under `torchrun --nproc_per_node=N -m model.train ...` (DistributedDataParallel,
+Runs the same under `torchrun --nproc_per_node=N -m model train ...` (DistributedDataParallel,
 gloo on CPU, nccl on GPU). Each epoch ends with an atomic checkpoint in OUT/checkpoint.safetensors;
 `--resume` continues from it and reaches the same weights as an uninterrupted run, because every
 random draw (init, shuffling, eps) is seeded from (seed, epoch, rank). At the end the weights
@@ -9,40 +9,33 @@ folder is written: config.json, model.safetensors, atlas.npz, metrics.json.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from .cli import fail
-from .config import KINDS, RECON_LOSSES, VAEConfig
-from .data import DATASETS, DataError, Dataset, FolderSource, load_dataset
-from .io import atomic_write, load_vae, save_pretrained
-from .losses import elbo_terms
-from .snapshots import SnapshotRecorder
-from .vae import ConvVAE
+from ..cli import fail
+from ..data import DATASETS, DataError, Dataset, FolderSource, load_dataset
+from ..nets.config import KINDS, RECON_LOSSES, VAEConfig
+from ..nets.losses import elbo_terms
+from ..nets.snapshots import SnapshotRecorder
+from ..nets.vae import ConvVAE
+from ..nets.weights import load_vae, save_pretrained
+from .checkpoints import TrainingError, load_checkpoint, save_checkpoint
+from .devices import all_reduce_sum, dist_info, pick_device, setup_distributed
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 DEFAULT = VAEConfig()              # the model's defaults are the command line's defaults
 
 
-class TrainingError(RuntimeError):
-    """Training cannot go on (non-finite loss, bad checkpoint); the message says why."""
-
-
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m model train", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
     p.add_argument("--data-dir", default=None, help="folder with the data (see README)")
     p.add_argument("--latent-dim", type=int, default=DEFAULT.latent_dim)
@@ -80,75 +73,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="--dataset folder: decode images on the fly in worker processes (larger than memory)")
     p.add_argument("--workers", type=int, default=2, help="loader processes for --stream")
     return p.parse_args(argv)
-
-
-# ---------------------------------------------------------------- distributed helpers
-def dist_info() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def setup_distributed(device: torch.device) -> None:
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        # DDP warns that a 1-channel conv's gradient strides differ from its bucket's: harmless, just slower
-        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-
-
-def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
-    if dist.is_available() and dist.is_initialized():
-        dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return t
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise TrainingError("--device cuda asked for, but no CUDA GPU is available")
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        return torch.device("cuda", local)
-    return torch.device("cpu")
-
-
-# ---------------------------------------------------------------- checkpoints (no pickle)
-def save_checkpoint(path: Path, model: ConvVAE, opt: torch.optim.Optimizer, meta: dict) -> None:
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    sd = opt.state_dict()
-    for idx, st in sd["state"].items():
-        for name, val in st.items():
-            tensors[f"optim.{idx}.{name}"] = torch.as_tensor(val).detach().cpu().reshape(-1).clone()
-    meta = dict(meta, param_groups=sd["param_groups"])
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"meta": json.dumps(meta)}))
-
-
-def load_checkpoint(path: Path, model: ConvVAE, opt: torch.optim.Optimizer) -> dict:
-    try:
-        tensors = load_file(str(path))
-        from safetensors import safe_open
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads(f.metadata()["meta"])
-    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
-        raise TrainingError(f"{path}: unreadable checkpoint ({e}); delete it to start over") from None
-    model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(model_sd, strict=True)
-    except RuntimeError as e:
-        raise TrainingError(f"{path}: does not match this model's configuration ({str(e).splitlines()[0]})") from None
-    state: dict[int, dict] = {}
-    for k, v in tensors.items():
-        if k.startswith("optim."):
-            _, idx, name = k.split(".", 2)
-            state.setdefault(int(idx), {})[name] = v.reshape(()) if name == "step" else v
-    for idx, st in state.items():
-        p = opt.param_groups[0]["params"][idx] if len(opt.param_groups) == 1 else None
-        if p is not None:
-            for name in ("exp_avg", "exp_avg_sq"):
-                if name in st:
-                    st[name] = st[name].view_as(p).to(p.device)
-    opt.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
-    return meta
 
 
 # ---------------------------------------------------------------- schedules
@@ -428,16 +352,17 @@ def train(args: argparse.Namespace) -> dict:
         tr = run_epoch(run, epoch)
         end_epoch(run, epoch, tr, time.time() - t0)
     if run.rank == 0:
-        export(run.core, args, run.test_ds, run.seconds, run.history, run.device)
+        write_weights_folder(run.core, args, run.test_ds, run.seconds, run.history, run.device)
     if run.world > 1:
         dist.barrier()
         dist.destroy_process_group()
     return {"epochs": args.epochs, "seconds": run.seconds, "history": run.history}
 
 
-def export(model: ConvVAE, args, test_ds, seconds: float, history: list, device) -> None:
+def write_weights_folder(model: ConvVAE, args, test_ds, seconds: float, history: list, device) -> None:
     """Write the weights folder: model, atlas (map of the test set), metrics."""
-    from .evaluate import build_atlas, compute_metrics, write_metrics
+    from ..nets.weights import write_metrics
+    from .evaluate import build_atlas, compute_metrics
 
     out = Path(args.out)
     save_pretrained(model.eval().to("cpu"), out, half=True)
@@ -471,7 +396,3 @@ def main(argv=None) -> int:
         print("interrupted: the last checkpoint is intact; continue with --resume", file=sys.stderr)
         return 130
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

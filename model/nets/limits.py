@@ -11,6 +11,7 @@ MAX_SAMPLES = 64
 MAX_STEPS = 64
 MAX_TEMPERATURE = 3.0
 MAX_SEED = 2**31 - 1
+MAX_AMOUNT = 3.0              # attribute sliders run -2..2; the API refuses amounts beyond this
 METHODS = ("linear", "spherical")
 
 

@@ -77,7 +77,7 @@ def load_config(directory: str | os.PathLike) -> VAEConfig:
     d = Path(directory)
     path = d / CONFIG_NAME
     if not d.is_dir():
-        raise WeightsError(f"{d}: weights folder not found (train one with `python -m model.train --out {d}`)")
+        raise WeightsError(f"{d}: weights folder not found (train one with `python -m model train --out {d}`)")
     if not path.is_file():
         raise WeightsError(f"{path}: missing; a weights folder needs {CONFIG_NAME} and {WEIGHTS_NAME}")
     try:
@@ -131,7 +131,7 @@ def load_atlas(directory) -> dict[str, np.ndarray]:
     """atlas.npz as arrays; shared thumbnails (see save_atlas) are filled in from their owner."""
     path = Path(directory) / ATLAS_NAME
     if not path.is_file():
-        raise WeightsError(f"{path}: missing; rerun training (or `python -m model.evaluate --atlas`)")
+        raise WeightsError(f"{path}: missing; rerun training (or `python -m model evaluate --atlas`)")
     atlas = _read_npz(path)
     if "thumbnails_from" in atlas and "thumbnails" not in atlas:
         atlas["thumbnails"] = shared_thumbnails(path, str(atlas["thumbnails_from"]), atlas.get("thumb_index"))
@@ -148,7 +148,7 @@ def shared_thumbnails(path: Path, owner: str, index) -> np.ndarray:
     theirs = _read_npz(other)
     if "thumbnails" not in theirs or index is None or not np.array_equal(theirs.get("thumb_index"), index):
         raise WeightsError(f"{path}: {other} does not hold the same test images' thumbnails; "
-                           f"rebuild it: `python -m model.evaluate {path.parent} --atlas`")
+                           f"rebuild it: `python -m model evaluate {path.parent} --atlas`")
     return theirs["thumbnails"]
 
 
@@ -160,3 +160,19 @@ def load_metrics(directory) -> dict:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WeightsError(f"{path}: not valid JSON ({e})") from None
+
+
+def write_metrics(out: Path, metrics: dict) -> None:
+    current = load_metrics(out)
+    current.update(metrics)
+    write_json(Path(out) / METRICS_NAME, current)
+
+
+ATTRIBUTE_KEYS = ("attribute_names", "attribute_vectors", "attribute_notes")
+
+
+def directions(atlas: dict) -> dict[str, np.ndarray]:
+    """name -> (D,) vector, from an atlas (empty when it has none; model.analysis.attributes stores them)."""
+    if "attribute_names" not in atlas:
+        return {}
+    return {str(n): v for n, v in zip(atlas["attribute_names"], atlas["attribute_vectors"])}

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .checks import SLIDER_LIMIT, ExplorerError
-from .io import WeightsError, load_atlas, load_metrics, load_vae
-from .latent import MapIndex
-from .posterior import active_units
-from .snapshots import SNAPSHOTS_NAME, load_snapshots
-from .vae import ConvVAE
+from ..nets.limits import SLIDER_LIMIT, ExplorerError
+from ..nets.placement import MapIndex
+from ..nets.posterior import active_units
+from ..nets.snapshots import SNAPSHOTS_NAME, load_snapshots
+from ..nets.vae import ConvVAE
+from ..nets.weights import WeightsError, load_atlas, load_metrics, load_vae
 
 SWEEP_NAME = "lab-sweep.json"
 ATLAS_KEYS = ("mu", "xy", "labels", "class_names", "map_method", "thumb_index", "thumbnails")
@@ -38,7 +38,7 @@ class LoadedModel:
     cache: dict = field(init=False, repr=False, default_factory=dict)   # measures computed once (model.compare)
 
     def __post_init__(self) -> None:
-        where, fix = self.path / "atlas.npz", f"rebuild it: `python -m model.evaluate {self.path} --atlas`"
+        where, fix = self.path / "atlas.npz", f"rebuild it: `python -m model evaluate {self.path} --atlas`"
         missing = [k for k in ATLAS_KEYS + ("kl_per_dim" if self.kind == "vae" else "code_var",)
                    if k not in self.atlas]
         if missing:
@@ -122,7 +122,7 @@ class ModelRegistry:
                 errors.append(" ".join(str(e).split()))
                 self.warnings.append(f"skipping model {d.name!r}: {errors[-1]}")
         if not self.models:
-            train = f"`python -m model.train --out {self.root / 'NAME'}`"
+            train = f"`python -m model train --out {self.root / 'NAME'}`"
             if errors:
                 raise WeightsError(f"no usable model under {self.root}: {'; '.join(errors)}. Fix or remove the "
                                    f"folder, retrain it with {train}, or pass --weights DIR")

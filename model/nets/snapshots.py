@@ -1,6 +1,6 @@
 """Watch a latent space organise: the posterior of a fixed set of test images, recorded during training.
 
-`python -m model.train --snapshots 40` encodes the same 2,000 test images at 40 moments, spaced
+`python -m model train --snapshots 40` encodes the same 2,000 test images at 40 moments, spaced
 evenly in log(step) so the first tangle is seen as well as the end, and keeps their means (and
 log-variances, for a VAE) in OUT/snapshots.npz as float16: 40 x 2,000 x 2 numbers are 0.3 MB.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .io import WeightsError, atomic_write
+from .weights import WeightsError, atomic_write
 
 SNAPSHOTS_NAME = "snapshots.npz"
 SNAPSHOT_IMAGES = 2000

@@ -1,8 +1,7 @@
-"""`python -m model.data emoji|faces --out DIR`: build a data set folder (see model/data/emoji.py, faces.py)."""
+"""`python -m model data emoji|faces --out DIR`: build a data set folder (see model/data/emoji.py, faces.py)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 from ..cli import run
 from .base import DataError
@@ -11,7 +10,7 @@ from .faces import build_faces, contact_sheet
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.data", description="build a data set folder")
+    p = argparse.ArgumentParser(prog="python -m model data", description="build a data set folder")
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("emoji", help="render Noto Color Emoji into 64x64 RGB images, by group")
     e.add_argument("--out", required=True)
@@ -28,7 +27,3 @@ def main(argv=None) -> int:
             DataError)
     return run(lambda: f"wrote {build_emoji_dataset(args.out, args.font, args.size)} emoji images to {args.out}",
                DataError)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """What did a faces model learn? Scores against the data set's known factors, and how close its prior
 samples come to real faces.
 
-    python -m model.disentangle weights/faces weights/faces-beta4      # adds them to metrics.json
+    python -m model disentangle weights/faces weights/faces-beta4      # adds them to metrics.json
 
 - |corr|: the absolute Pearson correlation of each dimension's mean mu_j with each factor v_k.
 - MI: the mutual information I(mu_j; v_k) in nats, both discretised into 20 equal-width bins
@@ -13,18 +13,16 @@ samples come to real faces.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .cli import run
-from .data import DataError, load_faces
-from .evaluate import write_metrics
-from .io import WeightsError, load_atlas, load_vae
-from .latent import sample_prior
-from .measures import nearest_distances
+from ..cli import run
+from ..data import DataError, load_faces
+from ..nets.walk import sample_prior
+from ..nets.weights import WeightsError, load_atlas, load_vae, write_metrics
+from .sample_quality import nearest_distances
 
 BINS = 20
 N_SAMPLES, N_REFERENCE = 256, 2000          # prior samples, and test faces they are measured against
@@ -110,7 +108,7 @@ def update(folder, test) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.disentangle", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m model disentangle", description=__doc__.splitlines()[0])
     p.add_argument("weights", nargs="+", help="faces weights folders, e.g. weights/faces weights/faces-beta4")
     p.add_argument("--data-dir", default=None, help="the folder with the faces' train.npz/test.npz")
     args = p.parse_args(argv)
@@ -119,6 +117,3 @@ def main(argv=None) -> int:
         test = load_faces("test", args.data_dir)             # once, for every folder
         return "\n".join(update(f, test) for f in args.weights)
     return run(measure_all, WeightsError, DataError)
-
-if __name__ == "__main__":
-    sys.exit(main())

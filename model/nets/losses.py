@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .posterior import DiagonalGaussian, standard_normal_log_prob
+from .posterior import standard_normal_log_prob
 
 
 def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, recon: str = "bce",

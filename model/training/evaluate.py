@@ -1,4 +1,4 @@
-"""`python -m model.evaluate WEIGHTS_DIR [--iwae-k 1000]`: test-set metrics into metrics.json.
+"""`python -m model evaluate WEIGHTS_DIR [--iwae-k 1000]`: test-set metrics into metrics.json.
 
 Also home of the atlas builder that training calls: the test set's posterior means, the 2-D map
 of them, the average KL per dimension and a few thousand thumbnails, all in atlas.npz.
@@ -7,37 +7,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .cli import fail
-from .data import DataError, Dataset, load_dataset
-from .io import METRICS_NAME, WeightsError, load_metrics, load_vae, save_atlas, write_json
-from .latent import embed_2d
-from .losses import iwae_bound, reconstruction_nll
-from .posterior import DiagonalGaussian, active_units
-from .vae import ConvVAE
+from ..cli import fail
+from ..data import DataError, Dataset, load_dataset
+from ..nets.encoding import encode_all
+from ..nets.losses import iwae_bound, reconstruction_nll
+from ..nets.placement import embed_2d
+from ..nets.posterior import DiagonalGaussian, active_units
+from ..nets.vae import ConvVAE
+from ..nets.weights import WeightsError, load_metrics, load_vae, save_atlas, write_metrics
 
 N_THUMBNAILS = 3000
 THUMBNAIL_BYTES = 6_000_000        # at most this much raw pixel data: 3,000 28x28 thumbnails, 488 of 64x64x3
-
-
-@torch.inference_mode()
-def encode_all(vae: ConvVAE, images: np.ndarray, batch: int = 1000) -> tuple[np.ndarray, np.ndarray | None]:
-    """uint8 (N, C, H, W) -> posterior means and log-variances (N, D), float32 (None: no variance)."""
-    mus, lvs = [], []
-    for i in range(0, len(images), batch):
-        x = torch.from_numpy(images[i:i + batch]).float().div_(255)
-        mu, lv = vae.encode(x)
-        mus.append(mu.numpy())
-        lvs.append(None if lv is None else lv.numpy())
-    if lvs[0] is None:                                   # an autoencoder or VQ-VAE: no variance
-        return np.concatenate(mus).astype(np.float32), None
-    return np.concatenate(mus).astype(np.float32), np.concatenate(lvs).astype(np.float32)
 
 
 @torch.inference_mode()
@@ -113,14 +99,8 @@ def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed
     return atlas
 
 
-def write_metrics(out: Path, metrics: dict) -> None:
-    current = load_metrics(out)
-    current.update(metrics)
-    write_json(Path(out) / METRICS_NAME, current)
-
-
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.evaluate", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m model evaluate", description=__doc__.splitlines()[0])
     p.add_argument("weights", help="weights folder, e.g. weights/fashion-mnist")
     p.add_argument("--iwae-k", type=int, default=1000, help="samples per image for the IWAE bound")
     p.add_argument("--iwae-n", type=int, default=1000, help="test images for the IWAE bound (0: all)")
@@ -146,7 +126,3 @@ def main(argv=None) -> int:
     shown = {k: v for k, v in metrics.items() if k != "kl_per_dim"}
     print(json.dumps(shown, indent=2))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """Attribute directions in latent space (White 2016, "Sampling Generative Networks", section 2.4):
 a vector v per attribute, so that z + amount * v adds that much of the attribute to any face.
 
-    python -m model.attributes weights/faces weights/fashion-mnist weights/emoji   # (re)compute, store
+    python -m model attributes weights/faces weights/fashion-mnist weights/emoji   # (re)compute, store
 
 Where the vectors come from depends on what the data set knows:
 - faces (known factors): least squares from the test set's means to each factor, f ~ mu . w + b;
@@ -15,23 +15,20 @@ They live in the model's atlas.npz beside the map (ATTRIBUTE_KEYS); every other 
 from __future__ import annotations
 
 import argparse
-import sys
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 
-from .cli import run
-from .data import DataError, load_faces
-from .data.faces import FACTOR_HELP
-from .evaluate import encode_all
-from .io import WeightsError, load_atlas, load_metrics, load_vae, save_atlas
+from ..cli import run
+from ..data import DataError, load_faces
+from ..data.faces import FACTOR_HELP
+from ..nets.encoding import encode_all
+from ..nets.weights import WeightsError, load_atlas, load_metrics, load_vae, save_atlas
 
-ATTRIBUTE_KEYS = ("attribute_names", "attribute_vectors", "attribute_notes")
 FASHION_PAIRS = (("T-shirt/top", "Shirt"), ("Sneaker", "Ankle boot"), ("Pullover", "Coat"),
                  ("Sandal", "Sneaker"), ("Trouser", "Dress"), ("Shirt", "Dress"))
 SMILE_WORDS, FROWN_WORDS = ("GRINNING", "SMILING"), ("FROWNING",)
-MAX_AMOUNT = 3.0                    # sliders run -2..2; the API refuses amounts beyond this
 
 
 def least_squares_directions(mu: np.ndarray, factors: np.ndarray) -> np.ndarray:
@@ -69,7 +66,7 @@ def emoji_smile_direction(vae, font_path=None) -> dict:
     """The smile direction of an emoji model: grinning/smiling minus frowning faces from the font."""
     from PIL import ImageFont
 
-    from .data.emoji import BITMAP_SIZE, NOTO_EMOJI, emoji_code_points, render
+    from ..data.emoji import BITMAP_SIZE, NOTO_EMOJI, emoji_code_points, render
 
     font_path = Path(font_path or NOTO_EMOJI)
     if not font_path.is_file():
@@ -90,8 +87,8 @@ def emoji_smile_direction(vae, font_path=None) -> dict:
 
 
 def emoji_groups() -> set[str]:
-    """The class names of a model trained on `python -m model.data emoji`'s folders."""
-    from .data.emoji import GROUPS, slug
+    """The class names of a model trained on `python -m model data emoji`'s folders."""
+    from ..data.emoji import GROUPS, slug
 
     return {slug(g) for g, _, _ in GROUPS} | {"objects"}
 
@@ -124,18 +121,6 @@ def store_directions(directory, found: dict) -> None:
     save_atlas(directory, **atlas)
 
 
-def directions(atlas: dict) -> dict[str, np.ndarray]:
-    """name -> (D,) vector, from an atlas (empty when it has none)."""
-    if "attribute_names" not in atlas:
-        return {}
-    return {str(n): v for n, v in zip(atlas["attribute_names"], atlas["attribute_vectors"])}
-
-
-def add_attribute(z: np.ndarray, vector: np.ndarray, amount: float) -> np.ndarray:
-    """z + amount * v (White 2016): the whole of the attribute arithmetic."""
-    return (np.asarray(z, dtype=np.float32) + np.float32(amount) * vector).astype(np.float32)
-
-
 def update(folder, data_dir=None) -> str:
     """Compute and store one model's directions; the line that says which."""
     found = compute_directions(folder, data_dir)
@@ -144,11 +129,8 @@ def update(folder, data_dir=None) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.attributes", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m model attributes", description=__doc__.splitlines()[0])
     p.add_argument("weights", nargs="+", help="weights folders, e.g. weights/faces weights/fashion-mnist")
     p.add_argument("--data-dir", default=None, help="faces: the folder with train.npz/test.npz")
     args = p.parse_args(argv)
     return run(lambda: "\n".join(update(f, args.data_dir) for f in args.weights), WeightsError, DataError)
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,14 +10,14 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import checks
-from .attributes import MAX_AMOUNT, add_attribute, directions
-from .checks import MAX_SAMPLES, MAX_STEPS, MAX_TEMPERATURE, SLIDER_LIMIT, ExplorerError
-from .data import ImageError, preprocess_image
-from .images import grid, png_data_url, strip, to_image, to_images, uint8_image
-from .latent import interpolate, sample_prior, traverse, typical_radius
-from .losses import reconstruction_nll
-from .posterior import DiagonalGaussian
+from ..data import ImageError, preprocess_image
+from ..nets import limits as checks
+from ..nets.limits import MAX_AMOUNT, MAX_SAMPLES, MAX_STEPS, MAX_TEMPERATURE, SLIDER_LIMIT, ExplorerError
+from ..nets.losses import reconstruction_nll
+from ..nets.pictures import grid, png_data_url, strip, to_image, to_images, uint8_image
+from ..nets.posterior import DiagonalGaussian
+from ..nets.walk import add_attribute, interpolate, prior_draws, sample_prior, traverse, typical_radius
+from ..nets.weights import directions
 from .registry import LoadedModel
 
 
@@ -95,17 +95,6 @@ def reparameterize(m: LoadedModel, mu, logvar, seed: int) -> dict:
 KIND_NAMES = {"vae": "VAE", "ae": "plain autoencoder", "vq": "VQ-VAE"}
 
 
-def prior_draws(vae, n: int, temperature: float, seed: int) -> torch.Tensor:
-    """n latent vectors (n, D) drawn the way the page samples this model: z ~ N(0, T^2 I); for a
-    VQ-VAE, one uniformly random code per group (its prior is uniform until a learned one, such as
-    the paper's PixelCNN, is fitted; the temperature does not apply)."""
-    cfg = vae.config
-    if cfg.kind == "vq":
-        g = torch.Generator().manual_seed(seed)
-        return vae.quantizer.lookup(torch.randint(cfg.codebook_size, (n, cfg.groups), generator=g))
-    return sample_prior(n, cfg.latent_dim, temperature, seed)
-
-
 @torch.inference_mode()
 def sample(m: LoadedModel, n, temperature, seed) -> tuple[list[Image.Image], np.ndarray]:
     """n draws z ~ N(0, T^2 I), decoded in one batch."""
@@ -162,7 +151,7 @@ def attribute(m: LoadedModel, z, name, amount) -> tuple[Image.Image, list[float]
     found = directions(m.atlas)
     if not found:
         raise ExplorerError(f"{m.name} has no attribute directions; compute them with "
-                            f"`python -m model.attributes weights/{m.name}`")
+                            f"`python -m model attributes weights/{m.name}`")
     if not isinstance(name, str) or name not in found:
         raise ExplorerError(f"unknown attribute {str(name)[:40]!r} for {m.name}: choose one of {', '.join(found)}")
     a = checks.number(amount, -MAX_AMOUNT, MAX_AMOUNT, "amount")
