@@ -2,7 +2,7 @@
 // figure's frames (Gradio re-renders data and layout only), so the Compare tab's training snapshots
 // arrive here as the figure's JSON, or {message} when there is nothing to animate.
 // Runs inside gr.HTML's js_on_load: `element`, `props` and `watch` are given.
-const P = typeof Plotly === "undefined" ? null : Plotly;   // pinned, as in map.js: gr.Plot loads another plotly.js
+const P = window.VAE.plotly.lib();                        // pinned: gr.Plot loads another plotly.js (bridge.js)
 const box = element.querySelector(".vae-anim");
 const note = element.querySelector(".vae-anim-note");
 

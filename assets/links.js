@@ -3,8 +3,9 @@
 // history.replaceState, so the address bar is always a link to what is on screen; "Copy link" copies it.
 // Opening a link, the server checks the query and restores what it can (ui/links.py); its value here
 // carries z, applied in the page once the link's model is painted, and a one-line message for any value
-// it refused, shown as text.
-const VAE = (window.VAE = window.VAE || {});       // this bar is built before the decoder's modules load
+// it refused, shown as text. The view is read from the page's state (VAE.state, page.js) and Gradio's
+// controls (VAE.gradio, bridge.js).
+const VAE = window.VAE;
 const copy = element.querySelector(".vae-links-copy");
 const field = element.querySelector(".vae-links-url");
 const msg = element.querySelector(".vae-links-msg");
@@ -17,32 +18,28 @@ const stats = (VAE.links = VAE.links || { restored: false, writes: 0 });
 const r2 = v => { const s = (Math.round(v * 100) / 100).toFixed(2).replace(/\.?0+$/, ""); return s === "-0" ? "0" : s; };
 
 function selectedTab() {
-  const b = document.querySelector("button[role=tab][aria-selected=true]");
-  return b && tabs ? tabs[b.textContent.trim()] || null : null;
-}
-
-function numberIn(id) {
-  const el = document.querySelector(`#${id} input[type=number]`);
-  return el && el.value !== "" && Number.isFinite(Number(el.value)) ? Number(el.value) : null;
+  const label = VAE.gradio.selectedTab();
+  return label && tabs ? tabs[label] || null : null;
 }
 
 // the view as a query string, from what the page shows
 function query() {
-  const live = VAE.stats;
-  if (!live || !live.model || !live.z) return null;
+  const live = VAE.state;
+  if (!live.model || !live.z) return null;
   const p = new URLSearchParams(), before = new URLSearchParams(location.search);
   for (const key of ["__theme", "view"]) if (before.has(key)) p.set(key, before.get(key));   // Gradio's own
   p.set("model", live.model);
   const tab = selectedTab();
   if (tab) p.set("tab", tab);
   p.set("z", live.z.map(r2).join(","));
-  const w = VAE.walk || known.walk;
+  const w = VAE.state.walk || known.walk;
   if (w && w.model === live.model && w.a) {
     p.set("a", w.a.map(r2).join(","));
     p.set("b", w.b.map(r2).join(","));
     p.set("t", r2(w.t || 0));
   }
-  const T = numberIn("sample-temperature") ?? known.T ?? null, seed = numberIn("sample-seed") ?? known.seed ?? null;
+  const T = VAE.gradio.numberValue("sample-temperature") ?? known.T ?? null;
+  const seed = VAE.gradio.numberValue("sample-seed") ?? known.seed ?? null;
   if (T !== null) p.set("T", r2(T));
   if (seed !== null) p.set("seed", String(Math.round(seed)));
   return p.toString().replace(/%2C/g, ",");
@@ -70,14 +67,15 @@ function onValue() {
   say(v.message || "");
   if (!v.z) { ready = true; stats.restored = true; soon(); return; }
   const apply = () => {
-    if (!VAE.stats || VAE.stats.model !== v.model || VAE.stats.backend === "loading") return false;
-    document.dispatchEvent(new CustomEvent("vae:set-z", { detail: { model: v.model, z: v.z } }));
+    VAE.emit("vae:set-z", { model: v.model, z: v.z });
     ready = true; stats.restored = true; soon();
-    return true;
   };
-  if (apply()) return;
-  const wait = () => { if (apply()) document.removeEventListener("vae:painted", wait); };
-  document.addEventListener("vae:painted", wait);
+  if (VAE.state.model === v.model && VAE.state.backend !== "loading") { apply(); return; }
+  const off = VAE.on("vae:painted", d => {       // the link's model painted by its final decoder: z can follow
+    if (d.model !== v.model || VAE.state.backend === "loading") return;
+    off();
+    apply();
+  });
 }
 
 copy.addEventListener("click", async () => {
@@ -90,7 +88,8 @@ copy.addEventListener("click", async () => {
     say("press Ctrl-C (⌘-C) to copy the selected link");
   }
 });
-for (const ev of ["vae:painted", "input", "change", "click", "keyup"]) document.addEventListener(ev, soon, true);
+for (const ev of ["input", "change", "click", "keyup"]) document.addEventListener(ev, soon, true);
+VAE.on("vae:painted", soon);
 say("");
 onValue();
 watch("value", onValue);

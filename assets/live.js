@@ -2,6 +2,7 @@
 // z lives here while the sliders move: each slider `input` event changes z, which is decoded at once
 // (one z, ~1 ms in WebAssembly, runtime.js) and painted; the traversal strip follows on the next
 // animation frame, and the map's star moves (a `vae:star` event for map.js). No server request.
+// What is painted is VAE.state.model and VAE.state.z (page.js); VAE.stats counts the paints.
 // While the WebAssembly decoder loads, or when it cannot, the server's decode_pixels decodes instead,
 // and the status line says which one is in use.
 // Attribute sliders (#attr-i, White 2016) add amount * v to z here too: z = base + sum_i amount_i v_i,
@@ -11,9 +12,8 @@ const canvas = element.querySelector(".vae-decoded");
 const stripCanvas = element.querySelector(".vae-traversal");
 const statusLine = element.querySelector(".vae-status");
 const download = element.querySelector(".vae-download");
-const TRAVERSAL = 9;                                   // z_d from -3 to +3
-const stats = (VAE.stats = VAE.stats || { latencies: [], paints: 0, backend: null });
-let state = null;            // {model, z: Float32Array, dims, shape, limit, ort, attrs, amounts, base}
+const stats = VAE.stats;
+let state = null;            // {model, z: Float32Array, dims, shape, limit, ort, attrs, amounts, base, sweep}
 let backend = null;          // {kind: "wasm" | "server", reason?, decode(zs, n) -> Promise<{data, bytes}>}
 let at = null;               // the atlas of state.model (place.js), for the star
 let busy = false, again = false, stripWanted = false, inputAt = null, shownAt = 0;
@@ -22,9 +22,8 @@ let echoing = false;         // true while the sliders are set to follow z (thei
 function say(text) { if (statusLine.textContent !== text) statusLine.textContent = text; }
 
 function travDim() {
-  const el = document.querySelector("#trav-dim input[type=number]");
-  const d = el ? parseInt(el.value, 10) : 0;
-  return Number.isFinite(d) && d >= 0 && d < state.z.length ? d : 0;
+  const d = VAE.gradio.numberValue("trav-dim");
+  return Number.isInteger(d) && d >= 0 && d < state.z.length ? d : 0;
 }
 
 // a new model: the server paints the first image at once while the WebAssembly decoder loads
@@ -32,25 +31,25 @@ async function useModel(v) {
   const model = v.model;
   at = null;
   backend = VAE.runtime.serverBackend(server, model, "while the WebAssembly decoder loads");
-  stats.backend = element.dataset.backend = "loading";
+  VAE.state.backend = element.dataset.backend = "loading";
   say("decoding on the server while the WebAssembly decoder loads…");
   request();
   VAE.place.atlasFor(server, model).then(a => { if (state && state.model === model) { at = a; request(); } })
-    .catch(() => {});
-  const b = await VAE.runtime.backend(server, model, v.ort, v.z.length);
+    .catch(e => { if (state && state.model === model) say("the star cannot be placed on the map: " + VAE.reason(e)); });
+  const b = await VAE.runtime.backend(server, model, v.rules.ort, v.z.length);
   if (!state || state.model !== model) return;
   backend = b;
-  stats.backend = element.dataset.backend = b.kind;
+  VAE.state.backend = element.dataset.backend = b.kind;
   shownAt = 0;                 // the status line names the new path at its first paint
   if (b.kind === "server") say("decoding on the server: " + b.reason);
   request();
 }
 
-// z, then the traversal rows: z with dimension d swept from -3 to +3
+// z, then the traversal rows: z with dimension d swept over the traversal's values (VAE.rules.traversal)
 function batch(s, rows) {
   const D = s.z.length, d = travDim(), zs = new Float32Array(rows * D);
   for (let i = 0; i < rows; i++) zs.set(s.z, i * D);
-  for (let j = 0; j + 1 < rows; j++) zs[(1 + j) * D + d] = -3 + 6 * j / (TRAVERSAL - 1);
+  for (let j = 0; j + 1 < rows; j++) zs[(1 + j) * D + d] = s.sweep[j];
   return zs;
 }
 
@@ -60,7 +59,7 @@ function request() {
   run();
 }
 
-function failed(e) { say("decoding failed: " + String((e && e.message) || e).slice(0, 120)); }
+function failed(e) { say("decoding failed: " + VAE.reason(e)); }
 
 async function run() {
   const s = state, b = backend;
@@ -69,12 +68,12 @@ async function run() {
   const started = inputAt, t0 = performance.now(), D = s.z.length;
   inputAt = null;
   // the server path sends the traversal in the same request; WebAssembly decodes it on its own frame
-  const rows = b.kind === "wasm" ? 1 : 1 + TRAVERSAL, zs = batch(s, rows);
+  const rows = b.kind === "wasm" ? 1 : 1 + s.sweep.length, zs = batch(s, rows);
   try {
     const out = await b.decode(zs, rows);
     if (state === s && backend === b) {
       VAE.paint.image(canvas, out.data, 0, s.shape, out.bytes);
-      if (rows > 1) VAE.paint.strip(stripCanvas, out.data, 1, TRAVERSAL, s.shape, out.bytes);
+      if (rows > 1) VAE.paint.strip(stripCanvas, out.data, 1, s.sweep.length, s.shape, out.bytes);
       else stripWanted = true;
       painted(s, zs.subarray(0, D), started, performance.now() - t0, b);
     }
@@ -93,8 +92,8 @@ async function runStrip() {
   busy = true;
   stripWanted = false;
   try {
-    const out = await b.decode(batch(s, 1 + TRAVERSAL).subarray(s.z.length), TRAVERSAL);
-    if (state === s && backend === b) VAE.paint.strip(stripCanvas, out.data, 0, TRAVERSAL, s.shape, out.bytes);
+    const n = s.sweep.length, out = await b.decode(batch(s, 1 + n).subarray(s.z.length), n);
+    if (state === s && backend === b) VAE.paint.strip(stripCanvas, out.data, 0, n, s.shape, out.bytes);
   } catch (e) {
     failed(e);
   } finally {
@@ -111,19 +110,19 @@ function describe(s, z) {
 }
 
 function painted(s, z, started, ms, b) {
-  if (at) document.dispatchEvent(new CustomEvent("vae:star", { detail: { model: s.model, xy: VAE.place.place(at, z) } }));
+  if (at) VAE.emit("vae:star", { model: s.model, xy: VAE.place.place(at, z) });
   describe(s, z);
   const now = performance.now();
+  VAE.state.model = s.model;
+  VAE.state.z = Array.from(z);                                    // what was painted (tests compare it with /decode)
   stats.paints += 1;
   if (stats.firstPaint === undefined) stats.firstPaint = now;     // ms since navigation started
-  stats.model = s.model;
-  stats.z = Array.from(z);                                        // what was painted (tests compare it with /decode)
   element.dataset.paints = String(stats.paints);
   if (started !== null) {                                        // the last 1,000 (benchmarks read them)
     stats.latencies.push(now - started);
     if (stats.latencies.length > 1000) stats.latencies.splice(0, stats.latencies.length - 1000);
   }
-  document.dispatchEvent(new CustomEvent("vae:painted"));
+  VAE.emit("vae:painted", { model: s.model });
   if (now - shownAt > 250) {
     shownAt = now;
     say(b.kind === "wasm" ? `decoding in your browser (WebAssembly), ${ms.toFixed(1)} ms`
@@ -139,18 +138,15 @@ function offset(s, d) {
 }
 
 // sliders set to show values without counting as input (z to the sliders' step; z itself stays exact)
-function echo(selector, values) {
+function echo(prefix, values) {
   echoing = true;
   try {
-    values.forEach((v, i) => {
-      const r = document.querySelector(selector(i));
-      if (r && r.value !== String(v)) { r.value = String(v); r.dispatchEvent(new Event("input", { bubbles: true })); }
-    });
+    values.forEach((v, i) => VAE.gradio.setSlider(prefix + i, v));
   } finally {
     echoing = false;
   }
 }
-const showZ = () => echo(i => `#zslider-${i} input[type=range]`, state.dims.map(d => state.z[d]));
+const showZ = () => echo("zslider-", state.dims.map(d => state.z[d]));
 
 // an attribute slider moved: z = base + sum_i amount_i v_i, the latent sliders follow
 function onAttribute(i, v) {
@@ -164,12 +160,11 @@ function onAttribute(i, v) {
 // a latent slider (or the traversal's dimension, or an attribute) moved: z changes here, painted at once
 function onInput(e) {
   if (!state || echoing) return;
-  const t = e.target;
-  if (t.closest && t.closest("#trav-dim")) { stripWanted = true; request(); return; }
-  const box = t.closest && t.closest("[id^='zslider-'], [id^='attr-']");
-  if (!box) return;
-  const attr = box.id.startsWith("attr-");
-  const i = parseInt(box.id.slice(attr ? 5 : 8), 10), v = parseFloat(t.value);
+  const id = VAE.gradio.componentId(e.target, ["trav-dim", "zslider-", "attr-"]);
+  if (id === "trav-dim") { stripWanted = true; request(); return; }
+  if (!id) return;
+  const attr = id.startsWith("attr-");
+  const i = parseInt(id.slice(attr ? 5 : 8), 10), v = parseFloat(e.target.value);
   if (!Number.isFinite(v) || !Number.isFinite(i)) return;
   if (attr) {
     if (!onAttribute(i, v)) return;
@@ -183,10 +178,10 @@ function onInput(e) {
   request();
 }
 
-// z set in the page (the 2-D map scrub): the sliders follow, as if dragged
-function onSetZ(e) {
-  if (!state || e.detail.model !== state.model) return;
-  e.detail.z.forEach((v, d) => {
+// z set in the page (the 2-D map scrub, a lesson link, Send μ): the sliders follow, as if dragged
+function onSetZ(detail, e) {
+  if (!state || detail.model !== state.model) return;
+  detail.z.forEach((v, d) => {
     state.z[d] = Math.max(-state.limit, Math.min(state.limit, v));
     state.base[d] = state.z[d] - offset(state, d);
   });
@@ -199,17 +194,19 @@ function onSetZ(e) {
 function onValue() {
   const v = props.value;
   if (!v || !v.model) return;
+  VAE.useRules(v.rules);
   const changed = !state || state.model !== v.model;
   const attrs = (v.attributes || []).map(a => ({ name: a.name, v: Float32Array.from(a.v) }));
-  state = { model: v.model, z: Float32Array.from(v.z), dims: v.dims, shape: v.shape, limit: v.limit, ort: v.ort,
-            attrs, amounts: new Float32Array(attrs.length), base: Float32Array.from(v.z) };
-  echo(i => `#attr-${i} input[type=range]`, Array.from(state.amounts));   // a new z starts with no attributes
+  state = { model: v.model, z: Float32Array.from(v.z), dims: v.dims, shape: v.shape, limit: v.limit,
+            attrs, amounts: new Float32Array(attrs.length), base: Float32Array.from(v.z),
+            sweep: VAE.latent.traversalValues(v.rules.traversal) };
+  echo("attr-", Array.from(state.amounts));                       // a new z starts with no attributes
   canvas.setAttribute("aria-label", `decoded image of z, model ${v.model}`);
   if (changed) useModel(v); else request();
 }
 
 document.addEventListener("input", onInput, true);
-document.addEventListener("vae:set-z", onSetZ);
+VAE.on("vae:set-z", onSetZ);
 download.addEventListener("click", () => { download.href = VAE.paint.pngUrl(canvas, Math.max(1, Math.round(280 / canvas.width))); });
 onValue();
 watch("value", onValue);

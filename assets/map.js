@@ -1,17 +1,13 @@
 // The latent map: a Plotly WebGL scatter of the test set's encoded means (from atlas.npz).
 // Runs inside gr.HTML's js_on_load: `element`, `trigger`, `props`, `server`, `watch` are given.
 // Points are fetched once per model (server.map_points); props.value only carries the model
-// name and the markers, so moving a slider sends a few bytes, not 10,000 points.
-const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                 "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39"];
-(window.VAE = window.VAE || {}).palette = PALETTE;      // the sketch pad's small map uses the same colours
+// name, the markers and the rules (the class palette), so moving a slider sends a few bytes, not 10,000
+// points. Plotly's internals are read through VAE.plotly (bridge.js); the events through VAE.on (page.js).
+const VAE = window.VAE;
 const box = element.querySelector(".vae-map-plot");
 const card = element.querySelector(".vae-map-card");
 let drawnModel = null, nClassTraces = 0, hoverToken = 0;
-// The plotly.js this map was drawn with, pinned: js_on_load runs once `head` has loaded the `plotly` package's
-// bundle, but the first gr.Plot to render (the posterior chart) loads Gradio's own plotly.js (another
-// version) and overwrites window.Plotly; restyling our graph with that one throws and freezes the markers.
-let P = typeof Plotly === "undefined" ? null : Plotly;
+let P = VAE.plotly.lib();   // pinned at load: see bridge.js
 let markers = {};           // the markers shown; a value carries only those that changed (null removes one)
 
 // The slider position (star) and the last upload (diamond) are DOM elements laid over the plot, not
@@ -39,9 +35,9 @@ for (const [key, svg, title] of [["slider", STAR, "slider position"], ["upload",
 }
 
 // The star follows z every frame: live.js places it (place.js, the server's rule) and says where.
-document.addEventListener("vae:star", e => {
-  if (e.detail.model !== drawnModel) return;
-  markers.slider = e.detail.xy;
+VAE.on("vae:star", d => {
+  if (d.model !== drawnModel) return;
+  markers.slider = d.xy;
   placeMarkers();
 });
 
@@ -52,9 +48,9 @@ let path = null;
 const pathSvg = document.createElementNS(SVG_NS, "svg");
 pathSvg.setAttribute("class", "vae-map-path");
 if (box) box.parentElement.appendChild(pathSvg);
-document.addEventListener("vae:path", e => {
-  if (e.detail.model !== drawnModel) return;
-  path = e.detail;
+VAE.on("vae:path", d => {
+  if (d.model !== drawnModel) return;
+  path = d;
   placeMarkers();
 });
 
@@ -63,42 +59,45 @@ let cloud = null;
 const cloudSvg = document.createElementNS(SVG_NS, "svg");
 cloudSvg.setAttribute("class", "vae-map-cloud");
 if (box) box.parentElement.insertBefore(cloudSvg, pathSvg);
-document.addEventListener("vae:diamond", e => {
-  if (e.detail.model !== drawnModel) return;
-  markers.upload = e.detail.xy;
-  cloud = e.detail.cloud;
+VAE.on("vae:diamond", d => {
+  if (d.model !== drawnModel) return;
+  markers.upload = d.xy;
+  cloud = d.cloud;
   placeMarkers();
 });
 
-function drawCloud(L) {
+// an SVG laid exactly over the plot area (f: VAE.plotly.frame)
+function cover(svg, f) {
+  svg.style.left = f.left + "px";
+  svg.style.top = f.top + "px";
+  svg.setAttribute("width", f.width);
+  svg.setAttribute("height", f.height);
+}
+const points = (f, pts) => pts.map(p => f.toPx(p[0], p[1]).join(",")).join(" ");
+
+function drawCloud(f) {
   cloudSvg.replaceChildren();
-  if (!cloud || !markers.upload || !L || !L.xaxis || !L.xaxis.l2p) { delete cloudSvg.dataset.points; return; }
-  cloudSvg.style.left = (box.offsetLeft + L._size.l) + "px";
-  cloudSvg.style.top = (box.offsetTop + L._size.t) + "px";
-  cloudSvg.setAttribute("width", L._size.w);
-  cloudSvg.setAttribute("height", L._size.h);
+  if (!cloud || !markers.upload || !f) { delete cloudSvg.dataset.points; return; }
+  cover(cloudSvg, f);
   const poly = document.createElementNS(SVG_NS, "polygon");
-  poly.setAttribute("points", cloud.map(p => `${L.xaxis.l2p(p[0])},${L.yaxis.l2p(p[1])}`).join(" "));
+  poly.setAttribute("points", points(f, cloud));
   cloudSvg.appendChild(poly);
   cloudSvg.dataset.points = String(cloud.length);
 }
 
-function drawPath(L) {
+function drawPath(f) {
   pathSvg.replaceChildren();
-  if (!path || !L || !L.xaxis || !L.xaxis.l2p) return;
-  pathSvg.style.left = (box.offsetLeft + L._size.l) + "px";
-  pathSvg.style.top = (box.offsetTop + L._size.t) + "px";
-  pathSvg.setAttribute("width", L._size.w);
-  pathSvg.setAttribute("height", L._size.h);
+  if (!path || !f) return;
+  cover(pathSvg, f);
   for (const [name, pts] of Object.entries(path.paths)) {
     const line = document.createElementNS(SVG_NS, "polyline");
-    line.setAttribute("points", pts.map(p => `${L.xaxis.l2p(p[0])},${L.yaxis.l2p(p[1])}`).join(" "));
+    line.setAttribute("points", points(f, pts));
     line.setAttribute("stroke", COLOURS[name] || "#111");
     line.setAttribute("class", "vae-path-" + name);
     pathSvg.appendChild(line);
-    const c = path.current[name], dot = document.createElementNS(SVG_NS, "circle");
-    dot.setAttribute("cx", L.xaxis.l2p(c[0]));
-    dot.setAttribute("cy", L.yaxis.l2p(c[1]));
+    const [cx, cy] = f.toPx(...path.current[name]), dot = document.createElementNS(SVG_NS, "circle");
+    dot.setAttribute("cx", cx);
+    dot.setAttribute("cy", cy);
     dot.setAttribute("r", 6);
     dot.setAttribute("fill", COLOURS[name] || "#111");
     dot.setAttribute("class", "vae-path-now-" + name);
@@ -118,32 +117,39 @@ function scrubToggle(show) {
     scrub.append(input, document.createTextNode(" decode under the pointer"));
     box.parentElement.appendChild(scrub);
     box.addEventListener("mousemove", ev => {
-      const L = box._fullLayout;
-      if (!input.checked || !L || !L.xaxis || !L.xaxis.p2l) return;
+      const f = VAE.plotly.frame(box);
+      if (!input.checked || !f) return;
       const r = box.getBoundingClientRect();
-      const px = ev.clientX - r.left - L._size.l, py = ev.clientY - r.top - L._size.t;
-      if (px < 0 || py < 0 || px > L._size.w || py > L._size.h) return;
-      document.dispatchEvent(new CustomEvent("vae:set-z", { detail: { model: drawnModel, z: [L.xaxis.p2l(px), L.yaxis.p2l(py)] } }));
+      const px = ev.clientX - r.left - f.l, py = ev.clientY - r.top - f.t;
+      if (px < 0 || py < 0 || px > f.width || py > f.height) return;
+      VAE.emit("vae:set-z", { model: drawnModel, z: f.toData(px, py) });
     });
   }
   if (scrub) scrub.style.display = show ? "" : "none";
 }
 
 function placeMarkers() {
-  const L = box && box._fullLayout;
-  drawPath(L);
-  drawCloud(L);
+  const f = VAE.plotly.frame(box);
+  drawPath(f);
+  drawCloud(f);
   for (const [key, el] of Object.entries(overlay)) {
     const p = markers[key];
-    if (!p || !L || !L.xaxis || !L.xaxis.l2p) { el.style.display = "none"; delete el.dataset.x; continue; }
+    if (!p || !f) { el.style.display = "none"; delete el.dataset.x; continue; }
     el.dataset.x = p[0];
     el.dataset.y = p[1];
-    const px = L.xaxis.l2p(p[0]), py = L.yaxis.l2p(p[1]);
-    const inside = px >= 0 && px <= L._size.w && py >= 0 && py <= L._size.h;   // hidden when panned out of view
+    const [px, py] = f.toPx(p[0], p[1]);
+    const inside = px >= 0 && px <= f.width && py >= 0 && py <= f.height;   // hidden when panned out of view
     el.style.display = inside ? "block" : "none";
-    el.style.left = (box.offsetLeft + L._size.l + px) + "px";
-    el.style.top = (box.offsetTop + L._size.t + py) + "px";
+    el.style.left = (f.left + px) + "px";
+    el.style.top = (f.top + py) + "px";
   }
+}
+
+// a server call that failed: one line on the map instead of a blank box
+function failed(what, e) {
+  card.replaceChildren(document.createTextNode(`${what}: ${VAE.reason(e)}`));
+  card.style.display = "block";
+  element.dataset.error = "1";
 }
 
 // The hover card, built as DOM nodes: the label comes from the server and goes in as text, never as HTML.
@@ -167,21 +173,30 @@ function showCard(c) {
 async function draw() {
   const v = props.value || {};
   if (!v.model || !box) return;
+  const palette = VAE.useRules(v.rules).palette;
   if (!P) {
-    if (typeof Plotly === "undefined") { setTimeout(draw, 100); return; }
-    P = Plotly;
+    P = VAE.plotly.lib();
+    if (!P) { setTimeout(draw, 100); return; }
   }
   if (v.model !== drawnModel) { markers = {}; path = null; cloud = null; }
   if (v.markers && "upload" in v.markers) cloud = null;            // an upload's diamond has no drawn cloud
   Object.assign(markers, v.markers || {});
-  if (drawnModel !== v.model || !box.querySelector(".main-svg")) {
+  if (drawnModel !== v.model || !VAE.plotly.drawn(box)) {
     drawnModel = v.model;
-    const pts = await server.map_points(v.model);
+    let pts;
+    try {
+      pts = await VAE.runtime.within(server.map_points(v.model), "the map's points");
+    } catch (e) {
+      drawnModel = null;
+      failed("the map could not be drawn", e);
+      return;
+    }
+    if (element.dataset.error) { delete element.dataset.error; card.style.display = "none"; }
     const traces = pts.classes.map((name, c) => {
       const idx = [];
       pts.label.forEach((l, i) => { if (l === c) idx.push(i); });
       return { type: "scattergl", mode: "markers", name, x: idx.map(i => pts.x[i]), y: idx.map(i => pts.y[i]),
-               customdata: idx, marker: { size: 4, color: PALETTE[c % PALETTE.length], opacity: 0.7 },
+               customdata: idx, marker: { size: 4, color: palette[c % palette.length], opacity: 0.7 },
                hovertemplate: name + " · #%{customdata}<extra></extra>" };
     });
     nClassTraces = traces.length;
@@ -196,23 +211,29 @@ async function draw() {
     };
     await P.react(box, traces, layout,
                        { responsive: true, displaylogo: false, scrollZoom: true });
-    for (const ev of ["plotly_click", "plotly_hover", "plotly_unhover", "plotly_afterplot", "plotly_relayout",
-                      "plotly_relayouting"]) box.removeAllListeners && box.removeAllListeners(ev);
-    box.on("plotly_click", ev => {
-      const p = ev.points && ev.points[0];
-      if (!p || p.curveNumber >= nClassTraces) return;
-      trigger("select", { index: p.customdata, value: drawnModel });   // read as gr.SelectData
+    VAE.plotly.listen(box, {
+      plotly_click: ev => {
+        const p = ev.points && ev.points[0];
+        if (!p || p.curveNumber >= nClassTraces) return;
+        trigger("select", { index: p.customdata, value: drawnModel });   // read as gr.SelectData
+      },
+      plotly_hover: async ev => {
+        const p = ev.points && ev.points[0];
+        if (!p || p.curveNumber >= nClassTraces) return;
+        const token = ++hoverToken;
+        let c;
+        try {
+          c = await server.hover_card(drawnModel, p.customdata);
+        } catch (e) {
+          if (token === hoverToken) failed(`test image #${p.customdata} could not be shown`, e);
+          return;
+        }
+        if (token !== hoverToken) return;
+        showCard(c);
+      },
+      plotly_unhover: () => { hoverToken++; card.style.display = "none"; },
+      plotly_afterplot: placeMarkers, plotly_relayout: placeMarkers, plotly_relayouting: placeMarkers,
     });
-    box.on("plotly_hover", async ev => {
-      const p = ev.points && ev.points[0];
-      if (!p || p.curveNumber >= nClassTraces) return;
-      const token = ++hoverToken;
-      const c = await server.hover_card(drawnModel, p.customdata);
-      if (token !== hoverToken) return;
-      showCard(c);
-    });
-    for (const ev of ["plotly_afterplot", "plotly_relayout", "plotly_relayouting"]) box.on(ev, placeMarkers);
-    box.on("plotly_unhover", () => { hoverToken++; card.style.display = "none"; });
   }
   placeMarkers();
   element.dataset.ready = "1";

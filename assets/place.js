@@ -58,9 +58,9 @@
     return lo.slice(0, -1).concat(hi.slice(0, -1));
   }
 
-  function place(at, z) {
-    if (at.method === "plane") return [z[0], z[1]];
-    const { n, dim, means, xy } = at, k = Math.min(at.k, n);
+  // the k nearest test means to z, nearest first: {index: Int32Array(k), dist: Float64Array(k)}
+  function neighbours(at, z) {
+    const { n, dim, means } = at, k = Math.min(at.k, n);
     const bestD = new Float64Array(k).fill(Infinity), bestI = new Int32Array(k).fill(-1);
     for (let i = 0; i < n; i++) {
       let d = 0;
@@ -70,10 +70,16 @@
       while (p > 0 && bestD[p - 1] > d) { bestD[p] = bestD[p - 1]; bestI[p] = bestI[p - 1]; p--; }
       bestD[p] = d; bestI[p] = i;
     }
+    return { index: bestI, dist: bestD.map(Math.sqrt) };
+  }
+
+  function place(at, z) {
+    if (at.method === "plane") return [z[0], z[1]];
+    const { index, dist } = neighbours(at, z), xy = at.xy;
     let sw = 0, x = 0, y = 0;
-    for (let p = 0; p < k; p++) {
-      const w = 1 / (Math.sqrt(bestD[p]) + at.eps);
-      sw += w; x += w * xy[2 * bestI[p]]; y += w * xy[2 * bestI[p] + 1];
+    for (let p = 0; p < index.length; p++) {
+      const w = 1 / (dist[p] + at.eps);
+      sw += w; x += w * xy[2 * index[p]]; y += w * xy[2 * index[p] + 1];
     }
     return [x / sw, y / sw];
   }
@@ -82,12 +88,15 @@
   const cache = new Map();
   function atlasFor(server, model) {
     if (!cache.has(model)) {
-      const p = server.atlas_means(model).then(atlas);
+      const p = VAE.runtime.within(server.atlas_means(model), "the map's test means").then(atlas);
       p.catch(() => cache.delete(model));
       cache.set(model, p);
     }
     return cache.get(model);
   }
 
-  VAE.place = { atlas, place, atlasFor, nearestClass, cloud };
+  // the atlas the page already fetched for a model (a promise), or null
+  const cached = model => cache.get(model) || null;
+
+  VAE.place = { atlas, place, neighbours, atlasFor, cached, nearestClass, cloud };
 })();

@@ -1,10 +1,23 @@
 // Runtime loading: ONNX Runtime Web (vendored under assets/vendor/onnxruntime-web, WebAssembly, one
-// thread), loaded on first use, and one decoder session per model. Nothing is fetched from elsewhere.
+// thread), loaded on first use, and one session per model file. Nothing is fetched from elsewhere.
+// Every wait has a timeout (VAE.rules.load_timeout_s): a runtime or file that has not loaded by then
+// rejects with a one-line reason, and the caller says so and decodes on the server instead.
 (() => {
   const VAE = (window.VAE = window.VAE || {});
   if (VAE.runtime) return;
   let ortPromise = null;
   const sessions = new Map();            // model url -> Promise<{ort, session}>
+
+  const timeoutS = () => (VAE.rules && VAE.rules.load_timeout_s) || 30;
+
+  // promise, or a rejection naming `what` once `seconds` have passed
+  function within(promise, what, seconds = timeoutS()) {
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not load within ${seconds} s`)), seconds * 1000);
+    });
+    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+  }
 
   function loadOrt(dir) {
     if (!ortPromise) {
@@ -89,17 +102,28 @@
     };
   }
 
-  // The best decoder for a model: WebAssembly when it loads, else the server (with the reason why).
+  // The best decoder for a model: WebAssembly when it loads in time, else the server (with the reason why).
   // backend.decode(zs, n) -> {data, bytes}: floats in [0, 1] (bytes false) or uint8 (bytes true).
   async function backend(server, model, dir, D) {
     try {
-      const dec = await decoder(dir, await server.decoder_url(model));
+      const url = await within(server.decoder_url(model), "the decoder's address");
+      const dec = await within(decoder(dir, url), "the WebAssembly decoder");
       return { kind: "wasm", decode: async (zs, n) => ({ data: await decode(dec, zs, n, D), bytes: false }) };
     } catch (e) {
-      return serverBackend(server, model, String((e && e.message) || e));
+      return serverBackend(server, model, VAE.reason(e));
+    }
+  }
+
+  // The encoder of a model in WebAssembly ({kind: "wasm", session}), or {kind: "server", reason}.
+  async function encoderBackend(server, model, dir) {
+    try {
+      const url = await within(server.encoder_url(model), "the encoder's address");
+      return { kind: "wasm", session: await within(decoder(dir, url), "the WebAssembly encoder") };
+    } catch (e) {
+      return { kind: "server", reason: VAE.reason(e) };
     }
   }
 
   // a session for any of our ONNX files (decoder or encoder): one per url, same rules as decoder()
-  VAE.runtime = { decoder, session: decoder, decode, encode, backend, serverBackend };
+  VAE.runtime = { decoder, session: decoder, decode, encode, backend, encoderBackend, serverBackend, within };
 })();

@@ -4,13 +4,15 @@
 // encoder on WebAssembly, runtime.js), μ decoded for the reconstruction, the posterior chart redrawn and
 // the diamond with its μ ± 2σ cloud moved on the map (`vae:diamond` for map.js). No server request while
 // drawing; when WebAssembly cannot run, the server's encode_pixels / decode_pixels do it, and the status
-// line says so. "Send μ to sliders" hands μ to live.js (`vae:set-z`), in the page too.
+// line says so. "Send μ to sliders" hands μ to live.js (`vae:set-z`), in the page too. The drawing's
+// encoding is page state (VAE.state.sketch); VAE.sketch counts encodings and their latencies.
 const VAE = window.VAE;
 const q = sel => element.querySelector(sel);
 const pad = q(".vae-sketch-pad"), inputCanvas = q(".vae-sketch-input"), recon = q(".vae-sketch-recon");
 const mini = q(".vae-sketch-map"), chart = q(".vae-sketch-chart"), statusLine = q(".vae-sketch-status"), send = q(".vae-sketch-send");
 const brush = q(".vae-sketch-brush"), ink = q(".vae-sketch-ink"), eraser = q(".vae-sketch-eraser");
-const stats = (VAE.sketch = { encodes: 0, latencies: [], backend: null, mu: null, logvar: null, pixels: null });
+const stats = (VAE.sketch = { encodes: 0, latencies: [], backend: null });
+const shown = (VAE.state.sketch = { model: null, mu: null, logvar: null, pixels: null });
 let s = null;              // {model, shape, background, sigma, f, enc, dec, at, ort}
 let dirty = false, busy = false, pendingAt = null, last = null;
 
@@ -122,12 +124,12 @@ async function encodeNow() {
     VAE.paint.image(recon, img.data, 0, cur.shape, img.bytes);
     if (cur.at) {
       const xy = VAE.place.place(cur.at, r.mu), cloud = sigma ? VAE.place.cloud(cur.at, r.mu, sigma) : null;
-      document.dispatchEvent(new CustomEvent("vae:diamond", { detail: { model: cur.model, xy, cloud } }));
+      VAE.emit("vae:diamond", { model: cur.model, xy, cloud });
       drawMini(cur, xy, cloud, r.mu);
     }
     done(cur, px, r, started, performance.now() - t0);
   } catch (e) {
-    say("encoding failed: " + String((e && e.message) || e).slice(0, 120));
+    say("encoding failed: " + VAE.reason(e));
   } finally {
     busy = false;
   }
@@ -135,7 +137,7 @@ async function encodeNow() {
 
 function done(cur, px, r, started, ms) {
   stats.encodes += 1;
-  stats.mu = r.mu; stats.logvar = r.logvar; stats.pixels = Array.from(px); stats.model = cur.model;
+  Object.assign(shown, { model: cur.model, mu: r.mu, logvar: r.logvar, pixels: Array.from(px) });
   if (started !== null) {
     stats.latencies.push(performance.now() - started);
     if (stats.latencies.length > 1000) stats.latencies.splice(0, stats.latencies.length - 1000);
@@ -143,8 +145,8 @@ function done(cur, px, r, started, ms) {
   element.dataset.encodes = String(stats.encodes);
   send.disabled = false;
   const where = cur.enc.kind === "wasm" ? "encoded in your browser (WebAssembly)" : `encoded on the server (${cur.enc.reason})`;
-  say(`${where}, ${ms.toFixed(1)} ms${cur.sigma ? "" : " · this model has no σ: its encoder gives one point"}`);
-  document.dispatchEvent(new CustomEvent("vae:sketch-encoded"));
+  say(`${where}, ${ms.toFixed(1)} ms${cur.sigma ? "" : " · this model has no σ: its encoder gives one point"}`
+    + (cur.atError ? ` · the map cannot show the drawing: ${cur.atError}` : ""));
 }
 
 // ---------------------------------------------------------------- the map, small, beside the pad
@@ -161,7 +163,7 @@ function miniBase(cur) {
   const X = x => pad + (x - x0) / (x1 - x0 || 1) * (W - 2 * pad), Y = y => H - pad - (y - y0) / (y1 - y0 || 1) * (H - 2 * pad);
   const img = document.createElement("canvas");
   img.width = W; img.height = H;
-  const ctx = img.getContext("2d"), colours = VAE.palette || ["#6b7280"];
+  const ctx = img.getContext("2d"), colours = VAE.rules.palette;
   ctx.fillStyle = "#fafafa"; ctx.fillRect(0, 0, W, H);
   ctx.globalAlpha = 0.6;
   for (let i = 0; i < n; i++) {
@@ -229,20 +231,13 @@ function drawChart(mu, sigma) {
 }
 
 // ---------------------------------------------------------------- a model
-const LOAD_S = 30;           // a runtime that has not loaded by then will not: the server takes over
-function within(promise, seconds, what) {
-  let timer;
-  const late = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not load within ${seconds} s`)), seconds * 1000);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
+// The runtime's loads time out (runtime.js): a runtime that has not loaded in time hands over to the server.
 async function onValue() {
   const v = props.value;
   if (!v || !v.model) return;
+  VAE.useRules(v.rules);
   const [C, H, W] = v.shape, f = Math.max(1, Math.round(280 / W));
-  const cur = { model: v.model, shape: v.shape, background: v.background, sigma: v.sigma, f, ort: v.ort, mini: null,
+  const cur = { model: v.model, shape: v.shape, background: v.background, sigma: v.sigma, f, ort: v.rules.ort, mini: null,
                 limit: v.limit,                       // the sliders' range (model.registry latent_limit)
                 enc: null, dec: null, at: null };
   s = cur;
@@ -254,16 +249,9 @@ async function onValue() {
   say("loading the encoder…");
   clear();
   VAE.place.atlasFor(server, cur.model).then(a => { if (s === cur) { cur.at = a; changed(performance.now()); } })
-    .catch(() => {});
-  let enc;
-  try {
-    const url = await server.encoder_url(cur.model);
-    enc = { kind: "wasm", session: await within(VAE.runtime.session(cur.ort, url), LOAD_S, "the WebAssembly encoder") };
-  } catch (e) {
-    enc = { kind: "server", reason: String((e && e.message) || e).slice(0, 120) };
-  }
-  const dec = await within(VAE.runtime.backend(server, cur.model, cur.ort, v.dim), LOAD_S, "the WebAssembly decoder")
-    .catch(e => VAE.runtime.serverBackend(server, cur.model, e.message));
+    .catch(e => { if (s === cur) { cur.atError = VAE.reason(e); say("the map cannot show the drawing: " + cur.atError); } });
+  const enc = await VAE.runtime.encoderBackend(server, cur.model, cur.ort);
+  const dec = await VAE.runtime.backend(server, cur.model, cur.ort, v.dim);
   if (s !== cur) return;
   cur.enc = enc; cur.dec = dec;
   stats.backend = element.dataset.backend = enc.kind;
@@ -281,8 +269,8 @@ eraser.addEventListener("click", () => {
   eraser.setAttribute("aria-pressed", eraser.getAttribute("aria-pressed") === "true" ? "false" : "true");
 });
 send.addEventListener("click", () => {
-  if (!s || !stats.mu) return;
-  document.dispatchEvent(new CustomEvent("vae:set-z", { detail: { model: s.model, z: stats.mu } }));
+  if (!s || !shown.mu) return;
+  VAE.emit("vae:set-z", { model: s.model, z: shown.mu });
   say("μ is in the sliders (above): the decoded image and the star show it");
 });
 onValue();

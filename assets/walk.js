@@ -2,6 +2,7 @@
 // `watch`). The server sends the two endpoints' means (after "Interpolate"); here a t-scrubber (and
 // Play) decodes the linear and the spherical point at t side by side, draws |z| along both paths with
 // the current t marked, and draws both paths on the map with the current points (`vae:path` for map.js).
+// lerp and slerp are latent.js's, with the guards' numbers from Python (the value's rules).
 const VAE = window.VAE;
 const root = element.querySelector(".vae-walk");      // carries data-t and data-paints (for tests, benchmarks)
 const lin = element.querySelector(".vae-walk-linear");
@@ -12,23 +13,13 @@ const tText = element.querySelector(".vae-walk-tval");
 const play = element.querySelector(".vae-walk-play");
 const statusLine = element.querySelector(".vae-walk-status");
 const PATH_POINTS = 24;
-let walk = null;             // {model, a, b, shape, radius, backend, at, norms}
+let walk = null;             // {model, a, b, shape, radius, guard, backend, at, norms}
 let busy = false, again = false, playing = null;
+const { lerp, norm } = VAE.latent;
+const slerp = (a, b, t) => VAE.latent.slerp(a, b, t, walk.guard);
 
 function t() { return parseInt(slider.value, 10) / 1000; }
-
-// the same formulas as model/nets/walk.py: lerp, and slerp (Shoemake 1985) with its two guards
-function lerp(a, b, t) { return a.map((v, i) => (1 - t) * v + t * b[i]); }
-function norm(v) { return Math.sqrt(v.reduce((s, x) => s + x * x, 0)); }
-function slerp(a, b, t) {
-  const na = norm(a), nb = norm(b);
-  if (na < 1e-8 || nb < 1e-8) return lerp(a, b, t);
-  const cos = Math.max(-1, Math.min(1, a.reduce((s, x, i) => s + x * b[i], 0) / (na * nb)));
-  const om = Math.acos(cos);
-  if (Math.abs(om) < 1e-4) return lerp(a, b, t);
-  const so = Math.sin(om), wa = Math.sin((1 - t) * om) / so, wb = Math.sin(t * om) / so;
-  return a.map((v, i) => wa * v + wb * b[i]);
-}
+function say(text) { statusLine.textContent = text; }
 
 function drawChart() {
   const ctx = chart.getContext("2d"), W = chart.width, H = chart.height, pad = 28;
@@ -63,7 +54,7 @@ function sendPath() {
     paths[name] = Array.from({ length: PATH_POINTS + 1 }, (_, i) => VAE.place.place(walk.at, f(walk.a, walk.b, i / PATH_POINTS)));
     current[name] = VAE.place.place(walk.at, f(walk.a, walk.b, t()));
   }
-  document.dispatchEvent(new CustomEvent("vae:path", { detail: { model: walk.model, paths, current } }));
+  VAE.emit("vae:path", { model: walk.model, paths, current });
 }
 
 async function frame() {
@@ -82,11 +73,12 @@ async function frame() {
       drawChart();
       sendPath();
       root.dataset.t = String(tt);
-      if (VAE.walk && VAE.walk.model === w.model) VAE.walk.t = tt;          // for lesson links (links.js)
+      const shown = VAE.state.walk;
+      if (shown && shown.model === w.model) shown.t = tt;                  // for lesson links (links.js)
       root.dataset.paints = String((parseInt(root.dataset.paints || "0", 10)) + 1);
     }
   } catch (e) {
-    statusLine.textContent = "decoding failed: " + String((e && e.message) || e).slice(0, 120);
+    say("decoding failed: " + VAE.reason(e));
   } finally {
     busy = false;
     if (again) { again = false; frame(); }
@@ -112,22 +104,26 @@ function toggle() {
 async function onValue() {
   const v = props.value;
   stop();
+  if (v) VAE.useRules(v.rules);
   if (!v || !v.model || !v.a) { walk = null; return; }
-  const w = { model: v.model, a: v.a, b: v.b, shape: v.shape, radius: v.radius, backend: null, at: null };
+  const w = { model: v.model, a: v.a, b: v.b, shape: v.shape, radius: v.radius, guard: v.rules.slerp,
+              backend: null, at: null };
   w.norms = { linear: [], spherical: [] };
+  walk = w;
   for (let i = 0; i <= 100; i++) {
     w.norms.linear.push(norm(lerp(v.a, v.b, i / 100)));
     w.norms.spherical.push(norm(slerp(v.a, v.b, i / 100)));
   }
-  walk = w;
   if (Number.isFinite(v.t)) slider.value = String(Math.round(Math.max(0, Math.min(1, v.t)) * 1000));   // a lesson link's t
-  VAE.walk = { model: v.model, a: v.a, b: v.b, t: t() };
+  VAE.state.walk = { model: v.model, a: v.a, b: v.b, t: t() };
   slider.disabled = play.disabled = false;
-  statusLine.textContent = "loading the decoder…";
-  w.backend = await VAE.runtime.backend(server, v.model, v.ort, v.a.length);
-  statusLine.textContent = w.backend.kind === "wasm" ? "decoded in your browser (WebAssembly): drag t, or press Play"
-    : "decoded on the server (" + w.backend.reason + "): drag t, or press Play";
-  VAE.place.atlasFor(server, v.model).then(a => { if (walk === w) { w.at = a; sendPath(); } }).catch(() => {});
+  say("loading the decoder…");
+  w.backend = await VAE.runtime.backend(server, v.model, v.rules.ort, v.a.length);
+  if (walk !== w) return;
+  say(w.backend.kind === "wasm" ? "decoded in your browser (WebAssembly): drag t, or press Play"
+    : "decoded on the server (" + w.backend.reason + "): drag t, or press Play");
+  VAE.place.atlasFor(server, v.model).then(a => { if (walk === w) { w.at = a; sendPath(); } })
+    .catch(e => { if (walk === w) say("the paths cannot be drawn on the map: " + VAE.reason(e)); });
   frame();
 }
 

@@ -101,7 +101,7 @@ def open_page(browser, url: str, kind: str):
     else:
         page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0", timeout=60000)
         first = page.evaluate("VAE.stats.firstPaint")
-        page.wait_for_function(f"() => VAE.stats.backend === '{kind}'", timeout=60000)
+        page.wait_for_function(f"() => VAE.state.backend === '{kind}'", timeout=60000)
     page.wait_for_timeout(1500)
     return page, first
 

@@ -75,7 +75,7 @@ def drawn_png(page, path: Path) -> Path:
     import numpy as np
     from PIL import Image
 
-    px = np.asarray(page.evaluate("VAE.sketch.pixels"), dtype=np.uint8).reshape(28, 28)
+    px = np.asarray(page.evaluate("VAE.state.sketch.pixels"), dtype=np.uint8).reshape(28, 28)
     Image.fromarray(px, "L").save(path)
     return path
 

@@ -30,8 +30,6 @@ def test_nan_latent_refused(m):
             ex.decode(m, bad)
         with pytest.raises(ex.ExplorerError, match="NaN"):
             ex.place(m, bad)
-        with pytest.raises(ex.ExplorerError, match="NaN"):
-            ex.traversal(m, bad, 0)
 
 
 def test_inf_and_huge_latent_clamped_to_slider_range(m):
@@ -123,13 +121,6 @@ def test_index_out_of_range(m):
             ex.hover_card(m, i)
     mu, _ = ex.pick(m, n - 1)
     assert len(mu) == m.dim
-
-
-def test_traversal_dimension_checked(m):
-    z = [0.0] * m.dim
-    for d in (-1, m.dim, 99, 0.5):
-        with pytest.raises(ex.ExplorerError, match=f"dimension must be a whole number from 0 to {m.dim - 1}"):
-            ex.traversal(m, z, d)
 
 
 # ---------------------------------------------------------------- model names

@@ -107,13 +107,19 @@ def test_attribute_endpoint_refuses_bad_input_with_a_message(client, kwargs, mes
 
 
 def test_the_page_gets_every_direction_and_one_slider_each(registry):
-    from ui.explore import MAX_ATTRIBUTES, ExplorePanel
+    import gradio as gr
 
-    panel, m = ExplorePanel(registry), registry.get(MODEL)
+    from ui.explore import MAX_ATTRIBUTES, ExplorePanel
+    from ui.runtime import PageRuntime
+
+    panel, m = ExplorePanel(registry, PageRuntime(registry)), registry.get(MODEL)
+    with gr.Blocks():
+        panel.build(gr.Dropdown([MODEL], value=MODEL), m)
     sent = panel.live_value(m, [0.0] * m.dim)["attributes"]          # live.js adds amount * v in the page
     assert [a["name"] for a in sent] == list(directions(m.atlas))
     assert np.allclose(sent[1]["v"], directions(m.atlas)[sent[1]["name"]], atol=1e-5)
-    note, *sliders = panel.attribute_updates(m)
+    out = panel.attribute_updates(m)
+    note, sliders = out[panel.attr_note], [out[s] for s in panel.attr_sliders]
     assert note["visible"] and "White 2016" in note["value"] and len(sliders) == MAX_ATTRIBUTES
     assert [s["label"] for s in sliders if s["visible"]] == [a["name"] for a in sent]
     assert all(s["value"] == 0 for s in sliders)
@@ -125,12 +131,12 @@ def test_an_attribute_slider_moves_z_in_the_page_with_no_request(open_page, app_
     page = open_page(app_url)
     names = page.eval_on_selector_all(".attrslider", "els => els.filter(e => e.offsetParent).map(e => e.id)")
     assert names == [f"attr-{i}" for i in range(len(FASHION_PAIRS))]
-    before, n, sent = page.evaluate("Array.from(VAE.stats.z)"), page.evaluate("VAE.stats.paints"), len(page.requests)
+    before, n, sent = page.evaluate("Array.from(VAE.state.z)"), page.evaluate("VAE.stats.paints"), len(page.requests)
     rng = page.locator(f"#attr-{FASHION_PAIRS.index(('Sneaker', 'Ankle boot'))} input[type=range]")
     rng.focus()
     rng.press("End")                                                    # amount -> +2, an `input` event
     page.wait_for_function("n => VAE.stats.paints > n", arg=n)
-    painted = page.evaluate("Array.from(VAE.stats.z)")
+    painted = page.evaluate("Array.from(VAE.state.z)")
     _, want = client.predict(z=before, name=NAME, amount=2.0, model=MODEL, api_name="/attribute")
     assert painted == pytest.approx(want, abs=1e-3)
     assert [u for u in page.requests[sent:] if "/gradio_api/" in u] == []

@@ -213,7 +213,7 @@ def test_interpolation_checks_its_arguments(m):
         ex.interpolate_images(m, None, TROUSERS, 4, "linear")
 
 
-# ---------------------------------------------------------------- map, pick, traversal, manifold
+# ---------------------------------------------------------------- map, pick, manifold
 def test_pick_returns_the_atlas_mean_and_its_decoding(m):
     n = len(m.atlas["mu"])
     for i in (0, 42 % n, n - 1):
@@ -222,26 +222,6 @@ def test_pick_returns_the_atlas_mean_and_its_decoding(m):
         assert_crisp_upscale(img, raw_decode(m, m.atlas["mu"][i].tolist()))
     with pytest.raises(ex.ExplorerError, match=f"index must be a whole number from 0 to {n - 1}"):
         ex.pick(m, n)
-
-
-def test_traversal_sweeps_one_dimension(m):
-    z = [0.3] * m.dim
-    d = int(np.argmax(m.kl_per_dim))                                 # the most active dimension
-    img = ex.traversal(m, z, d)
-    tile, gap = 112, 2
-    assert img.size == (9 * tile + 8 * gap, tile)
-    arr = px(img.convert("L"))
-    tiles = [arr[:, k * (tile + gap): k * (tile + gap) + tile] for k in range(9)]
-    for k, value in ((0, -3.0), (4, 0.0), (8, 3.0)):
-        zz = list(z)
-        zz[d] = value
-        assert close(tiles[k][::4, ::4], raw_decode(m, zz)), k
-    assert not np.array_equal(tiles[0], tiles[8])
-    moved = list(z)
-    moved[d] = -2.0                                                  # the swept coordinate's own value is irrelevant
-    assert np.array_equal(px(ex.traversal(m, moved, d)), px(img))
-    with pytest.raises(ex.ExplorerError, match=f"dimension must be a whole number from 0 to {m.dim - 1}"):
-        ex.traversal(m, z, m.dim)
 
 
 def test_manifold_is_kingma_welling_figure_4_for_the_2d_model(m, m2d):

@@ -202,7 +202,7 @@ def test_the_smile_slider_turns_the_painted_mouth_in_the_page(open_page, app_url
     page = open_page(app_url)
     page.locator("#model-picker input").click()
     page.get_by_role("option", name=re.compile(r"^faces( —|$)")).click()
-    page.wait_for_function("() => VAE.stats.model === 'faces' && VAE.stats.backend === 'wasm'")
+    page.wait_for_function("() => VAE.state.model === 'faces' && VAE.state.backend === 'wasm'")
     labels = page.eval_on_selector_all(".attrslider", "els => els.filter(e => e.offsetParent).map(e => e.id)")
     assert len(labels) == len(FACTORS)
     page.wait_for_function("() => document.querySelector('#attr-0').innerText.includes('smile')")

@@ -58,12 +58,21 @@ def test_a_good_value_survives_a_bad_one(registry):
 
 
 def test_restore_sets_the_model_tab_sampler_and_walk(registry):
+    import gradio as gr
+
     from ui.links import LinksView
 
-    out = LinksView(registry).restore({"model": "fashion-mnist-2d", "tab": "sample", "T": "0.5", "seed": "9",
-                                       "a": "1,1", "b": "-1,0", "t": "0.75", "z": "1,2"},
-                                      {"Sample from the prior": "sample", "Interpolate": "interpolate"})
-    model, tabs, T, seed, walk, value = out
+    view = LinksView(registry)
+    with gr.Blocks() as demo:
+        view.build()
+        parts = [gr.Dropdown(registry.names()), gr.Tabs(), gr.Slider(), gr.Number(), gr.HTML()]
+        view.wire(demo, *parts)
+    out = view.restore({"model": "fashion-mnist-2d", "tab": "sample", "T": "0.5", "seed": "9",
+                        "a": "1,1", "b": "-1,0", "t": "0.75", "z": "1,2"},
+                       {"Sample from the prior": "sample", "Interpolate": "interpolate"})
+    model, tabs, T, seed, walk = (out[c] for c in parts)
+    value = out[view.html]
+    assert view.restore({}, {})[view.html]["z"] is None and set(view.restore({}, {})) == {view.html}   # no link: no change
     assert model["value"] == "fashion-mnist-2d" and T["value"] == 0.5 and seed["value"] == 9
     assert tabs.selected == "sample" if hasattr(tabs, "selected") else tabs["selected"] == "sample"
     assert walk["a"] == [1.0, 1.0] and walk["b"] == [-1.0, 0.0] and walk["t"] == 0.75
@@ -78,7 +87,7 @@ def link(app_url: str, **q) -> str:
 def restored(page) -> dict:
     page.wait_for_function("() => VAE.links && VAE.links.restored")
     page.wait_for_timeout(400)                                         # the URL is rewritten 150 ms after a change
-    return page.evaluate("""() => ({model: VAE.stats.model, z: VAE.stats.z, walk: VAE.walk || null,
+    return page.evaluate("""() => ({model: VAE.state.model, z: VAE.state.z, walk: VAE.state.walk || null,
         tab: document.querySelector('button[role=tab][aria-selected=true]').textContent.trim(),
         message: document.querySelector('#links .vae-links-msg').textContent, url: location.href,
         field: document.querySelector('#links .vae-links-url').value})""")
@@ -90,7 +99,7 @@ def test_a_lesson_link_round_trips(open_page, app_url):
     url = link(app_url, model="fashion-mnist-2d", tab="interpolate", z="1.5,-0.25", a="1,1", b="-1,0.5", t="0.25",
                T="0.6", seed="42")
     page = open_page(url)
-    page.wait_for_function("() => VAE.stats.model === 'fashion-mnist-2d'")
+    page.wait_for_function("() => VAE.state.model === 'fashion-mnist-2d'")
     got = restored(page)
     assert got["model"] == "fashion-mnist-2d" and got["tab"] == "Interpolate" and got["message"] == ""
     np.testing.assert_allclose(got["z"], z, atol=1e-6)                 # painted exactly that z

@@ -117,13 +117,12 @@ def test_encode_pixels_gives_what_encode_gives_for_the_same_pixels(registry, tmp
     """The fallback (WebAssembly blocked) answers the posterior of the drawn pixels, as /encode does."""
     from PIL import Image
 
-    from ui.sketch import SketchView
+    from ui.runtime import PageRuntime
 
     m = registry.get("fashion-mnist")
     px = np.zeros((28, 28), np.uint8)
     px[6:22, 12:16] = 255
-    view = SketchView(registry, explore=None)
-    got = view.encode_pixels([m.name, b64(px)])
+    got = PageRuntime(registry).encode_pixels([m.name, b64(px)])
     Image.fromarray(px, "L").save(tmp_path / "drawn.png")
     want = ex.encode(m, str(tmp_path / "drawn.png"))
     np.testing.assert_allclose(got["mu"], want["mu"], atol=1e-3)
@@ -131,10 +130,10 @@ def test_encode_pixels_gives_what_encode_gives_for_the_same_pixels(registry, tmp
 
 
 def test_encode_pixels_of_an_autoencoder_has_no_sigma(tiny_kinds):
-    from ui.sketch import SketchView
+    from ui.runtime import PageRuntime
 
     m = tiny_kinds.get("tiny-ae")
-    got = SketchView(tiny_kinds, explore=None).encode_pixels([m.name, b64(np.zeros((1, 28, 28)))])
+    got = PageRuntime(tiny_kinds).encode_pixels([m.name, b64(np.zeros((1, 28, 28)))])
     assert len(got["mu"]) == m.dim and got["logvar"] is None
 
 
@@ -142,18 +141,19 @@ def test_encode_pixels_of_an_autoencoder_has_no_sigma(tiny_kinds):
                                  ["fashion-mnist", "not base64!"], ["fashion-mnist", b64(np.zeros(27 * 28))],
                                  ["fashion-mnist", 12], ["fashion-mnist", "A" * 10_000_000]])
 def test_encode_pixels_refuses_anything_else(registry, bad):
-    from ui.sketch import SketchView
+    from ui.runtime import PageRuntime
 
     with pytest.raises(ExplorerError):
-        SketchView(registry, explore=None).encode_pixels(bad)
+        PageRuntime(registry).encode_pixels(bad)
 
 
 def test_the_sketch_value_tells_the_page_the_background_and_the_kind(registry, tiny_kinds):
+    from ui.runtime import PageRuntime
     from ui.sketch import SketchView
 
-    v = SketchView(registry, explore=None).value(registry.get("emoji"))
+    v = SketchView(registry, PageRuntime(registry)).value(registry.get("emoji"))
     assert v["background"] == "white" and v["shape"] == [3, 64, 64] and v["sigma"] is True
-    v = SketchView(tiny_kinds, explore=None).value(tiny_kinds.get("tiny-vq"))
+    v = SketchView(tiny_kinds, PageRuntime(tiny_kinds)).value(tiny_kinds.get("tiny-vq"))
     assert v["background"] == "black" and v["shape"] == [1, 28, 28] and v["sigma"] is False
 
 
@@ -186,7 +186,7 @@ def settled(page) -> dict:
     page.wait_for_function("""() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() =>
         setTimeout(() => r(true), 200))))""")
     page.wait_for_function("n => VAE.sketch.encodes >= n", arg=1)
-    return page.evaluate("""() => ({mu: VAE.sketch.mu, logvar: VAE.sketch.logvar, pixels: VAE.sketch.pixels,
+    return page.evaluate("""() => ({mu: VAE.state.sketch.mu, logvar: VAE.state.sketch.logvar, pixels: VAE.state.sketch.pixels,
         encodes: VAE.sketch.encodes, chart: document.querySelector('#sketch .vae-sketch-chart').dataset.mu,
         diamond: (el => el.dataset.x === undefined ? null : [+el.dataset.x, +el.dataset.y])(
             document.querySelector('#latent-map .vae-marker-upload')),
@@ -240,14 +240,14 @@ def test_send_mu_to_sliders_from_the_drawing_and_clear(open_page, app_url):
     sent, n = len(page.requests), page.evaluate("VAE.stats.paints")
     page.locator("#sketch .vae-sketch-send").click()
     page.wait_for_function("n => VAE.stats.paints > n", arg=n)
-    np.testing.assert_allclose(page.evaluate("VAE.stats.z"), np.clip(mu, -4, 4), atol=1e-5)
+    np.testing.assert_allclose(page.evaluate("VAE.state.z"), np.clip(mu, -4, 4), atol=1e-5)
     shown = page.eval_on_selector_all(".zslider input[type=number]",
                                       "els => els.filter(e => e.offsetParent).map(e => parseFloat(e.value))")
     np.testing.assert_allclose(shown, np.clip(mu, -4, 4), atol=0.051)       # the sliders show it (step 0.05)
     page.locator("#sketch .vae-sketch-eraser").click()
     assert page.get_attribute("#sketch .vae-sketch-eraser", "aria-pressed") == "true"
     page.locator("#sketch .vae-sketch-clear").click()
-    page.wait_for_function("() => VAE.sketch.pixels.every(v => v === 0)")
+    page.wait_for_function("() => VAE.state.sketch.pixels.every(v => v === 0)")
     from conftest import server_requests
 
     assert server_requests(page, sent) == []
@@ -258,12 +258,12 @@ def test_send_mu_to_sliders_from_the_drawing_and_clear(open_page, app_url):
 @pytest.mark.parametrize("name", ["tiny-ae", "tiny-vq"])
 def test_an_autoencoder_shows_mu_and_says_it_has_no_sigma(open_page, kinds_app, name):
     page = open_page(kinds_app[1] + f"?model={name}&tab=draw")          # a lesson link opens it
-    page.wait_for_function("m => VAE.stats.model === m && VAE.sketch && VAE.sketch.model === m"
+    page.wait_for_function("m => VAE.state.model === m && VAE.sketch && VAE.state.sketch.model === m"
                            " && VAE.sketch.backend === 'wasm' && VAE.sketch.encodes > 0", arg=name)
     page.locator("#sketch .vae-sketch-pad").scroll_into_view_if_needed()
     draw(page)
     got = settled(page)
-    assert got["logvar"] is None and len(got["mu"]) == page.evaluate("VAE.stats.z.length")
+    assert got["logvar"] is None and len(got["mu"]) == page.evaluate("VAE.state.z.length")
     assert "no σ" in got["status"]
     assert page.get_attribute("#sketch .vae-sketch-chart", "data-sigma") == ""
     assert got["cloud"] is None and got["diamond"] is not None              # a point: the diamond, no cloud

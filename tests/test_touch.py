@@ -48,7 +48,7 @@ def test_a_tap_on_a_map_point_loads_it_and_the_text_names_its_class(open_page, a
     page.touchscreen.tap(pt["x"] - page.evaluate("scrollX"), pt["y"] - page.evaluate("scrollY"))
     page.wait_for_function("n => VAE.stats.paints > n", arg=n)
     mu = load_atlas(weights_root / "fashion-mnist")["mu"][pt["index"]]
-    page.wait_for_function("z => VAE.stats.z.every((v, d) => Math.abs(v - z[d]) < 1e-3)",
+    page.wait_for_function("z => VAE.state.z.every((v, d) => Math.abs(v - z[d]) < 1e-3)",
                            arg=np.round(np.clip(mu, -4, 4), 4).tolist())
     label = m.class_names[int(m.atlas["labels"][pt["index"]])]
     page.wait_for_function("t => document.querySelector('#live canvas.vae-decoded').getAttribute('aria-label')"
@@ -63,7 +63,7 @@ def test_a_touch_drag_on_a_slider_repaints(open_page, app_url):
     sent, n = len(page.requests), page.evaluate("VAE.stats.paints")
     touch_drag(page, box["x"] + box["width"] / 2, y, box["x"] + box["width"] - 2, y)
     page.wait_for_function("n => VAE.stats.paints > n + 2", arg=n)       # repainted along the drag
-    assert page.evaluate("VAE.stats.z[3]") > 3.5
+    assert page.evaluate("VAE.state.z[3]") > 3.5
     assert work_requests(page, sent) == []
     assert page.problems == []
 
@@ -75,7 +75,7 @@ def test_a_finger_draws_on_the_sketch_pad(open_page, app_url):
     before, scroll = page.evaluate("VAE.sketch.encodes"), page.evaluate("scrollY")
     touch_drag(page, box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15,
                box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.85)
-    page.wait_for_function("n => VAE.sketch.encodes > n + 1 && VAE.sketch.pixels.some(v => v > 200)", arg=before)
+    page.wait_for_function("n => VAE.sketch.encodes > n + 1 && VAE.state.sketch.pixels.some(v => v > 200)", arg=before)
     assert page.evaluate("scrollY") == scroll                              # the finger drew; the page did not scroll
     assert page.problems == []
 
@@ -98,7 +98,7 @@ def test_the_walk_scrubber_follows_a_finger_and_the_keyboard(open_page, app_url)
 
 def test_every_latent_slider_moves_from_the_keyboard_with_a_visible_focus(open_page, app_url):
     page = open_page(app_url)
-    dims = page.evaluate("VAE.stats.z.length")
+    dims = page.evaluate("VAE.state.z.length")
     page.locator("#zslider-0 input[type=number]").focus()
     page.keyboard.press("Tab")                                          # keyboard focus: the range beside it
     ring = page.evaluate("""() => { const el = document.activeElement, s = getComputedStyle(el);
@@ -111,7 +111,7 @@ def test_every_latent_slider_moves_from_the_keyboard_with_a_visible_focus(open_p
         n = page.evaluate("VAE.stats.paints")
         rng.press("ArrowRight")
         page.wait_for_function("n => VAE.stats.paints > n", arg=n)
-        assert abs(page.evaluate(f"VAE.stats.z[{i}]") - 0.05) < 1e-6, i
+        assert abs(page.evaluate(f"VAE.state.z[{i}]") - 0.05) < 1e-6, i
     assert page.problems == []
 
 
@@ -136,11 +136,11 @@ def test_a_pen_draws_thicker_when_pressed_harder(open_page, app_url):
     ink = []
     for force in (0.05, 1.0):
         page.locator("#sketch .vae-sketch-clear").click()
-        page.wait_for_function("() => VAE.sketch.pixels.every(v => v === 0)")
+        page.wait_for_function("() => VAE.state.sketch.pixels.every(v => v === 0)")
         n = page.evaluate("VAE.sketch.encodes")
         pen_stroke(page, box, force)
-        page.wait_for_function("n => VAE.sketch.encodes > n && VAE.sketch.pixels.some(v => v > 0)", arg=n)
+        page.wait_for_function("n => VAE.sketch.encodes > n && VAE.state.sketch.pixels.some(v => v > 0)", arg=n)
         page.wait_for_timeout(300)
-        ink.append(sum(page.evaluate("VAE.sketch.pixels")))
+        ink.append(sum(page.evaluate("VAE.state.sketch.pixels")))
     assert ink[1] > 1.3 * ink[0]
     assert page.problems == []

@@ -20,6 +20,7 @@ from ui.explore import MAX_ATTRIBUTES, MAX_SLIDERS, ExplorePanel
 from ui.interpolate import InterpolatePanel
 from ui.manifold import ManifoldPanel
 from ui.page import ModelSwitch
+from ui.runtime import PageRuntime
 from ui.server import private_cache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +32,34 @@ def px(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.int16)
 
 
+def built(registry) -> tuple[ExplorePanel, EncodePanel, list, gr.Markdown]:
+    """The explore, encode, manifold and about panels built in a page (not served): their handlers return
+    {component: update} for the components build() made."""
+    default = registry.get(registry.default())
+    explore = ExplorePanel(registry, PageRuntime(registry))
+    encode, others = EncodePanel(registry, explore), [ManifoldPanel(registry), AboutPanel(registry)]
+    with gr.Blocks():
+        model_dd, info = gr.Dropdown(registry.names(), value=default.name), gr.Markdown()
+        explore.build(model_dd, default)
+        encode.build(model_dd, default)
+        for panel in others:
+            panel.build(default)
+    return explore, encode, others, info
+
+
 @pytest.fixture(scope="module")
-def explore(registry):
-    return ExplorePanel(registry)
+def page(registry):
+    return built(registry)
+
+
+@pytest.fixture(scope="module")
+def explore(page):
+    return page[0]
+
+
+@pytest.fixture(scope="module")
+def runtime(registry):
+    return PageRuntime(registry)
 
 
 def select(index) -> gr.SelectData:
@@ -58,27 +84,24 @@ def test_active_units_on_the_page_are_the_ones_evaluate_counted(registry):
 
 
 # ---------------------------------------------------------------- explore
-def live(out) -> dict:
-    """The page decoder's value among set_z's outputs (after the sliders)."""
-    return out[MAX_SLIDERS]
-
-
 def test_set_z_updates_every_slider_and_hides_the_unused(registry, explore):
     m = registry.get("fashion-mnist-2d")
     out = explore.set_z(m.name, [1.25, -9.0])                 # -9 is clamped to the slider range
-    sliders, value, marker = out[:MAX_SLIDERS], *out[MAX_SLIDERS:]
+    assert set(out) == {*explore.sliders, explore.live, explore.map}
+    sliders, value, marker = [out[s] for s in explore.sliders], out[explore.live], out[explore.map]
     assert value["z"] == [1.25, -4.0] and [s["value"] for s in sliders[:2]] == value["z"]
     assert value["model"] == m.name and value["dims"] == [0, 1] and value["shape"] == [1, 28, 28]
     assert all(s["visible"] for s in sliders[:2]) and not any(s["visible"] for s in sliders[2:])
     assert marker["markers"]["slider"] == ex.place(m, value["z"])
     again = explore.set_z(m.name, [1.25, -9.0])
-    assert live(again)["seq"] != value["seq"]                 # the same z twice still repaints
+    assert again[explore.live]["seq"] != value["seq"]         # the same z twice still repaints
+    assert value["rules"]["traversal"] == {"lo": -3.0, "hi": 3.0, "steps": 9}     # the page's traversal, from here
 
 
-def test_the_fallback_decoder_is_the_servers_decode(registry, explore):
+def test_the_fallback_decoder_is_the_servers_decode(registry, runtime):
     m = registry.get("fashion-mnist")
     zs = [[0.0] * m.dim, [0.5 * (-1) ** d for d in range(m.dim)]]
-    r = explore.decode_pixels([m.name, zs])
+    r = runtime.decode_pixels([m.name, zs])
     assert r["shape"] == [2, 1, 28, 28]
     pixels = np.frombuffer(base64.b64decode(r["data"]), dtype=np.uint8).reshape(r["shape"])
     for z, p in zip(zs, pixels):
@@ -86,48 +109,45 @@ def test_the_fallback_decoder_is_the_servers_decode(registry, explore):
     for bad, message in (([m.name, []], "send 1 to 64"), ([m.name, [[0.0] * 3]], "z has 3 values"),
                          (["../etc", zs], "unknown model"), ("nope", "send \\[model")):
         with pytest.raises(ex.ExplorerError, match=message):
-            explore.decode_pixels(bad)
+            runtime.decode_pixels(bad)
 
 
-def test_the_page_places_the_star_by_the_servers_rule(registry, explore):
-    """atlas_means hands the page what MapIndex.place uses; the same rule in numpy gives the same xy."""
+def test_the_page_gets_the_atlas_and_the_numbers_of_the_servers_rule(registry, runtime):
+    """atlas_means hands the page exactly what MapIndex.place uses (tests/test_parity.py runs the page's rule)."""
     m = registry.get("fashion-mnist")
-    a = explore.atlas_means(m.name)
+    a = runtime.atlas_means(m.name)
     means = np.frombuffer(base64.b64decode(a["means"]), dtype="<f4").reshape(a["n"], a["dim"])
     xy = np.frombuffer(base64.b64decode(a["xy"]), dtype="<f4").reshape(a["n"], 2)
-    z = np.random.default_rng(1).standard_normal(m.dim)
-    d = np.sqrt(((means - z) ** 2).sum(1))
-    near = np.argsort(d)[:a["k"]]
-    w = 1 / (d[near] + a["eps"])
-    assert np.allclose((xy[near] * w[:, None]).sum(0) / w.sum(), ex.place(m, z), atol=1e-3)
-    plane = explore.atlas_means("fashion-mnist-2d")
+    assert np.array_equal(means, m.map_index.means) and np.array_equal(xy, m.map_index.xy)
+    assert (a["k"], a["eps"], a["method"]) == (m.map_index.k, m.map_index.eps, "umap")
+    plane = runtime.atlas_means("fashion-mnist-2d")
     assert {k: plane[k] for k in ("method", "k", "eps", "n")} == {"method": "plane", "k": 8, "eps": 1e-6, "n": 10000}
     assert "xy" not in plane                                        # on the plane, z is the map position
 
 
-def test_the_page_names_the_nearest_class_from_the_atlas(registry, explore):
+def test_the_page_names_the_nearest_class_from_the_atlas(registry, runtime):
     """atlas_means also sends every test mean's class (for the decoded image's text alternative)."""
     for name in ("fashion-mnist", "fashion-mnist-2d"):
-        m, a = registry.get(name), explore.atlas_means(name)
+        m, a = registry.get(name), runtime.atlas_means(name)
         labels = np.frombuffer(base64.b64decode(a["labels"]), dtype=np.uint8)
         assert labels.tolist() == m.atlas["labels"].tolist() and a["classes"] == m.class_names
         means = np.frombuffer(base64.b64decode(a["means"]), dtype="<f4").reshape(a["n"], a["dim"])
         assert np.array_equal(means, m.atlas["mu"].astype("<f4"))
 
 
-def test_the_decoder_is_exported_once_into_the_cache(registry, explore, tmp_path, monkeypatch):
+def test_the_decoder_is_exported_once_into_the_cache(registry, runtime, tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path))
-    url = explore.decoder_url("fashion-mnist")
+    url = runtime.decoder_url("fashion-mnist")
     path = Path(url.removeprefix("/gradio_api/file="))
     assert path.is_file() and tmp_path in path.parents and path.name == "decoder.onnx"
     stamp = path.stat().st_mtime_ns
-    assert explore.decoder_url("fashion-mnist") == url and path.stat().st_mtime_ns == stamp   # not exported again
+    assert runtime.decoder_url("fashion-mnist") == url and path.stat().st_mtime_ns == stamp   # not exported again
 
 
 def test_a_wide_model_shows_its_top_kl_dimensions_and_keeps_the_others(wide_weights):
     registry = ModelRegistry(wide_weights)
     m = registry.get("wide-40d")
-    panel = ExplorePanel(registry)
+    panel = built(registry)[0]
     dims = m.dims_by_kl(MAX_SLIDERS)
     assert len(dims) == MAX_SLIDERS == len(set(dims))
     assert all(m.kl_per_dim[a] >= m.kl_per_dim[b] for a, b in zip(dims, dims[1:]))     # largest KL first
@@ -135,35 +155,39 @@ def test_a_wide_model_shows_its_top_kl_dimensions_and_keeps_the_others(wide_weig
     assert min(m.kl_per_dim[dims]) >= max(m.kl_per_dim[hidden])      # the shown ones carry the most KL
     note = text.sliders_note(m, len(dims))
     assert f"Showing {MAX_SLIDERS} of 40 dimensions" in note
-    assert panel.refresh(m.name)[-1]["value"] == note
+    assert panel.refresh(m.name)[panel.note]["value"] == note
 
     start = [0.1 * ((d % 7) - 3) for d in range(m.dim)]              # e.g. a mean sent from the map
     out = panel.set_z(m.name, start)
-    assert [s["label"] for s in out[:MAX_SLIDERS]] == [text.slider_label(m, d) for d in dims]
-    assert [s["value"] for s in out[:MAX_SLIDERS]] == pytest.approx([start[d] for d in dims], abs=1e-4)
-    assert live(out)["dims"] == dims and live(out)["z"] == pytest.approx(start, abs=1e-4)   # the page keeps all 40
+    assert [out[s]["label"] for s in panel.sliders] == [text.slider_label(m, d) for d in dims]
+    assert [out[s]["value"] for s in panel.sliders] == pytest.approx([start[d] for d in dims], abs=1e-4)
+    live = out[panel.live]
+    assert live["dims"] == dims and live["z"] == pytest.approx(start, abs=1e-4)   # the page keeps all 40
 
 
 def test_a_map_click_loads_that_test_mean(registry, explore):
     m = registry.get("fashion-mnist")
     out = explore.on_map_select(m.name, select(42))
     mu, _ = ex.pick(m, 42)
-    assert live(out)["z"] == pytest.approx(mu, abs=1e-4)
+    assert out[explore.live]["z"] == pytest.approx(mu, abs=1e-4)
     with pytest.raises(gr.Error, match="index must be a whole number"):
         explore.on_map_select(m.name, select(10**9))
 
 
 # ---------------------------------------------------------------- other panels
-def test_resample_keeps_mu_and_sigma_and_moves_z(registry, explore):
-    panel = EncodePanel(registry, explore)
+def test_resample_keeps_mu_and_sigma_and_moves_z(registry, page):
+    explore, panel = page[0], page[1]
     m = registry.get("fashion-mnist")
-    recon, info, *_ , state = panel.on_upload(TSHIRT, m.name)
-    image, _, new, eps = panel.resample(m.name, state, 7)
+    out = panel.on_upload(TSHIRT, m.name)
+    info, state = out[panel.info], out[panel.state]
+    assert out[explore.map]["markers"] == {"upload": info["map_xy"]}          # the diamond, and the star stays
+    r = panel.resample(m.name, state, 7)
+    new, eps = r[panel.state], r[panel.eps_text]
     assert new["mu"] == info["mu"] and new["sigma"] == info["sigma"] and new["z"] != info["z"]
     assert eps.startswith("ε = [")
     with pytest.raises(gr.Error, match="encode an image first"):
         panel.resample(m.name, {}, 1)
-    assert live(panel.send_to_sliders(m.name, info))["z"] == pytest.approx(info["mu"], abs=1e-4)
+    assert panel.send_to_sliders(m.name, info)[explore.live]["z"] == pytest.approx(info["mu"], abs=1e-4)
 
 
 def test_gif_holds_the_frames_there_and_back(registry):
@@ -181,19 +205,17 @@ def test_gif_holds_the_frames_there_and_back(registry):
         assert np.array_equal(px(gif.convert("L")), px(frames[steps - 2]))
 
 
-def test_switching_model_refreshes_every_panel(registry, explore):
-    panels = [explore, ManifoldPanel(registry), AboutPanel(registry)]
-    panels[1].refresh_outputs = [None, None]                          # as build() sets them
-    panels[2].refresh_outputs = [None] * 4
-    explore.refresh_outputs = [None] * (MAX_SLIDERS + 5 + MAX_ATTRIBUTES)   # + the attribute note and sliders
-    switch = ModelSwitch(registry, panels)
+def test_switching_model_refreshes_every_panel(registry, page):
+    explore, encode, (manifold, about), info = page
+    switch = ModelSwitch(registry, info, [explore, encode, manifold, about])
+    assert len(switch.outputs) == 1 + MAX_SLIDERS + 2 + 1 + MAX_ATTRIBUTES + 2 + 1 + 2 + 4
     for name in registry.names():
         m = registry.get(name)
         out = switch.on_model(name)
-        assert len(out) == 1 + len(switch.outputs)
-        assert out[0] == text.describe(m)
-        manifold, note = out[1 + MAX_SLIDERS + 5 + MAX_ATTRIBUTES:][:2]
-        assert (manifold is not None) == (m.dim == 2) and note["visible"] == (m.dim != 2)
+        assert set(out) == set(switch.outputs)                       # every output updated, none unknown
+        assert out[info] == text.describe(m)
+        assert (out[manifold.image] is not None) == (m.dim == 2) and out[manifold.note]["visible"] == (m.dim != 2)
+        assert out[explore.live]["model"] == name and out[explore.trav_dim]["maximum"] == m.dim - 1
     with pytest.raises(gr.Error, match="unknown model"):
         switch.on_model("../../etc")
 

@@ -27,7 +27,7 @@ def free_port() -> int:
 def first_view(page, out: Path) -> None:
     """The explorer as it opens, after one "Random z" (a z that is not the origin)."""
     page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
-    page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.backend === 'wasm'")
+    page.wait_for_function("() => window.VAE && VAE.stats && VAE.state.backend === 'wasm'")
     before = page.evaluate("VAE.stats.paints")
     page.get_by_role("button", name="Random z ~ N(0, I)").click()
     page.wait_for_function("n => VAE.stats.paints > n", arg=before)

@@ -28,16 +28,17 @@ class AboutPanel:
         title = f"{m.name}: |corr(μ, factor)|, MIG {met['mig']:.3f}"
         return text.factors_markdown(m, scored), factors_figure(met["factor_names"], met["factor_abs_corr"], title)
 
-    def refresh(self, model: str) -> list:
+    def refresh(self, model: str) -> dict:
         m = self.registry.get(model)
         note, fig = self.factors(m)
-        return [text.about_markdown(m), history_plot(m), gr.update(value=note, visible=bool(note)),
-                gr.update(value=fig, visible=fig is not None)]
+        return {self.about: text.about_markdown(m), self.plot: history_plot(m),
+                self.factors_note: gr.update(value=note, visible=bool(note)),
+                self.factors_plot: gr.update(value=fig, visible=fig is not None)}
 
     def build(self, default: LoadedModel) -> None:
-        about = gr.Markdown(text.about_markdown(default))
-        plot = gr.Plot(history_plot(default), label="training curves")
+        self.about = gr.Markdown(text.about_markdown(default))
+        self.plot = gr.Plot(history_plot(default), label="training curves")
         note, fig = self.factors(default)
-        factors_note = gr.Markdown(note, visible=bool(note), elem_id="factors-note")
-        factors_plot = gr.Plot(fig, visible=fig is not None, label="what each dimension learned", elem_id="factors")
-        self.refresh_outputs = [about, plot, factors_note, factors_plot]
+        self.factors_note = gr.Markdown(note, visible=bool(note), elem_id="factors-note")
+        self.factors_plot = gr.Plot(fig, visible=fig is not None, label="what each dimension learned", elem_id="factors")
+        self.refresh_outputs = [self.about, self.plot, self.factors_note, self.factors_plot]

@@ -1,9 +1,10 @@
 """The public HTTP endpoints: /decode, /pick, /encode, /interpolate, /sample, /compare. Their names, parameters
 (and /attribute, issue 15) and outputs are an API that users script against (README, "HTTP API"): keep them stable.
 
-/decode and /pick hang on a hidden button with hidden inputs and outputs, so gradio_client calls do
-not touch the page; /encode and /interpolate hang on the same button with the page's own inputs;
-/sample is the Sample button's event itself. The page's events are private and compute once each.
+Every endpoint hangs on one hidden button: /decode, /pick, /attribute and /sample with hidden inputs and
+outputs, so gradio_client calls do not touch the page; /encode, /interpolate and /compare with the
+page's own inputs (their upload checks). The panels own the page's events, which are private; the
+handlers here call the same code, so each value is computed once per request.
 """
 from __future__ import annotations
 
@@ -15,14 +16,15 @@ from model.serving.registry import ModelRegistry
 from .compare import ComparePanel
 from .encode import EncodePanel
 from .interpolate import InterpolatePanel
-from .sample import SamplePanel
+from .sample import SamplePanel, controls
 from .server import image_file, image_files, user_errors
 
 
 class Api:
     def __init__(self, registry: ModelRegistry, encode: EncodePanel, interpolate: InterpolatePanel,
-                 compare: ComparePanel) -> None:
+                 compare: ComparePanel, sample: SamplePanel) -> None:
         self.registry = registry
+        self.sample_panel = sample
         self.compare_panel = compare
         self.encode_panel = encode
         self.interpolate_panel = interpolate
@@ -52,15 +54,10 @@ class Api:
         return image_file(image), new_z
 
     @user_errors
-    def sample(self, n: int, temperature: float, seed: int, model: str):
-        images, z = ex.sample(self.registry.get(model), n, temperature, seed)
-        return image_files(images), z.round(4).tolist()
-
-    @user_errors
     def compare(self, image, models: list[str], seed: int) -> dict:
         return self.compare_panel.report(image, models, seed)
 
-    def build(self, model_dd: gr.Dropdown, sample: SamplePanel) -> None:
+    def build(self, model_dd: gr.Dropdown) -> None:
         with gr.Row(visible=False):
             z = gr.JSON(label="z")
             index = gr.Number(label="index", precision=0)
@@ -69,6 +66,8 @@ class Api:
             models = gr.JSON(label="models")
             report = gr.JSON(label="report")
             name, amount, new_z = gr.Textbox(label="name"), gr.Number(label="amount"), gr.JSON(label="new z")
+            n, temperature, seed = controls()
+            samples, sample_z = gr.Gallery(format="png"), gr.State([])
             button = gr.Button("api")
         enc, interp = self.encode_panel, self.interpolate_panel
         button.click(self.decode, [z, model_dd], image, api_name="decode")
@@ -79,5 +78,4 @@ class Api:
                      preprocess=False)
         button.click(self.compare, [self.compare_panel.image_a, models, self.compare_panel.seed], report,
                      api_name="compare", preprocess=False)
-        sample.button.click(self.sample, [sample.n, sample.temperature, sample.seed, model_dd],
-                            [sample.gallery, sample.zs], api_name="sample")
+        button.click(self.sample_panel.draw, [n, temperature, seed, model_dd], [samples, sample_z], api_name="sample")

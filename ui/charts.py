@@ -6,8 +6,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf"]         # the map's class colours (assets/map.js)
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39")
+# the class colours of every chart and of the page's maps (sent to the page: ui/runtime.py page_rules)
 
 LAYOUT = dict(margin=dict(l=40, r=10, t=40, b=40), height=300, template="plotly_white",
               legend=dict(orientation="h", y=-0.25))
@@ -108,7 +109,7 @@ def organise_figure(panels: list[tuple[str, dict]]) -> go.Figure:
             mu = s["mu"][t].astype(np.float32)
             out.append(go.Scatter(x=mu[:, 0], y=mu[:, 1], mode="markers", xaxis=f"x{col if col > 1 else ''}",
                                   yaxis=f"y{col if col > 1 else ''}", showlegend=False, hoverinfo="skip",
-                                  marker=dict(size=3, color=[PALETTE[k % 10] for k in s["labels"]])))
+                                  marker=dict(size=3, color=[PALETTE[k % len(PALETTE)] for k in s["labels"]])))
         return out
 
     for tr in traces(steps - 1):

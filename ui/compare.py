@@ -20,6 +20,7 @@ from model.serving.registry import ModelRegistry
 from . import text
 from .charts import clouds_figure, organise_figure, rate_distortion_figure
 from .interpolate import example_pairs, test_pair_files
+from .runtime import HEAD
 from .server import ASSETS, PLOTLY_JS, image_file, upload_path, user_errors
 
 DEFAULT_MODELS = ("fashion-mnist-2d-ae", "fashion-mnist-2d-vae", "fashion-mnist-2d-beta4")
@@ -66,7 +67,7 @@ class ComparePanel:
 
     # ------------------------------------------------------------ handlers
     @user_errors
-    def on_compare(self, image_a, image_b, names, seed) -> tuple:
+    def on_compare(self, image_a, image_b, names, seed) -> dict:
         models = cmp.pick_models(self.registry, names)
         seed = checks.seed(seed)
         a, b = upload_path(image_a), upload_path(image_b)
@@ -78,8 +79,10 @@ class ComparePanel:
         walks = None if b is None else image_file(grid([self.walk_strip(m, a, b) for m in models], cols=1))
         zoom = strip([centre_crop(e["recon_image"] if i else e["input_image"])   # the ones shown above
                       for i, e in enumerate([encodings[0], *encodings])], gap=6)
-        return (recon, samples, walks, self.clouds(models), self.organise(models), self.numbers(models, encodings),
-                image_file(zoom), text.compare_note([m.kind for m in models]))
+        out = self.outputs
+        return {out["recon"]: recon, out["samples"]: samples, out["walks"]: walks, out["clouds"]: self.clouds(models),
+                out["organise"]: self.organise(models), out["numbers"]: self.numbers(models, encodings),
+                out["zoom"]: image_file(zoom), out["note"]: text.compare_note([m.kind for m in models])}
 
     @staticmethod
     def walk_strip(m, a, b):
@@ -160,7 +163,7 @@ class ComparePanel:
         clouds = gr.Plot(label="posterior clouds (2-D models)", elem_id="compare-clouds")
         organise = gr.HTML({"message": "Press Compare: the 2-D lab models' maps during training appear here."},
                            html_template=ANIMATION_TEMPLATE, js_on_load=(ASSETS / "animate.js").read_text(),
-                           head=f"<script src='/gradio_api/file={PLOTLY_JS}'></script>", elem_id="compare-organise",
+                           head=HEAD + f"<script src='/gradio_api/file={PLOTLY_JS}'></script>", elem_id="compare-organise",
                            apply_default_css=False)
         sweep = self.registry.lab_sweep()
         if sweep:
@@ -171,6 +174,8 @@ class ComparePanel:
                     label="rate–distortion (the β sweep)", elem_id="compare-rd")
             gr.Markdown(text.rate_distortion_note(sweep), elem_classes="teach")
         self.inputs = [self.image_a, self.image_b, self.models, self.seed]
-        button.click(self.on_compare, self.inputs, [recon, samples, walks, clouds, organise, numbers, zoom, note],
-                     api_visibility="private", preprocess=False)
+        self.outputs = dict(recon=recon, samples=samples, walks=walks, clouds=clouds, organise=organise,
+                            numbers=numbers, zoom=zoom, note=note)
+        button.click(self.on_compare, self.inputs, list(self.outputs.values()), api_visibility="private",
+                     preprocess=False)
         pair_btn.click(self.test_pair, self.models, [self.image_a, self.image_b], api_visibility="private")

@@ -42,15 +42,16 @@ class EncodePanel:
         return info.pop("recon_image"), info.pop("input_image"), info
 
     @user_errors
-    def on_upload(self, image, model: str) -> tuple:
+    def on_upload(self, image, model: str) -> dict:
         """Everything the page shows for an upload, from one encoding."""
         recon, model_input, info = self.encoding(image, model)
         chart = posterior_figure(info["mu"], info["sigma"], info["z"])
-        return (image_file(recon), info, image_file(model_input), chart, text.stats_markdown(info),
-                map_value(model, upload=info["map_xy"]), info)
+        return {self.recon: image_file(recon), self.info: info, self.model_input: image_file(model_input),
+                self.plot: chart, self.stats: text.stats_markdown(info),
+                self.explore.map: map_value(model, upload=info["map_xy"]), self.state: info}
 
     @user_errors
-    def resample(self, model: str, info: dict, seed: int) -> tuple:
+    def resample(self, model: str, info: dict, seed: int) -> dict:
         if not info:
             raise gr.Error("encode an image first")
         if info.get("logvar") is None:
@@ -58,15 +59,16 @@ class EncodePanel:
         r = ex.reparameterize(self.registry.get(model), info["mu"], info["logvar"], int(seed))
         new = dict(info, z=r["z"], eps=r["eps"])
         chart = posterior_figure(info["mu"], info["sigma"], r["z"])
-        return image_file(r["image"]), chart, new, text.eps_markdown(r["eps"])
+        return {self.recon: image_file(r["image"]), self.plot: chart, self.state: new,
+                self.eps_text: text.eps_markdown(r["eps"])}
 
-    def send_to_sliders(self, model: str, info: dict) -> list:
+    def send_to_sliders(self, model: str, info: dict) -> dict:
         if not info:
             raise gr.Error("encode an image first")
         return self.explore.set_z(model, info["mu"])
 
-    def refresh(self, model: str) -> list:
-        return [gr.update(value=thumbnails(self.registry.get(model)))]
+    def refresh(self, model: str) -> dict:
+        return {self.gallery: gr.update(value=thumbnails(self.registry.get(model)))}
 
     # ------------------------------------------------------------ layout and events
     def build(self, model_dd: gr.Dropdown, default: LoadedModel) -> None:
@@ -78,34 +80,34 @@ class EncodePanel:
                     gr.Examples(examples(), inputs=self.upload,
                                 label="examples (drawings on white: inverted to match the data)")
                 gr.Markdown("**or a test-set image:**")
-                gallery = gr.Gallery(thumbnails(default), show_label=False, columns=5, height=170,
+                self.gallery = gallery = gr.Gallery(thumbnails(default), show_label=False, columns=5, height=170,
                                      allow_preview=False, object_fit="contain", interactive=False,
                                      elem_id="test-gallery")
             with gr.Column(scale=2):
                 with gr.Row():
-                    model_input = gr.Image(label="model input (preprocessed)", type="pil", interactive=False,
+                    self.model_input = gr.Image(label="model input (preprocessed)", type="pil", interactive=False,
                                            height=200, buttons=["download"])
                     self.recon = gr.Image(label="reconstruction", type="pil", format="png", interactive=False,
                                           height=200, elem_id="recon", buttons=["download"])
-                stats = gr.Markdown(text.ENCODE_FIRST, elem_id="elbo-stats")
+                self.stats = gr.Markdown(text.ENCODE_FIRST, elem_id="elbo-stats")
                 with gr.Row():
                     resample_btn = gr.Button("Resample ε (reparameterization)", size="sm")
                     send_btn = gr.Button("Send μ to sliders", size="sm", variant="primary")
-                eps_text = gr.Markdown()
+                self.eps_text = gr.Markdown()
             with gr.Column(scale=3):
-                plot = gr.Plot(label="posterior per dimension")
+                self.plot = gr.Plot(label="posterior per dimension")
                 self.info = gr.JSON(label="encoding (mu, logvar, recon, kl, elbo, map_xy)", open=False,
                                     max_height=260)
         gr.Markdown(text.TEACH["encode"], elem_classes="teach")
-        state, resample_seed = gr.State({}), gr.State(1)
+        self.state, resample_seed = gr.State({}), gr.State(1)
         self.refresh_outputs = [gallery]
 
         # uploads reach the handler as Gradio's file data (preprocess=False, see server.upload_path)
         self.upload.change(self.on_upload, [self.upload, model_dd],
-                           [self.recon, self.info, model_input, plot, stats, self.explore.map, state],
+                           [self.recon, self.info, self.model_input, self.plot, self.stats, self.explore.map, self.state],
                            api_visibility="private", preprocess=False)
         gallery.select(selected_image, gallery, self.upload, api_visibility="private")
         resample_btn.click(next_seed, resample_seed, resample_seed, api_visibility="private").then(
-            self.resample, [model_dd, state, resample_seed], [self.recon, plot, state, eps_text],
+            self.resample, [model_dd, self.state, resample_seed], [self.recon, self.plot, self.state, self.eps_text],
             api_visibility="private")
-        send_btn.click(self.send_to_sliders, [model_dd, state], self.explore.z_outputs, api_visibility="private")
+        send_btn.click(self.send_to_sliders, [model_dd, self.state], self.explore.z_outputs, api_visibility="private")

@@ -22,6 +22,7 @@ from model.nets import limits as checks
 from model.nets.walk import typical_radius
 from model.serving.registry import ModelRegistry
 
+from .runtime import HEAD
 from .server import ASSETS
 from .walk import WalkView
 
@@ -123,27 +124,36 @@ class LinksView:
 
     def build(self) -> gr.HTML:
         self.html = gr.HTML({}, html_template=LINKS_TEMPLATE, elem_id="links", apply_default_css=False,
-                            js_on_load=(ASSETS / "links.js").read_text())
+                            js_on_load=(ASSETS / "links.js").read_text(), head=HEAD)    # page state, Gradio's DOM
         return self.html
 
-    def restore(self, query: Mapping[str, str], tabs: dict[str, str]) -> tuple:
-        """The load's outputs for a query: model, tab, T, seed, the walk, and links.js's value."""
+    def restore(self, query: Mapping[str, str], tabs: dict[str, str]) -> dict:
+        """The load's outputs for a query: model, tab, T, seed, the walk, and links.js's value (only what
+        the link sets: the rest keeps its default)."""
         state, message = parse(query, self.registry, self.registry.default(), list(tabs.values()))
         m = self.registry.get(state["model"])
-        keep = gr.update()
-        walk = keep
+        walk = None
         if "a" in state:
             walk = WalkView.value(m, {"z": np.array([state["a"], state["b"]]), "radius": typical_radius(m.dim)})
             walk["t"] = state.get("t", 0.0)
         value = {"model": m.name, "z": state.get("z"), "message": message, "tabs": tabs, "T": state.get("T"),
                  "seed": state.get("seed"), "walk": {"model": m.name, "a": state["a"], "b": state["b"],
                                                      "t": state.get("t", 0.0)} if "a" in state else None}
-        return (gr.update(value=m.name) if m.name != self.registry.default() else keep,
-                gr.Tabs(selected=state["tab"]) if "tab" in state else keep,
-                gr.update(value=state["T"]) if "T" in state else keep,
-                gr.update(value=state["seed"]) if "seed" in state else keep, walk, value)
+        out = {self.html: value}
+        if m.name != self.registry.default():
+            out[self.model_dd] = gr.update(value=m.name)
+        if "tab" in state:
+            out[self.tabs] = gr.Tabs(selected=state["tab"])
+        if "T" in state:
+            out[self.temperature] = gr.update(value=state["T"])
+        if "seed" in state:
+            out[self.seed] = gr.update(value=state["seed"])
+        if walk is not None:
+            out[self.walk] = walk
+        return out
 
     def wire(self, demo: gr.Blocks, model_dd, tabs: gr.Tabs, temperature, seed, walk: gr.HTML) -> None:
+        self.model_dd, self.tabs, self.temperature, self.seed, self.walk = model_dd, tabs, temperature, seed, walk
         names = {t.label: t.id for t in tabs.children if isinstance(t, gr.Tab)}
 
         def on_load(request: gr.Request):

@@ -14,14 +14,14 @@ class ManifoldPanel:
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
 
-    def refresh(self, model: str) -> list:
+    def refresh(self, model: str) -> dict:
         m = self.registry.get(model)
         is2d = m.dim == 2
-        return [image_file(ex.manifold(m)) if is2d else None, gr.update(visible=not is2d)]
+        return {self.image: image_file(ex.manifold(m)) if is2d else None, self.note: gr.update(visible=not is2d)}
 
     def build(self, default: LoadedModel) -> None:
-        note = gr.Markdown(text.MANIFOLD_NEEDS_2D, visible=default.dim != 2)
-        image = gr.Image(ex.manifold(default) if default.dim == 2 else None, label="decoded grid", type="pil",
+        self.note = gr.Markdown(text.MANIFOLD_NEEDS_2D, visible=default.dim != 2)
+        self.image = gr.Image(ex.manifold(default) if default.dim == 2 else None, label="decoded grid", type="pil",
                          interactive=False, height=620)
         gr.Markdown(text.TEACH["manifold"], elem_classes="teach")
-        self.refresh_outputs = [image, note]
+        self.refresh_outputs = [self.image, self.note]

@@ -19,6 +19,7 @@ from .explore import ExplorePanel
 from .interpolate import InterpolatePanel
 from .links import LinksView
 from .manifold import ManifoldPanel
+from .runtime import PageRuntime
 from .sample import SamplePanel
 from .server import ASSETS, PLOTLY_JS, ROOT, user_errors
 from .sketch import SketchView
@@ -34,15 +35,18 @@ def load_registry(weights: str | os.PathLike) -> ModelRegistry:
 
 
 class ModelSwitch:
-    """A new model in the picker: its one-line description, then each panel's refresh, in order."""
+    """A new model in the picker: its one-line description and each panel's refresh ({component: update})."""
 
-    def __init__(self, registry: ModelRegistry, panels: list) -> None:
-        self.registry, self.panels = registry, panels
-        self.outputs = [c for p in panels for c in p.refresh_outputs]
+    def __init__(self, registry: ModelRegistry, info: gr.Markdown, panels: list) -> None:
+        self.registry, self.info, self.panels = registry, info, panels
+        self.outputs = [info, *(c for p in panels for c in p.refresh_outputs)]
 
     @user_errors
-    def on_model(self, model: str) -> list:
-        return [text.describe(self.registry.get(model))] + [u for p in self.panels for u in p.refresh(model)]
+    def on_model(self, model: str) -> dict:
+        updates = {self.info: text.describe(self.registry.get(model))}
+        for panel in self.panels:
+            updates |= panel.refresh(model)
+        return updates
 
 
 def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
@@ -51,10 +55,11 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     onnx = cache_root() / "onnx"                           # the decoders the page runs (model/nets/onnx.py)
     onnx.mkdir(parents=True, exist_ok=True)
     gr.set_static_paths([str(PLOTLY_JS), str(ASSETS), str(onnx)])   # all the page may load besides uploads
-    explore = ExplorePanel(registry)
-    encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(explore))
-    sample, manifold, about = SamplePanel(explore), ManifoldPanel(registry), AboutPanel(registry)
-    sketch, links = SketchView(registry, explore), LinksView(registry)
+    runtime = PageRuntime(registry)                        # the in-page decoder, encoder and map rule
+    explore = ExplorePanel(registry, runtime)
+    encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(runtime))
+    sample, manifold, about = SamplePanel(registry, explore), ManifoldPanel(registry), AboutPanel(registry)
+    sketch, links = SketchView(registry, runtime), LinksView(registry)
     compare = ComparePanel(registry)
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
         gr.HTML(text.TITLE)
@@ -79,10 +84,10 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                 compare.build()
             with gr.Tab("About the model", id="about"):
                 about.build(default)
-        Api(registry, encode, interpolate, compare).build(model_dd, sample)
+        Api(registry, encode, interpolate, compare, sample).build(model_dd)
 
-        switch = ModelSwitch(registry, [explore, encode, manifold, about, sketch])
-        model_dd.change(switch.on_model, model_dd, [model_info, *switch.outputs], api_visibility="private")
+        switch = ModelSwitch(registry, model_info, [explore, encode, manifold, about, sketch])
+        model_dd.change(switch.on_model, model_dd, switch.outputs, api_visibility="private")
         links.wire(demo, model_dd, tabs, sample.temperature, sample.seed, interpolate.walk_view.html)
     demo.queue(default_concurrency_limit=4, max_size=64)
     return demo

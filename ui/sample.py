@@ -1,33 +1,49 @@
 """The sample panel: draws z ~ N(0, T^2 I) decoded in one batch; a click loads a sample into the
-sliders. Its Sample button is the public /sample endpoint (ui/api.py wires it)."""
+sliders. The same draws are the public /sample endpoint (ui/api.py declares it)."""
 from __future__ import annotations
 
 import gradio as gr
 
 from model.nets.limits import MAX_SAMPLES, MAX_SEED, MAX_TEMPERATURE
+from model.serving import requests as ex
+from model.serving.registry import ModelRegistry
 
 from . import text
 from .explore import ExplorePanel
+from .server import image_files, user_errors
+
+
+def controls(elem_ids: bool = False) -> tuple[gr.Slider, gr.Slider, gr.Number]:
+    """n, the temperature and the seed: the page's (with the ids lesson links read) or /sample's hidden twins."""
+    return (gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="n"),
+            gr.Slider(0.0, MAX_TEMPERATURE, value=1.0, step=0.05, label="temperature T",
+                      elem_id="sample-temperature" if elem_ids else None),
+            gr.Number(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
+                      elem_id="sample-seed" if elem_ids else None))
 
 
 class SamplePanel:
-    def __init__(self, explore: ExplorePanel) -> None:
-        self.explore = explore
+    def __init__(self, registry: ModelRegistry, explore: ExplorePanel) -> None:
+        self.registry, self.explore = registry, explore
 
-    def on_select(self, model: str, zs: list, evt: gr.SelectData) -> list:
+    @user_errors
+    def draw(self, n: int, temperature: float, seed: int, model: str) -> tuple[list[str], list[list[float]]]:
+        """n draws decoded: the images (files) and their z (4 decimals); the page and /sample."""
+        images, z = ex.sample(self.registry.get(model), n, temperature, seed)
+        return image_files(images), z.round(4).tolist()
+
+    def on_select(self, model: str, zs: list, evt: gr.SelectData) -> dict:
         """A click on a sample: its z goes to the sliders."""
         return self.explore.set_z(model, zs[evt.index])
 
     def build(self, model_dd: gr.Dropdown) -> None:
         with gr.Row():
-            self.n = gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="n")
-            self.temperature = gr.Slider(0.0, MAX_TEMPERATURE, value=1.0, step=0.05, label="temperature T",
-                                         elem_id="sample-temperature")
-            self.seed = gr.Number(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
-                                  elem_id="sample-seed")
+            self.n, self.temperature, self.seed = controls(elem_ids=True)
             self.button = gr.Button("Sample", variant="primary")
         self.gallery = gr.Gallery(label="samples (click one to load it into the sliders)", columns=8, height=330,
                                   allow_preview=False, elem_id="samples", format="png")
         self.zs = gr.State([])
         gr.Markdown(text.TEACH["sample"], elem_classes="teach")
+        self.button.click(self.draw, [self.n, self.temperature, self.seed, model_dd], [self.gallery, self.zs],
+                          api_visibility="private")
         self.gallery.select(self.on_select, [model_dd, self.zs], self.explore.z_outputs, api_visibility="private")

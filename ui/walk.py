@@ -10,8 +10,7 @@ import numpy as np
 
 from model.serving.registry import LoadedModel
 
-from .explore import ORT_URL, ExplorePanel
-from .server import ASSETS
+from .runtime import PageRuntime, page_rules
 
 WALK_TEMPLATE = (
     "<div class='vae-walk'><div class='vae-walk-row'>"
@@ -27,8 +26,8 @@ WALK_TEMPLATE = (
 
 
 class WalkView:
-    def __init__(self, explore: ExplorePanel) -> None:
-        self.explore = explore
+    def __init__(self, runtime: PageRuntime) -> None:
+        self.runtime = runtime
 
     @staticmethod
     def value(m: LoadedModel, walk: dict) -> dict:
@@ -36,9 +35,8 @@ class WalkView:
         c, path = m.config, walk["z"]
         return {"model": m.name, "a": np.round(path[0].astype(float), 5).tolist(),
                 "b": np.round(path[-1].astype(float), 5).tolist(), "shape": [c.channels, c.image_size, c.image_size],
-                "radius": walk["radius"], "ort": ORT_URL, "seq": time.monotonic_ns()}
+                "radius": walk["radius"], "rules": page_rules(), "seq": time.monotonic_ns()}
 
     def build(self) -> gr.HTML:
-        self.html = gr.HTML({}, html_template=WALK_TEMPLATE, elem_id="walk", js_on_load=(ASSETS / "walk.js").read_text(),
-                            server_functions=self.explore.decoder_functions(), apply_default_css=False)
+        self.html = self.runtime.html({"rules": page_rules()}, WALK_TEMPLATE, "walk.js", "walk")
         return self.html

@@ -5,7 +5,6 @@ the same rule with the same numbers (assets/place.js, ui/runtime.py)."""
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 
 def embed_2d(means: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np.ndarray, str]:
@@ -28,24 +27,37 @@ def embed_2d(means: np.ndarray, method: str = "auto", seed: int = 0) -> tuple[np
 
 class MapIndex:
     """Puts new latent points on the stored 2-D map by k-nearest neighbours among the test-set
-    means (inverse-distance weighted). Instant, unlike UMAP.transform, which JIT-compiles."""
+    means (inverse-distance weighted). Instant, unlike UMAP.transform, which JIT-compiles.
 
-    k = 8                  # neighbours; the page's assets/place.js uses the same rule and numbers
+    Distances are exact sums of squares in float64 over the float32 means, the same sums the page does
+    (assets/place.js), so both pick the same neighbours; torch.cdist's matrix-product shortcut would
+    not (its rounding reorders near neighbours)."""
+
+    k = 8                  # neighbours; sent to the page with the atlas (ui/runtime.py)
     eps = 1e-6             # keeps the weight of an exact match finite
 
     def __init__(self, means: np.ndarray, xy: np.ndarray, method: str) -> None:
-        self.means = torch.from_numpy(np.ascontiguousarray(means, dtype=np.float32))
+        self.means = np.ascontiguousarray(means, dtype=np.float32)      # (N, D): what the page receives
+        self._means64 = self.means.astype(np.float64)
         self.xy = np.asarray(xy, dtype=np.float32)
         self.method = method
+
+    def neighbours(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(M, D) latent points -> the indices (M, k) of the k nearest test means, nearest first, and
+        their distances (M, k)."""
+        z = np.atleast_2d(np.asarray(z, dtype=np.float32)).astype(np.float64)
+        k = min(self.k, len(self.means))
+        d2 = np.stack([((self._means64 - row) ** 2).sum(1) for row in z])          # (M, N)
+        idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        idx = np.take_along_axis(idx, np.take_along_axis(d2, idx, 1).argsort(1, kind="stable"), 1)
+        return idx, np.sqrt(np.take_along_axis(d2, idx, 1))
 
     def place(self, z: np.ndarray) -> np.ndarray:
         """(M, D) latent points -> (M, 2) map coordinates."""
         z = np.atleast_2d(np.asarray(z, dtype=np.float32))
         if self.method == "plane":
             return z[:, :2].copy()
-        d = torch.cdist(torch.from_numpy(z), self.means)              # (M, N)
-        k = min(self.k, self.means.shape[0])
-        dist, idx = d.topk(k, largest=False)
-        w = 1.0 / (dist.numpy() + self.eps)
-        w /= w.sum(1, keepdims=True)
-        return (self.xy[idx.numpy()] * w[..., None]).sum(1)
+        idx, dist = self.neighbours(z)
+        w = 1.0 / (dist + self.eps)                                                   # (M, k)
+        xy = (self.xy[idx].astype(np.float64) * w[..., None]).sum(1) / w.sum(1, keepdims=True)
+        return xy.astype(np.float32)

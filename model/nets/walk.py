@@ -6,6 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+TRAVERSAL = (-3.0, 3.0, 9)       # a traversal sweeps one dimension from -3 to +3 in 9 steps (the page's strip)
+SLERP_MIN_NORM = 1e-8            # slerp falls back to lerp when an end is (nearly) the origin ...
+SLERP_MIN_ANGLE = 1e-4           # ... or the two ends are (nearly) parallel: the great circle is undefined
+
 
 def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Straight line: (1 - t) z0 + t z1. Midpoints fall inside the prior's shell (smaller |z|)."""
@@ -18,11 +22,11 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     follows the great circle, so |z| stays near the typical radius sqrt(D) of N(0, I)."""
     t = t.view(-1, 1)
     n0, n1 = z0.norm(), z1.norm()
-    if n0 < 1e-8 or n1 < 1e-8:
+    if n0 < SLERP_MIN_NORM or n1 < SLERP_MIN_NORM:
         return lerp(z0, z1, t.view(-1))
     cos = torch.clamp((z0 @ z1) / (n0 * n1), -1.0, 1.0)
     omega = torch.arccos(cos)
-    if omega.abs() < 1e-4:                         # nearly parallel: slerp -> lerp
+    if omega.abs() < SLERP_MIN_ANGLE:             # nearly parallel: slerp -> lerp
         return lerp(z0, z1, t.view(-1))
     so = torch.sin(omega)
     return (torch.sin((1 - t) * omega) / so) * z0 + (torch.sin(t * omega) / so) * z1
@@ -44,11 +48,10 @@ def sample_prior(n: int, dim: int, temperature: float = 1.0, seed: int = 0) -> t
     return temperature * torch.randn((n, dim), generator=gen)
 
 
-def traverse(z: torch.Tensor, dim: int, values: torch.Tensor) -> torch.Tensor:
-    """Copies of z with one coordinate swept over values: (len(values), D)."""
-    out = z.unsqueeze(0).repeat(len(values), 1)
-    out[:, dim] = values
-    return out
+def traversal_values() -> list[float]:
+    """The values one coordinate takes in a traversal (TRAVERSAL): what that dimension controls."""
+    lo, hi, steps = TRAVERSAL
+    return np.linspace(lo, hi, steps).tolist()
 
 
 def typical_radius(dim: int) -> float:

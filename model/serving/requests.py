@@ -14,9 +14,9 @@ from ..data import ImageError, preprocess_image
 from ..nets import limits as checks
 from ..nets.limits import MAX_AMOUNT, MAX_SAMPLES, MAX_STEPS, MAX_TEMPERATURE, SLIDER_LIMIT, ExplorerError
 from ..nets.losses import reconstruction_nll
-from ..nets.pictures import grid, png_data_url, strip, to_image, to_images, uint8_image
+from ..nets.pictures import grid, png_data_url, to_image, to_images, uint8_image
 from ..nets.posterior import DiagonalGaussian
-from ..nets.walk import add_attribute, interpolate, prior_draws, sample_prior, traverse, typical_radius
+from ..nets.walk import add_attribute, interpolate, prior_draws, sample_prior, typical_radius
 from ..nets.weights import directions
 from .registry import LoadedModel
 
@@ -117,14 +117,6 @@ def interpolate_images(m: LoadedModel, source_a, source_b, steps, method: str) -
             "norms": {method: path.norm(dim=1).tolist(),
                       other: interpolate(mu[0], mu[1], steps, other).norm(dim=1).tolist()},
             "radius": typical_radius(m.dim)}
-
-
-@torch.inference_mode()
-def traversal(m: LoadedModel, z, dim, n: int = 9) -> Image.Image:
-    """Decode z with one dimension swept from -3 to +3: what that dimension controls."""
-    zt = torch.from_numpy(latent_vector(m, z))
-    d = checks.whole_number(dim, 0, m.dim - 1, "dimension")
-    return strip(to_images(m.vae.decode(traverse(zt, d, torch.linspace(-3, 3, n))), 112), gap=2)
 
 
 @torch.inference_mode()

@@ -1,0 +1,135 @@
+"""The in-page runtime: what every panel that decodes, encodes or places z in the browser declares.
+
+The page runs the decoder and the encoder itself (ONNX Runtime Web on WebAssembly, vendored under
+assets/vendor) and places points on the map by the server's rule; the server hands it the model files,
+the atlas, the rules' numbers, and answers its fallbacks when WebAssembly cannot run. A panel builds
+its gr.HTML with `PageRuntime.html(...)`: the `head` scripts (Gradio loads each once, before any
+js_on_load) and the server functions come with it, so no panel relies on another having loaded them.
+
+    assets/page.js     page state, measurement counters and the vae:* events (the list of them)
+    assets/bridge.js   the one place that reads Gradio's DOM and Plotly's private layout
+    assets/runtime.js  ONNX Runtime Web: sessions, decode, encode, the server fallback, timeouts
+    assets/paint.js    pixels onto canvases        assets/latent.js  lerp, slerp, traversal rows
+    assets/place.js    where z lands on the map (k nearest means)
+
+Rules both sides apply are numbers owned by Python (`page_rules`, the atlas's k and eps) and sent with
+each model; tests/test_parity.py checks that the page and Python agree.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+
+import gradio as gr
+import numpy as np
+import torch
+
+from model.nets.limits import ExplorerError
+from model.nets.onnx import cached_decoder, cached_encoder
+from model.nets.pictures import to_uint8
+from model.nets.walk import SLERP_MIN_ANGLE, SLERP_MIN_NORM, TRAVERSAL
+from model.serving import requests as ex
+from model.serving.registry import ModelRegistry
+
+from .charts import PALETTE
+from .server import ASSETS, bind
+
+MODULES = ("page.js", "bridge.js", "runtime.js", "paint.js", "latent.js", "place.js")   # in load order
+ORT_URL = f"/gradio_api/file={ASSETS / 'vendor' / 'onnxruntime-web'}/"
+MAX_DECODE = 64                  # z per fallback request (a frame needs 10: z and its traversal)
+LOAD_TIMEOUT_S = 30              # a runtime or model file that has not loaded by then will not: say so
+
+
+def asset_url(name: str) -> str:
+    return f"/gradio_api/file={ASSETS / name}"
+
+
+HEAD = "".join(f"<script src='{asset_url(name)}'></script>" for name in MODULES)
+
+
+def page_rules() -> dict:
+    """The numbers of the rules the page applies as Python does (model.nets.walk; the map's palette)."""
+    lo, hi, steps = TRAVERSAL
+    return {"traversal": {"lo": lo, "hi": hi, "steps": steps},
+            "slerp": {"min_norm": SLERP_MIN_NORM, "min_angle": SLERP_MIN_ANGLE},
+            "palette": list(PALETTE), "ort": ORT_URL, "load_timeout_s": LOAD_TIMEOUT_S}
+
+
+def _b64(arr: np.ndarray) -> str:
+    """float32 little-endian bytes, base64: what the page reads into a Float32Array."""
+    return base64.b64encode(np.ascontiguousarray(arr, dtype="<f4").tobytes()).decode("ascii")
+
+
+class PageRuntime:
+    """The server functions behind the in-page runtime, one set for every panel that uses it."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+
+    def decoder_url(self, model: str) -> str:
+        """Where the page fetches the model's decoder (ONNX), exported on first use (0.1-0.3 s)."""
+        m = self.registry.get(model)
+        return f"/gradio_api/file={cached_decoder(m.path, m.vae)}"
+
+    def encoder_url(self, model: str) -> str:
+        """Where the page fetches the model's encoder (ONNX), exported on first use beside the decoder."""
+        m = self.registry.get(model)
+        return f"/gradio_api/file={cached_encoder(m.path, m.vae)}"
+
+    def atlas_means(self, model: str) -> dict:
+        """The test set's means and map positions, for placing z in the page by the server's own rule
+        (model.nets.placement.MapIndex: k nearest means, inverse-distance weighted), with its k and eps."""
+        m = self.registry.get(model)
+        index = m.map_index
+        out = {"method": index.method, "k": index.k, "eps": index.eps, "n": len(index.xy)}
+        out |= {"dim": int(index.means.shape[1]), "means": _b64(index.means)}         # also the nearest class
+        if index.method != "plane":
+            out |= {"xy": _b64(index.xy)}
+        labels = np.asarray(m.atlas["labels"]).clip(0, 255).astype(np.uint8)            # the decoded image's text
+        return out | {"labels": base64.b64encode(labels.tobytes()).decode("ascii"), "classes": m.class_names}
+
+    def decode_pixels(self, args) -> dict:
+        """The page's fallback decoder: [model, z vectors] -> uint8 pixels (N, C, H, W), base64."""
+        if not isinstance(args, (list, tuple)) or len(args) != 2:
+            raise ExplorerError("send [model, [z, ...]]")
+        model, zs = args
+        m = self.registry.get(model)
+        if not isinstance(zs, list) or not 1 <= len(zs) <= MAX_DECODE:
+            raise ExplorerError(f"send 1 to {MAX_DECODE} latent vectors")
+        z = torch.from_numpy(np.stack([ex.latent_vector(m, v) for v in zs]))
+        with torch.inference_mode():
+            x = to_uint8(m.vae.decode(z)).numpy()
+        return {"shape": list(x.shape), "data": base64.b64encode(x.tobytes()).decode("ascii")}
+
+    @torch.inference_mode()
+    def encode_pixels(self, args) -> dict:
+        """The fallback encoder: [model, base64 uint8 pixels (C, H, W)] -> {mu, logvar (None: no σ)}."""
+        if not isinstance(args, (list, tuple)) or len(args) != 2 or not isinstance(args[1], str):
+            raise ExplorerError("send [model, base64 pixels]")
+        model, data = args
+        m = self.registry.get(model)
+        c = m.config
+        shape = (1, c.channels, c.image_size, c.image_size)
+        n = int(np.prod(shape))
+        if len(data) > 4 * (n + 2) // 3 + 4:                # checked before decoding anything
+            raise ExplorerError(f"the drawing has more than the {n} pixels this model takes")
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ExplorerError("the drawing's pixels are not base64") from None
+        if len(raw) != n:
+            raise ExplorerError(f"the drawing has {len(raw)} pixels; this model takes {n}")
+        x = torch.from_numpy(np.frombuffer(raw, dtype=np.uint8).reshape(shape).astype(np.float32) / 255)
+        mu, logvar = m.vae.encode(x)
+        return {"mu": mu[0].tolist(), "logvar": None if logvar is None else logvar[0].tolist()}
+
+    def functions(self) -> list:
+        """Every server function the runtime may call, bound to this registry."""
+        return [bind(fn, self) for fn in (PageRuntime.decoder_url, PageRuntime.encoder_url, PageRuntime.atlas_means,
+                                          PageRuntime.decode_pixels, PageRuntime.encode_pixels)]
+
+    def html(self, value, template: str, script: str, elem_id: str, extra_functions=(), head: str = "") -> gr.HTML:
+        """A gr.HTML that runs assets/`script` with the runtime loaded before it and its server functions."""
+        return gr.HTML(value, html_template=template, elem_id=elem_id, js_on_load=(ASSETS / script).read_text(),
+                       head=HEAD + head, server_functions=self.functions() + list(extra_functions),
+                       apply_default_css=False)
