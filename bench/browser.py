@@ -149,7 +149,8 @@ def main(argv=None) -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-browser-"))
     pa, pb = free_port(), free_port()
-    ours = Server(app_cmd(pa, a.weights), pa, env={"GRADIO_TEMP_DIR": str(tmp / "app"), "VAE_CACHE_DIR": str(tmp / "c")},
+    ours = Server(app_cmd(pa, a.weights), pa,
+                  env={"GRADIO_TEMP_DIR": str(tmp / "app"), "VAE_CACHE_DIR": str(tmp / "c")},
                   log=str(tmp / "app.log"))
     bare = Server(bare_cmd(pb), pb, env={"GRADIO_TEMP_DIR": str(tmp / "bare")}, log=str(tmp / "bare.log"))
     res, heap = {}, None
@@ -193,7 +194,8 @@ def report(res: dict, heap, a) -> None:
          "yes" if reqs["wasm"] == 0 else "**no**"])
     first = {k: sorted(res[k]["first"])[len(res[k]["first"]) // 2] for k in res}
     row(["page load to first decoded image (median of 2)", ms(first["wasm"]), ms(first["server"]),
-         ms(first["bare"]) + " (load event)", ratio(first["wasm"], first["server"]) + " of the server path", "report", "-"])
+         ms(first["bare"]) + " (load event)", ratio(first["wasm"], first["server"]) + " of the server path",
+         "report", "-"])
     if heap:
         (w0, w1), (b0, b1) = heap["wasm"], heap["bare"]
         row([f"JS heap before / after a {a.heap:.0f} s drag (after a 20 s warm-up)", f"{w0:.1f} / {w1:.1f} MB "

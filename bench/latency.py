@@ -45,7 +45,8 @@ def main(argv=None) -> int:
         ex = [handle_file(str(e)) for e in EXAMPLES]
         m = a.model
         modes = {"download": str(tmp / "client"), "no download": False}
-        clients = {mode: (Client(ours.url, verbose=False, download_files=d), Client(bare.url, verbose=False, download_files=d))
+        clients = {mode: (Client(ours.url, verbose=False, download_files=d),
+                          Client(bare.url, verbose=False, download_files=d))
                    for mode, d in modes.items()}
         dim = len(clients["download"][0].predict(0, m, api_name="/pick")[0])
 
@@ -63,7 +64,8 @@ def main(argv=None) -> int:
                 "info: bare /echo (JSON)": lambda: cb.predict(z(), api_name="/echo"),
                 "info: bare /noop_upload": lambda: cb.predict(rng.choice(ex), m, api_name="/noop_upload"),
                 "info: bare /noop_gallery (16)": lambda: cb.predict(16, api_name="/noop_gallery"),
-                "info: bare /noop_frames (16 + GIF)": lambda: cb.predict(*rng.sample(ex, 2), 16, api_name="/noop_frames"),
+                "info: bare /noop_frames (16 + GIF)":
+                    lambda: cb.predict(*rng.sample(ex, 2), 16, api_name="/noop_frames"),
             }
         calls = {(mode, k): f for mode in modes for k, f in calls_for(*clients[mode]).items()}
         times: dict[tuple, list[float]] = {k: [] for k in calls}
@@ -102,7 +104,8 @@ def report(mode: str, times: dict[str, list[float]], a) -> None:
         row([k, ms(pct(times[k], 50)), ms(pct(times[k], 95)), ms(floor50), ms(floor95),
              ratio(pct(times[k], 50), floor50), ratio(pct(times[k], 95), floor95), "-", "-"])
     print("\nOurs against the bare app returning the same output shape (p50 ratio): " + ", ".join(
-        f"{k} {ratio(pct(times[k], 50), pct(times[f], 50))} of {f.replace('info: ', '')}" for k, f in SAME_SHAPE.items()))
+        f"{k} {ratio(pct(times[k], 50), pct(times[f], 50))} of {f.replace('info: ', '')}"
+        for k, f in SAME_SHAPE.items()))
 
 
 if __name__ == "__main__":

@@ -170,7 +170,8 @@ def main(argv=None) -> int:
     row(["latency p99 (all endpoints)", ms(pct(all_o, 99)), ms(pct(all_b, 99)), ratio(pct(all_o, 99), pct(all_b, 99)),
          "report", "-"])
     for name, _ in MIX:
-        row([f"  {name} p50 / p99 (n={len(o['lat'][name])})", f"{ms(pct(o['lat'][name], 50))} / {ms(pct(o['lat'][name], 99))}",
+        lat = o["lat"][name]
+        row([f"  {name} p50 / p99 (n={len(lat)})", f"{ms(pct(lat, 50))} / {ms(pct(lat, 99))}",
              f"{ms(pct(b['lat'][name], 50))} / {ms(pct(b['lat'][name], 99))}",
              ratio(pct(o["lat"][name], 99), pct(b["lat"][name], 99)) + " (p99)", "report", "-"])
     g = o["rss"][-1] - o["rss"][0]

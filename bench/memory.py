@@ -125,7 +125,8 @@ def main(argv=None) -> int:
          f"{end['ours'] / end['bare']:.2f}x", "report", "-"])
     row(["RSS growth", f"{g_o:+.0f} MB", f"{g_b:+.0f} MB", f"{g_o - g_b:+.0f} MB more than the floor",
          f"< {TARGET_MB:.0f} MB", "yes" if g_o < TARGET_MB else "**no**"])
-    row(["errors", stats["ours"]["errors"], stats["bare"]["errors"], "-", "0", "yes" if not stats["ours"]["errors"] else "**no**"])
+    row(["errors", stats["ours"]["errors"], stats["bare"]["errors"], "-", "0",
+         "yes" if not stats["ours"]["errors"] else "**no**"])
     for label, f in (("files in Gradio cache / our temp folder, after start", start_files),
                      (f"... after {a.requests} requests", end_files),
                      ("... after a graceful shutdown (SIGINT)", after_files)):
@@ -135,7 +136,8 @@ def main(argv=None) -> int:
          "yes" if left["ours"] <= 0 else "**no**"])
     print("\n(After start, the cache holds the page's own images: initial decoded image, test-set gallery, "
           "examples. During a run Gradio deletes request files older than an hour every 10 minutes "
-          "(delete_cache=(600, 3600)); at Ctrl-C app.py removes its private cache folder (ui/server.py private_cache). The bare app sets no delete_cache, "
+          "(delete_cache=(600, 3600)); at Ctrl-C app.py removes its private cache folder (ui/server.py "
+          "private_cache). The bare app sets no delete_cache, "
           "so its request files stay.)")
     print(f"\nRSS every 100 requests (MB): ours {stats['ours']['rss']}, bare {stats['bare']['rss']}; "
           f"exit codes after SIGINT: {codes}")

@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     for api_name in ("/pil", "/path"):
         errors = []
 
-        def worker():
+        def worker(api_name=api_name, errors=errors):       # this round's endpoint and list, bound now
             c = Client(demo.local_url, verbose=False)
             for _ in range(a.requests):
                 try:

@@ -37,7 +37,8 @@ def open_pad(browser, url: str, block_wasm: bool):
     page.bring_to_front()                                      # a page in the background gets no animation frames
     want = "server" if block_wasm else "wasm"
     try:
-        page.wait_for_function(f"() => window.VAE && VAE.sketch && VAE.sketch.backend === '{want}' && VAE.sketch.encodes > 0")
+        page.wait_for_function(
+            f"() => window.VAE && VAE.sketch && VAE.sketch.backend === '{want}' && VAE.sketch.encodes > 0")
     except Exception:
         print("pad not ready:", page.evaluate("""() => JSON.stringify([window.VAE && VAE.sketch && [VAE.sketch.backend,
             VAE.sketch.encodes], (document.querySelector('#sketch .vae-sketch-status') || {}).textContent,
@@ -54,7 +55,8 @@ def stroke(page, rep: int, moves: int = 60) -> tuple[list[float], float, int]:
     page.wait_for_timeout(300)
     box = page.locator("#sketch .vae-sketch-pad").bounding_box()
     cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["width"] * (0.2 + 0.02 * (rep % 5))
-    seen, n0, sent = page.evaluate("VAE.sketch.latencies.length"), page.evaluate("VAE.sketch.encodes"), len(page.requests)
+    seen, n0 = page.evaluate("VAE.sketch.latencies.length"), page.evaluate("VAE.sketch.encodes")
+    sent = len(page.requests)
     t0 = page.evaluate("performance.now()")
     page.mouse.move(cx + r, cy)
     page.mouse.down()
@@ -100,9 +102,13 @@ def main() -> None:
         ours, ours_rate, ours_req, fb, fb_rate, fb_req, served = [], [], 0, [], [], 0, []
         for rep in range(a.reps):
             lat, rate, req = stroke(page, rep)
-            ours += lat; ours_rate.append(rate); ours_req += req
+            ours += lat
+            ours_rate.append(rate)
+            ours_req += req
             lat, rate, req = stroke(fallback, rep)
-            fb += lat; fb_rate.append(rate); fb_req += req
+            fb += lat
+            fb_rate.append(rate)
+            fb_req += req
             png = drawn_png(page, tmp / f"drawn-{rep}.png")
             for _ in range(a.calls):
                 t0 = time.perf_counter()
@@ -113,7 +119,8 @@ def main() -> None:
            ["figure", "page (WebAssembly)", "page, server path", "server /encode round trip"])
     row(["p50 / p95", f"{pct(ours, 50):.1f} / {pct(ours, 95):.1f} ms", f"{pct(fb, 50):.1f} / {pct(fb, 95):.1f} ms",
          f"{pct(served, 50):.1f} / {pct(served, 95):.1f} ms"])
-    row(["ratio of p50 to /encode", ratio(pct(ours, 50), pct(served, 50)), ratio(pct(fb, 50), pct(served, 50)), "1.00x"])
+    row(["ratio of p50 to /encode", ratio(pct(ours, 50), pct(served, 50)), ratio(pct(fb, 50), pct(served, 50)),
+         "1.00x"])
     row(["encodings per pointer move", f"{len(ours) / (60 * a.reps):.2f}", f"{len(fb) / (60 * a.reps):.2f}", "-"])
     row(["encodings per second while drawing (median; the input comes at that rate)", f"{pct(ours_rate, 50):.1f}",
          f"{pct(fb_rate, 50):.1f}", "-"])

@@ -63,7 +63,8 @@ def main(argv=None) -> int:
     header(f"Start-up, process start to first HTTP 200 on /, median of {a.reps} alternating launches",
            ["figure", "ours", "floor (bare Gradio + torch)", "ratio", "target", "met?"])
     row(["start-up to first 200", f"{ours:.2f} s", f"{bare:.2f} s", f"{r:.2f}x", f"<= {TARGET}x", met(r, TARGET)])
-    print(f"\nall launches (s): ours {[round(t, 2) for t in times['ours']]}, bare {[round(t, 2) for t in times['bare']]}")
+    rounded = {k: [round(t, 2) for t in v] for k, v in times.items()}
+    print(f"\nall launches (s): ours {rounded['ours']}, bare {rounded['bare']}")
 
     res = subprocess.run([sys.executable, "-c", PHASES, str(ROOT), a.weights], capture_output=True, text=True,
                          cwd=ROOT, env={**os.environ, "GRADIO_TEMP_DIR": str(tmp / "phases")})

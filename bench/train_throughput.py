@@ -78,7 +78,8 @@ class Ours:
         self.model = ConvVAE(cfg)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.args.lr)
         spe = len(train_x) // BATCH
-        self.total, self.lr_warm, self.kl_warm = steps_total, int(self.args.lr_warmup * spe), int(self.args.kl_warmup * spe)
+        self.total = steps_total
+        self.lr_warm, self.kl_warm = int(self.args.lr_warmup * spe), int(self.args.kl_warmup * spe)
         self.gen = torch.Generator().manual_seed(seed)
         self.step_i = 0
 
@@ -212,7 +213,8 @@ def main(argv=None) -> int:
          f"{models['ours'].n_params() / models['anchor'].n_params():.2f}x", "-", "-"])
     row(["training images/s", f"{ips['ours']:.0f}", f"{ips['anchor']:.0f}", f"{ips['ours'] / ips['anchor']:.2f}x",
          "report", "-"])
-    row(["training FLOPs per image (forward + backward)", f"{flops['ours'] / 1e6:.1f} M", f"{flops['anchor'] / 1e6:.1f} M",
+    row(["training FLOPs per image (forward + backward)", f"{flops['ours'] / 1e6:.1f} M",
+         f"{flops['anchor'] / 1e6:.1f} M",
          f"{flops['ours'] / flops['anchor']:.1f}x", "-", "-"])
     row(["achieved GFLOP/s (FLOPs x images/s)", f"{flops['ours'] * ips['ours'] / 1e9:.1f}",
          f"{flops['anchor'] * ips['anchor'] / 1e9:.1f}",

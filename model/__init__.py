@@ -1,9 +1,19 @@
-"""VAE Latent Explorer's model package: the ConvVAE and everything that is not UI.
+"""VAE Latent Explorer's model package: the ConvVAE and everything that is not UI, grouped by job. Each
+sub-package imports only from those listed before it:
+
+    nets/       the networks, their maths and their files (config, VAE, posterior, losses, walks, weights)
+    data/       data sets (Fashion-MNIST, digits, folders, emoji, faces) and checks of uploaded images
+    analysis/   measures of trained models (sharpness, sample distances, attribute directions, MIG)
+    training/   the training loop, checkpoints, evaluation, the lab
+    serving/    the models a server offers and the requests it answers
+
+`python -m model <command>` runs every command (cli.py lists them). The public API:
 
     from model import load_vae
     vae = load_vae("weights/fashion-mnist")
     mu, logvar = vae.encode(x); z = vae.reparameterize(mu, logvar); x_hat = vae.decode(z)
 """
+
 from .nets.config import VAEConfig
 from .nets.vae import ConvVAE
 from .nets.weights import WeightsError, load_vae, save_pretrained

@@ -88,8 +88,8 @@ def test_sample_returns_n_images_and_the_same_seed_gives_the_same_pixels(client,
     assert len(a) == len(b) == len(c) == 5
     pa, pb, pc = ([pixels(p) for p in x] for x in (a, b, c))
     assert all(x.shape == (280, 280) for x in pa)
-    assert all(np.array_equal(x, y) for x, y in zip(pa, pb))
-    assert not any(np.array_equal(x, y) for x, y in zip(pa, pc))
+    assert all(np.array_equal(x, y) for x, y in zip(pa, pb, strict=True))
+    assert not any(np.array_equal(x, y) for x, y in zip(pa, pc, strict=True))
     want, _ = ex.sample(m, 5, 1.0, 11)
     assert np.array_equal(pa[3], np.asarray(want[3], dtype=np.int16))
     zero = gallery_paths(client.predict(n=2, temperature=0.0, seed=3, model=MODEL, api_name="/sample"))

@@ -188,7 +188,7 @@ def test_list_folder_classes_are_first_sub_folders(image_folder):
     files, labels, classes = list_folder(image_folder)
     assert classes == ("cats", "dogs", "zebras")
     assert len(files) == 3 * 8 + 1                              # the .txt is not an image file
-    for f, lab in zip(files, labels):
+    for f, lab in zip(files, labels, strict=True):
         assert f.relative_to(image_folder).parts[0] == classes[lab]
 
 

@@ -146,7 +146,7 @@ def test_sample_same_seed_same_images_other_seed_other_images(m):
     b, zb = ex.sample(m, 6, 1.0, 7)
     c, zc = ex.sample(m, 6, 1.0, 8)
     assert len(a) == 6 and za.shape == (6, m.dim)
-    assert all(np.array_equal(px(x), px(y)) for x, y in zip(a, b))
+    assert all(np.array_equal(px(x), px(y)) for x, y in zip(a, b, strict=True))
     assert np.array_equal(za, zb) and not np.array_equal(za, zc)
     assert not np.array_equal(px(a[0]), px(c[0]))
     assert len({px(x).tobytes() for x in a}) > 1                   # six draws, not one image six times

@@ -50,7 +50,7 @@ def test_save_load_gives_identical_outputs_and_config(folder):
     assert not loaded.training, "load_vae returns the model in eval mode"
     assert loaded.config == CFG
     assert json.loads((folder / "config.json").read_text())["latent_dim"] == 6
-    for a, b in zip(outputs(original), outputs(loaded)):
+    for a, b in zip(outputs(original), outputs(loaded), strict=True):
         assert torch.equal(a, b)
     assert sorted(os.listdir(folder)) == ["config.json", "model.safetensors"]      # no temp files
 
@@ -62,13 +62,13 @@ def test_half_round_trip_is_float32_close_and_stable(tmp_path):
     assert all(t.dtype == torch.float16 for t in stored.values())
     a = load_vae(tmp_path / "h")
     assert all(p.dtype == torch.float32 for p in a.parameters())
-    for x, y in zip(outputs(original), outputs(a)):
+    for x, y in zip(outputs(original), outputs(a), strict=True):
         assert torch.allclose(x, y, atol=0.05, rtol=0.02)           # fp16 rounding only
     # reload twice: identical; save the reloaded model half again: still identical
     b = load_vae(tmp_path / "h")
     save_pretrained(b, tmp_path / "h2", half=True)
     c = load_vae(tmp_path / "h2")
-    for x, y, w in zip(outputs(a), outputs(b), outputs(c)):
+    for x, y, w in zip(outputs(a), outputs(b), outputs(c), strict=True):
         assert torch.equal(x, y) and torch.equal(x, w)
 
 
@@ -79,7 +79,7 @@ def test_colour_64px_config_round_trips(tmp_path):
     save_pretrained(vae, tmp_path / "c")
     loaded = load_vae(tmp_path / "c")
     assert loaded.config == cfg
-    for a, b in zip(outputs(vae), outputs(loaded)):
+    for a, b in zip(outputs(vae), outputs(loaded), strict=True):
         assert torch.equal(a, b)
 
 
@@ -248,7 +248,7 @@ def test_failed_save_pretrained_keeps_previous_weights(folder, monkeypatch):
         save_pretrained(make_vae(seed=9), folder)
     monkeypatch.undo()
     assert {n: (folder / n).read_bytes() for n in os.listdir(folder)} == before
-    for a, b in zip(outputs(make_vae()), outputs(load_vae(folder))):
+    for a, b in zip(outputs(make_vae()), outputs(load_vae(folder)), strict=True):
         assert torch.equal(a, b)
 
 
@@ -256,5 +256,5 @@ def test_shipped_style_folder_copies_load(folder, tmp_path):
     """A copied folder (what a user gets from git) loads from any path."""
     dst = tmp_path / "elsewhere" / "model"
     shutil.copytree(folder, dst)
-    for a, b in zip(outputs(load_vae(folder)), outputs(load_vae(str(dst)))):
+    for a, b in zip(outputs(load_vae(folder)), outputs(load_vae(str(dst))), strict=True):
         assert torch.equal(a, b)

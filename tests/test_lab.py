@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -232,8 +233,8 @@ def test_the_beta_sweep_trades_rate_for_distortion_monotonically():
     vae = sorted((r for r in sweep["runs"] if r["kind"] == "vae"), key=lambda r: r["beta"])
     assert [r["beta"] for r in vae] == [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
     kl, recon = [r["kl"] for r in vae], [r["recon"] for r in vae]
-    assert all(a > b for a, b in zip(kl, kl[1:])), kl                # KL falls as beta grows
-    assert all(a < b for a, b in zip(recon, recon[1:])), recon       # reconstruction rises
+    assert all(a > b for a, b in pairwise(kl)), kl                # KL falls as beta grows
+    assert all(a < b for a, b in pairwise(recon)), recon       # reconstruction rises
     ae = [r for r in sweep["runs"] if r["kind"] == "ae"]
     assert ae and ae[0]["kl"] is None and ae[0]["recon"] < recon[0]  # no KL at all: the lowest distortion
     beta1 = next(r for r in vae if r["beta"] == 1.0)

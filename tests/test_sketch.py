@@ -2,6 +2,7 @@
 decoder's), for every kind of bottleneck (a VAE's mu and logvar; an autoencoder's or a VQ-VAE's mu
 alone), and the page's fallback encoder, which must refuse anything but the model's own pixels."""
 import base64
+from itertools import pairwise
 
 import numpy as np
 import onnx
@@ -18,7 +19,7 @@ from model.serving import requests as ex
 def run_encoder(path, x: np.ndarray) -> dict:
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    return dict(zip(names, session.run(None, {"image": x})))
+    return dict(zip(names, session.run(None, {"image": x}), strict=True))
 
 
 def images(m, n: int, seed: int = 0) -> np.ndarray:
@@ -175,7 +176,7 @@ def draw(page, points=STROKE, steps: int = 6) -> None:
     xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
     page.mouse.move(*xy[0])
     page.mouse.down()
-    for (x0, y0), (x1, y1) in zip(xy, xy[1:]):
+    for (x0, y0), (x1, y1) in pairwise(xy):
         for i in range(1, steps + 1):
             page.mouse.move(x0 + (x1 - x0) * i / steps, y0 + (y1 - y0) * i / steps)
     page.mouse.up()

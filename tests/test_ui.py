@@ -4,6 +4,7 @@ import base64
 import os
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import gradio as gr
@@ -104,7 +105,7 @@ def test_the_fallback_decoder_is_the_servers_decode(registry, runtime):
     r = runtime.decode_pixels([m.name, zs])
     assert r["shape"] == [2, 1, 28, 28]
     pixels = np.frombuffer(base64.b64decode(r["data"]), dtype=np.uint8).reshape(r["shape"])
-    for z, p in zip(zs, pixels):
+    for z, p in zip(zs, pixels, strict=True):
         assert np.array_equal(px(ex.decode(m, z))[::10, ::10], p[0])   # the /decode image, 10x upscaled
     for bad, message in (([m.name, []], "send 1 to 64"), ([m.name, [[0.0] * 3]], "z has 3 values"),
                          (["../etc", zs], "unknown model"), ("nope", "send \\[model")):
@@ -150,7 +151,7 @@ def test_a_wide_model_shows_its_top_kl_dimensions_and_keeps_the_others(wide_weig
     panel = built(registry)[0]
     dims = m.dims_by_kl(MAX_SLIDERS)
     assert len(dims) == MAX_SLIDERS == len(set(dims))
-    assert all(m.kl_per_dim[a] >= m.kl_per_dim[b] for a, b in zip(dims, dims[1:]))     # largest KL first
+    assert all(m.kl_per_dim[a] >= m.kl_per_dim[b] for a, b in pairwise(dims))     # largest KL first
     hidden = sorted(set(range(m.dim)) - set(dims))
     assert min(m.kl_per_dim[dims]) >= max(m.kl_per_dim[hidden])      # the shown ones carry the most KL
     note = text.sliders_note(m, len(dims))

@@ -40,5 +40,6 @@ class AboutPanel:
         self.plot = gr.Plot(history_plot(default), label="training curves")
         note, fig = self.factors(default)
         self.factors_note = gr.Markdown(note, visible=bool(note), elem_id="factors-note")
-        self.factors_plot = gr.Plot(fig, visible=fig is not None, label="what each dimension learned", elem_id="factors")
+        self.factors_plot = gr.Plot(fig, visible=fig is not None, label="what each dimension learned",
+                                    elem_id="factors")
         self.refresh_outputs = [self.about, self.plot, self.factors_note, self.factors_plot]

@@ -159,7 +159,8 @@ def rate_distortion_figure(sweep: dict, others: list[tuple[str, float, float]] =
     for r in ae:
         label = f"autoencoder ({r['shipped_as']}): rate → ∞" if r.get("shipped_as") else "autoencoder: rate → ∞"
         fig.add_trace(go.Scatter(x=[r_max], y=[r["recon"]], mode="markers+text", text=[label],
-                                 textposition="top left", marker=dict(symbol="triangle-right", size=12, color="#dc2626"),
+                                 textposition="top left",
+                                 marker=dict(symbol="triangle-right", size=12, color="#dc2626"),
                                  name="autoencoder (no KL)", hovertemplate="distortion %{y:.1f} nats<extra></extra>"))
     for name, rate, dist in others:
         fig.add_trace(go.Scatter(x=[rate], y=[dist], mode="markers+text", text=[name], textposition="bottom right",

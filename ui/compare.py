@@ -20,8 +20,8 @@ from model.serving.registry import ModelRegistry
 from . import text
 from .charts import clouds_figure, organise_figure, rate_distortion_figure
 from .interpolate import example_pairs, test_pair_files
-from .runtime import HEAD
-from .server import ASSETS, PLOTLY_JS, image_file, upload_path, user_errors
+from .runtime import HEAD, PLOTLY_HEAD
+from .server import ASSETS, image_file, upload_path, user_errors
 
 DEFAULT_MODELS = ("fashion-mnist-2d-ae", "fashion-mnist-2d-vae", "fashion-mnist-2d-beta4")
 INTERPOLATION_STEPS = 8
@@ -58,7 +58,7 @@ class ComparePanel:
         seed = checks.seed(seed)
         encodings = cmp.reconstructions(models, upload_path(image), seed)
         out = {"seed": seed, "models": {}}
-        for m, e in zip(models, encodings):
+        for m, e in zip(models, encodings, strict=True):
             out["models"][m.name] = {
                 "kind": m.kind, "latent_dim": m.dim, "recon_nats": e["recon"], "kl_nats": e["kl"],
                 "reconstruction": png_data_url(e["recon_image"]),
@@ -74,7 +74,7 @@ class ComparePanel:
         encodings = cmp.reconstructions(models, a, seed)
         recon = [(image_file(encodings[0]["input_image"]), "the image (as the first model sees it)")]
         recon += [(image_file(e["recon_image"]), f"{m.name}: recon {e['recon']:.1f} · {kl_text(e['kl'])} nats")
-                  for m, e in zip(models, encodings)]
+                  for m, e in zip(models, encodings, strict=True)]
         samples = [(image_file(cmp.draws(m, seed)), self.sample_caption(m)) for m in models]
         walks = None if b is None else image_file(grid([self.walk_strip(m, a, b) for m in models], cols=1))
         zoom = strip([centre_crop(e["recon_image"] if i else e["input_image"])   # the ones shown above
@@ -110,7 +110,7 @@ class ComparePanel:
     def numbers(self, models, encodings) -> list[list]:
         """One row per model: this image's ELBO terms, then the blur and sample-distance measures."""
         rows = []
-        for m, e in zip(models, encodings):
+        for m, e in zip(models, encodings, strict=True):
             d = cmp.measures(m)
             rows.append([m.name, ex.KIND_NAMES[m.kind], e["recon"], "none" if e["kl"] is None else e["kl"],
                          d["sharp_recon"], d["sharp_samples"],
@@ -153,7 +153,8 @@ class ComparePanel:
             elem_id="compare-numbers")
         recon = gr.Gallery(label="the image, then each model's reconstruction", columns=5, height=240,
                            object_fit="contain", allow_preview=False, format="png", elem_id="compare-recon")
-        zoom = gr.Image(label="zoomed: the centre of the image, then of each reconstruction (the blur)", type="filepath",
+        zoom = gr.Image(label="zoomed: the centre of the image, then of each reconstruction (the blur)",
+                        type="filepath",
                         interactive=False, height=150, elem_id="compare-zoom")
         samples = gr.Gallery(label="samples: the same seed, decoded by each model (in the order picked)", columns=4,
                              height=300, object_fit="contain", allow_preview=False, format="png",
@@ -163,7 +164,7 @@ class ComparePanel:
         clouds = gr.Plot(label="posterior clouds (2-D models)", elem_id="compare-clouds")
         organise = gr.HTML({"message": "Press Compare: the 2-D lab models' maps during training appear here."},
                            html_template=ANIMATION_TEMPLATE, js_on_load=(ASSETS / "animate.js").read_text(),
-                           head=HEAD + f"<script src='/gradio_api/file={PLOTLY_JS}'></script>", elem_id="compare-organise",
+                           head=HEAD + PLOTLY_HEAD, elem_id="compare-organise",
                            apply_default_css=False)
         sweep = self.registry.lab_sweep()
         if sweep:

@@ -103,8 +103,8 @@ class EncodePanel:
         self.refresh_outputs = [gallery]
 
         # uploads reach the handler as Gradio's file data (preprocess=False, see server.upload_path)
-        self.upload.change(self.on_upload, [self.upload, model_dd],
-                           [self.recon, self.info, self.model_input, self.plot, self.stats, self.explore.map, self.state],
+        shown = [self.recon, self.info, self.model_input, self.plot, self.stats, self.explore.map, self.state]
+        self.upload.change(self.on_upload, [self.upload, model_dd], shown,
                            api_visibility="private", preprocess=False)
         gallery.select(selected_image, gallery, self.upload, api_visibility="private")
         resample_btn.click(next_seed, resample_seed, resample_seed, api_visibility="private").then(

@@ -19,8 +19,8 @@ from model.serving import requests as ex
 from model.serving.registry import LoadedModel, ModelRegistry
 
 from . import text
-from .runtime import PageRuntime, page_rules
-from .server import PLOTLY_JS, bind, user_errors
+from .runtime import PLOTLY_HEAD, PageRuntime, page_rules
+from .server import bind, user_errors
 
 MAX_SLIDERS = 32                 # sliders built; a larger model shows its 32 dimensions with the most KL
 MAX_ATTRIBUTES = 10              # attribute sliders built (model.attributes): z + amount * v, live in the page
@@ -80,7 +80,8 @@ class ExplorePanel:
         note = text.attributes_note(list(found))
         ups = [*(gr.update(visible=True, value=0, label=n, info=info) for n, info in found.items()),
                *(gr.update(visible=False, value=0) for _ in range(MAX_ATTRIBUTES - len(found)))]
-        return {self.attr_note: gr.update(value=note, visible=bool(note)), **dict(zip(self.attr_sliders, ups, strict=True))}
+        return {self.attr_note: gr.update(value=note, visible=bool(note)),
+                **dict(zip(self.attr_sliders, ups, strict=True))}
 
     @user_errors
     def set_z(self, model: str, z, **markers) -> dict:
@@ -108,7 +109,8 @@ class ExplorePanel:
         m = self.registry.get(model)
         note = text.sliders_note(m, len(m.dims_by_kl(MAX_SLIDERS)))
         return {**self.set_z(model, [0.0] * m.dim, upload=None), **self.attribute_updates(m),
-                self.trav_dim: gr.update(maximum=m.dim - 1, value=0), self.note: gr.update(value=note, visible=bool(note))}
+                self.trav_dim: gr.update(maximum=m.dim - 1, value=0),
+                self.note: gr.update(value=note, visible=bool(note))}
 
     # ------------------------------------------------------------ the page's server functions
     def map_points(self, model: str) -> dict:
@@ -134,7 +136,7 @@ class ExplorePanel:
             self._slider_column(default)
             with gr.Column(scale=5, min_width=360):
                 self.map = self.runtime.html(map_value(default.name, slider=ex.place(default, z0)), MAP_TEMPLATE,
-                                             "map.js", "latent-map", head=f"<script src='/gradio_api/file={PLOTLY_JS}'></script>",
+                                             "map.js", "latent-map", head=PLOTLY_HEAD,
                                              extra_functions=[bind(ExplorePanel.map_points, self),
                                                               bind(ExplorePanel.hover_card, self)])
                 gr.Markdown(text.TEACH["map"], elem_classes="teach")

@@ -23,7 +23,8 @@ def example_pairs() -> list[list[str]]:
     """Pairs of shipped example images: faces and emoji (for the colour models), then drawings (Fashion-MNIST)."""
     emoji, faces = ASSETS / "examples" / "emoji", ASSETS / "examples" / "faces"
     pairs = [[str(faces / f"{a}.png"), str(faces / f"{b}.png")] for a, b in FACES_PAIRS]
-    pairs += [[str(emoji / f"{a}.png"), str(emoji / f"{b}.png")] for a, b in EMOJI_PAIRS if (emoji / f"{a}.png").exists()]
+    pairs += [[str(emoji / f"{a}.png"), str(emoji / f"{b}.png")] for a, b in EMOJI_PAIRS
+              if (emoji / f"{a}.png").exists()]
     return pairs + [[str(ASSETS / "examples" / f"drawn-{a}.png"), str(ASSETS / "examples" / f"drawn-{b}.png")]
                     for a, b in DRAWN_PAIRS]
 

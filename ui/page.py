@@ -64,7 +64,8 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
         gr.HTML(text.TITLE)
         with gr.Row(equal_height=False):
-            model_dd = gr.Dropdown(text.picker_choices(registry), value=default.name, label="Model", scale=1, min_width=200,
+            model_dd = gr.Dropdown(text.picker_choices(registry), value=default.name, label="Model", scale=1,
+                                   min_width=200,
                                    elem_id="model-picker")
             model_info = gr.Markdown(text.describe(default), elem_id="model-info")
         links.build()                                      # Copy link; a link restores its view

@@ -32,7 +32,7 @@ from model.serving import requests as ex
 from model.serving.registry import ModelRegistry
 
 from .charts import PALETTE
-from .server import ASSETS, bind
+from .server import ASSETS, PLOTLY_JS, bind
 
 MODULES = ("page.js", "bridge.js", "runtime.js", "paint.js", "latent.js", "place.js")   # in load order
 ORT_URL = f"/gradio_api/file={ASSETS / 'vendor' / 'onnxruntime-web'}/"
@@ -45,6 +45,7 @@ def asset_url(name: str) -> str:
 
 
 HEAD = "".join(f"<script src='{asset_url(name)}'></script>" for name in MODULES)
+PLOTLY_HEAD = f"<script src='/gradio_api/file={PLOTLY_JS}'></script>"   # the `plotly` package's bundle
 
 
 def page_rules() -> dict:

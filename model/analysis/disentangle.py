@@ -75,7 +75,7 @@ def scores(mu: np.ndarray, factors: np.ndarray, names) -> dict:
     """Everything the page and README show for one model, JSON-ready."""
     mi = mi_matrix(mu, factors)
     total, gaps = mig(mi, factors)
-    return {"mig": round(total, 4), "mig_per_factor": {n: round(float(g), 4) for n, g in zip(names, gaps)},
+    return {"mig": round(total, 4), "mig_per_factor": {n: round(float(g), 4) for n, g in zip(names, gaps, strict=True)},
             "factor_names": list(names), "factor_abs_corr": np.round(abs_corr(mu, factors), 4).tolist(),
             "factor_mi": np.round(mi, 4).tolist()}
 

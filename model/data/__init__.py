@@ -15,7 +15,8 @@ from .uploads import ALLOWED_FORMATS, MAX_PIXELS, ImageError, open_image, prepro
 
 __all__ = ["ALLOWED_FORMATS", "FACTORS", "FASHION_CLASSES", "IMAGE_SUFFIXES", "MAX_PIXELS", "DataError",
            "Dataset", "FolderSource", "ImageError", "find_fashion_mnist", "list_folder", "load_dataset",
-           "load_digits", "load_faces", "load_fashion_mnist", "load_folder", "open_image", "preprocess_image", "read_idx"]
+           "load_digits", "load_faces", "load_fashion_mnist", "load_folder", "open_image", "preprocess_image",
+           "read_idx"]
 DATASETS = ("fashion-mnist", "digits", "folder", "faces")
 
 

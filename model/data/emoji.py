@@ -46,7 +46,7 @@ GROUPS = [
 def group_of(cp: int, name: str) -> str:
     if name.startswith("CLOCK FACE"):
         return "objects"
-    for group, ranges, words in GROUPS:
+    for group, ranges, _words in GROUPS:
         if any(lo <= cp <= hi for lo, hi in ranges):
             return group
     for group, _, words in GROUPS:

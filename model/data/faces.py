@@ -67,8 +67,8 @@ def mouth_polygon(f: dict, cx: float, cy: float, r: float, steps: int = 40) -> l
     mid = y0 + bend * ((1 - us ** 2) - 2 / 3)          # the bend averages to zero over the width
     half = thick + opening * np.sqrt(np.clip(1 - us ** 2, 0, 1))
     xs = cx + half_w * us
-    top = list(zip(xs, mid - half))
-    bottom = list(zip(xs[::-1], (mid + half)[::-1]))
+    top = list(zip(xs, mid - half, strict=True))
+    bottom = list(zip(xs[::-1], (mid + half)[::-1], strict=True))
     return top + bottom
 
 
@@ -113,7 +113,7 @@ def render(factors: np.ndarray, size: int = SIZE) -> np.ndarray:
     """(N, F) factors -> uint8 (N, 3, size, size) images."""
     out = np.empty((len(factors), 3, size, size), np.uint8)
     for i, row in enumerate(factors):
-        out[i] = np.asarray(draw_face(dict(zip(FACTORS, map(float, row))), size)).transpose(2, 0, 1)
+        out[i] = np.asarray(draw_face(dict(zip(FACTORS, map(float, row), strict=True)), size)).transpose(2, 0, 1)
     return out
 
 

@@ -175,4 +175,4 @@ def directions(atlas: dict) -> dict[str, np.ndarray]:
     """name -> (D,) vector, from an atlas (empty when it has none; model.analysis.attributes stores them)."""
     if "attribute_names" not in atlas:
         return {}
-    return {str(n): v for n, v in zip(atlas["attribute_names"], atlas["attribute_vectors"])}
+    return {str(n): v for n, v in zip(atlas["attribute_names"], atlas["attribute_vectors"], strict=True)}

@@ -77,7 +77,7 @@ def main(argv=None) -> int:
     except (WeightsError, ImageError, ex.ExplorerError) as e:
         return fail(e)
     fig.save(a.out)
-    for path, mse in zip(a.images, mses):
+    for path, mse in zip(a.images, mses, strict=True):
         print(f"{Path(path).name}: reconstruction MSE {mse:.4f}")
     print(f"wrote {a.out}")
     return 0
