@@ -1,4 +1,4 @@
-"""The Compare tab: 2-4 models side by side on the same inputs (model.compare), telling the story
+"""The Compare tab: 2-4 models side by side on the same inputs (model.serving.side_by_side), telling the story
 autoencoder -> VAE -> beta-VAE -> VQ-VAE: points vs clouds, samples that are or are not clothes,
 the tug-of-war as a rate-distortion curve, the space organising during training, and the blur in
 numbers. Its report is also the public /compare endpoint (ui/api.py)."""

@@ -23,7 +23,7 @@ from .runtime import PLOTLY_HEAD, PageRuntime, page_rules
 from .server import bind, user_errors
 
 MAX_SLIDERS = 32                 # sliders built; a larger model shows its 32 dimensions with the most KL
-MAX_ATTRIBUTES = 10              # attribute sliders built (model.attributes): z + amount * v, live in the page
+MAX_ATTRIBUTES = 10              # attribute sliders built (model.analysis.attributes): z + amount * v, live in the page
 ATTRIBUTE_RANGE = 2.0
 MAP_TEMPLATE = "<div class='vae-map'><div class='vae-map-plot'></div><div class='vae-map-card'></div></div>"
 TRAVERSAL_TEXT = f"z_d from {TRAVERSAL[0]:+g} to {TRAVERSAL[1]:+g}".replace("-", "−")
@@ -176,6 +176,6 @@ class ExplorePanel:
 
 
 def attribute_labels(m: LoadedModel) -> dict[str, str | None]:
-    """name -> note of the directions that get a slider (the first MAX_ATTRIBUTES; model.attributes)."""
+    """name -> note of the directions that get a slider (the first MAX_ATTRIBUTES; model.analysis.attributes)."""
     notes = [str(n) for n in m.atlas.get("attribute_notes", [])]
     return {n: notes[i] if i < len(notes) else None for i, n in enumerate(list(directions(m.atlas))[:MAX_ATTRIBUTES])}

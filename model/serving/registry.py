@@ -35,7 +35,7 @@ class LoadedModel:
     metrics: dict
     map_index: MapIndex = field(init=False)
     latent_limit: float = field(init=False)     # the slider range, set once in __post_init__
-    cache: dict = field(init=False, repr=False, default_factory=dict)   # measures computed once (model.compare)
+    cache: dict = field(init=False, repr=False, default_factory=dict)   # measures computed once (side_by_side)
 
     def __post_init__(self) -> None:
         where, fix = self.path / "atlas.npz", f"rebuild it: `python -m model evaluate {self.path} --atlas`"
@@ -68,7 +68,7 @@ class LoadedModel:
         return " ".join(str(self.metrics.get("description", "")).split())[:160]
 
     def snapshots(self) -> dict | None:
-        """What --snapshots recorded during training (model.snapshots), or None; read once."""
+        """What --snapshots recorded during training (model.nets.snapshots), or None; read once."""
         if "snapshots" not in self.cache:
             has = (self.path / SNAPSHOTS_NAME).is_file()
             self.cache["snapshots"] = load_snapshots(self.path) if has else None
@@ -133,7 +133,7 @@ class ModelRegistry:
         return list(self.models)
 
     def lab_sweep(self) -> dict | None:
-        """The beta sweep's test metrics (lab-sweep.json beside the model folders; model.lab), or None."""
+        """The beta sweep's test metrics (lab-sweep.json beside the model folders; model.training.lab), or None."""
         path = self.root / SWEEP_NAME
         if not path.is_file():
             return None

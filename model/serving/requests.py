@@ -1,5 +1,5 @@
-"""The explorer's requests, without the UI: each checks its untrusted arguments (model.checks),
-runs the model and the latent operations (model.latent), and returns images and plain data.
+"""The explorer's requests, without the UI: each checks its untrusted arguments (model.nets.limits),
+runs the model and the latent operations (model.nets.walk, placement), and returns images and plain data.
 
 Every refusal is an ExplorerError whose message is safe to show to a user. Nothing here imports
 gradio or plotly, writes files, or holds state: the UI (ui/) wires these to the page and the API.
@@ -138,7 +138,7 @@ def random_latent(m: LoadedModel, seed: int) -> list[float]:
 # ---------------------------------------------------------------- attribute directions
 @torch.inference_mode()
 def attribute(m: LoadedModel, z, name, amount) -> tuple[Image.Image, list[float]]:
-    """z + amount * v along a named attribute direction (model.attributes, White 2016), decoded:
+    """z + amount * v along a named attribute direction (model.analysis.attributes, White 2016), decoded:
     the image and the new z (clamped to the slider range)."""
     found = directions(m.atlas)
     if not found:

@@ -42,7 +42,7 @@ def reconstructions(models: list[LoadedModel], source, seed: int = 0) -> list[di
 
 @torch.inference_mode()
 def draws(m: LoadedModel, seed: int, n: int = 16) -> Image.Image:
-    """n of the model's "samples" (model.explorer.prior_draws at T = 1) as a grid."""
+    """n of the model's "samples" (model.nets.walk.prior_draws at T = 1) as a grid."""
     images = to_images(m.vae.decode(prior_draws(m.vae, n, 1.0, seed)), m.config.image_size * 2)
     return grid(images, cols=int(np.ceil(np.sqrt(n))))
 

@@ -47,7 +47,7 @@ SWEEP_SHIPPED = {"beta-1": "fashion-mnist-16d-vae", "ae": "fashion-mnist-16d-ae"
 
 
 def train_args(name: str, out: str) -> list[str]:
-    """The model.train arguments of one lab model."""
+    """The `python -m model train` arguments of one lab model."""
     if name not in MODELS:
         raise WeightsError(f"unknown lab model {name!r}; one of: {', '.join(MODELS)}")
     return [*RECIPE, *MODELS[name][0], "--out", str(Path(out) / name)]
