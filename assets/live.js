@@ -16,6 +16,7 @@ const stats = VAE.stats;
 let state = null;            // {model, z: Float32Array, dims, shape, limit, ort, attrs, amounts, base, sweep}
 let backend = null;          // {kind: "wasm" | "server", reason?, decode(zs, n) -> Promise<{data, bytes}>}
 let at = null;               // the atlas of state.model (place.js), for the star
+let atError = "";            // why the atlas did not load: said on the status line after every paint
 let busy = false, again = false, stripWanted = false, inputAt = null, shownAt = 0;
 let echoing = false;         // true while the sliders are set to follow z (their events are not new input)
 
@@ -30,12 +31,13 @@ function travDim() {
 async function useModel(v) {
   const model = v.model;
   at = null;
+  atError = "";
   backend = VAE.runtime.serverBackend(server, model, "while the WebAssembly decoder loads");
   VAE.state.backend = element.dataset.backend = "loading";
   say("decoding on the server while the WebAssembly decoder loads…");
   request();
   VAE.place.atlasFor(server, model).then(a => { if (state && state.model === model) { at = a; request(); } })
-    .catch(e => { if (state && state.model === model) say("the star cannot be placed on the map: " + VAE.reason(e)); });
+    .catch(e => { if (state && state.model === model) { atError = VAE.reason(e); shownAt = 0; request(); } });
   const b = await VAE.runtime.backend(server, model, v.rules.ort, v.z.length);
   if (!state || state.model !== model) return;
   backend = b;
@@ -125,8 +127,9 @@ function painted(s, z, started, ms, b) {
   VAE.emit("vae:painted", { model: s.model });
   if (now - shownAt > 250) {
     shownAt = now;
-    say(b.kind === "wasm" ? `decoding in your browser (WebAssembly), ${ms.toFixed(1)} ms`
-      : `decoding on the server (${b.reason}), ${ms.toFixed(0)} ms`);
+    say((b.kind === "wasm" ? `decoding in your browser (WebAssembly), ${ms.toFixed(1)} ms`
+      : `decoding on the server (${b.reason}), ${ms.toFixed(0)} ms`)
+      + (atError ? ` · the star cannot be placed on the map: ${atError}` : ""));
   }
 }
 

@@ -223,7 +223,7 @@ async function draw() {
         const token = ++hoverToken;
         let c;
         try {
-          c = await server.hover_card(drawnModel, p.customdata);
+          c = await VAE.runtime.within(server.hover_card(drawnModel, p.customdata), "the server");
         } catch (e) {
           if (token === hoverToken) failed(`test image #${p.customdata} could not be shown`, e);
           return;

@@ -1,7 +1,9 @@
 // Runtime loading: ONNX Runtime Web (vendored under assets/vendor/onnxruntime-web, WebAssembly, one
 // thread), loaded on first use, and one session per model file. Nothing is fetched from elsewhere.
 // Every wait has a timeout (VAE.rules.load_timeout_s): a runtime or file that has not loaded by then
-// rejects with a one-line reason, and the caller says so and decodes on the server instead.
+// rejects with a one-line reason, and the caller says so and decodes on the server instead. Every server
+// function goes through `within` too: Gradio answers a failed call with a console warning and no value,
+// which `within` turns into a rejection the caller shows.
 (() => {
   const VAE = (window.VAE = window.VAE || {});
   if (VAE.runtime) return;
@@ -10,13 +12,17 @@
 
   const timeoutS = () => (VAE.rules && VAE.rules.load_timeout_s) || 30;
 
-  // promise, or a rejection naming `what` once `seconds` have passed
+  // promise's value, or a rejection naming `what` when it has none or once `seconds` have passed
   function within(promise, what, seconds = timeoutS()) {
     let timer;
     const late = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${what} did not load within ${seconds} s`)), seconds * 1000);
     });
-    return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+    const answered = Promise.resolve(promise).then(v => {
+      if (v === undefined || v === null) throw new Error(`${what}: the server did not answer (its log says why)`);
+      return v;
+    });
+    return Promise.race([answered, late]).finally(() => clearTimeout(timer));
   }
 
   function loadOrt(dir) {
@@ -94,7 +100,7 @@
       decode: async (zs, n) => {
         const D = zs.length / n, rows = [];
         for (let i = 0; i < n; i++) rows.push(Array.from(zs.subarray(i * D, (i + 1) * D)));
-        const r = await server.decode_pixels(model, rows);
+        const r = await within(server.decode_pixels(model, rows), "the server's decoder");
         const bin = atob(r.data), data = new Uint8Array(bin.length);
         for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
         return { data, bytes: true };

@@ -102,7 +102,7 @@ async function encodePixels(px) {
   }
   let bin = "";
   for (let i = 0; i < px.length; i++) bin += String.fromCharCode(px[i]);
-  return server.encode_pixels(s.model, btoa(bin));
+  return VAE.runtime.within(server.encode_pixels(s.model, btoa(bin)), "the server's encoder");
 }
 
 async function encodeNow() {
