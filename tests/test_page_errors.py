@@ -39,7 +39,7 @@ def test_a_map_that_cannot_load_its_points_says_so(page):
     card = page.locator("#latent-map .vae-map-card")
     card.wait_for(state="visible")
     assert card.inner_text().startswith("the map could not be drawn:")
-    page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0")            # the decoded image still paints
+    page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0")      # the image still paints
     assert page.locator("#latent-map").get_attribute("data-ready") is None
 
 
