@@ -25,6 +25,16 @@ os.environ.setdefault("VAE_CACHE_DIR", tempfile.mkdtemp(prefix="vae-tests-cache-
 WEIGHTS = Path(os.environ.get("VAE_WEIGHTS", ROOT / "weights"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One torch thread, as the app serves (ui/server.py launch): the tests' tensors are small, and on 2
+    shared cores a second thread made the fast suite slower and its times twice as variable. (While the
+    fast suite still started a server, its launch set this for every test after test_api.py.)"""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
