@@ -1,7 +1,12 @@
-"""Shared fixtures: the shipped weights folder and one app served on a free port per session.
+"""Shared fixtures: the shipped weights folder, the models and the page's handlers loaded once per
+session, tiny untrained models, and (for slow tests only) the app served on a free port.
 
 `VAE_WEIGHTS` points the tests (and `app.demo`) at another weights root; by default they use the
 shipped `weights/`, so the tests check what a user gets.
+
+The fast suite (`-m "not slow and not browser"`) starts no server: a test that needs one (`served_app`,
+`app_url`, `client`, `kinds_app`, a subprocess running app.py) is marked slow. The public endpoints are
+tested through `endpoint`, once called directly (fast) and once through the served app (slow).
 """
 import os
 import socket
@@ -18,6 +23,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("VAE_CACHE_DIR", tempfile.mkdtemp(prefix="vae-tests-cache-"))
 
 WEIGHTS = Path(os.environ.get("VAE_WEIGHTS", ROOT / "weights"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """One torch thread, as the app serves (ui/server.py launch): the tests' tensors are small, and on 2
+    shared cores a second thread made the fast suite slower and its times twice as variable. (While the
+    fast suite still started a server, its launch set this for every test after test_api.py.)"""
+    import torch
+
+    torch.set_num_threads(1)
 
 
 def free_port() -> int:
@@ -44,7 +59,7 @@ def serve(weights):
 
 @pytest.fixture(scope="session")
 def served_app():
-    """(demo, url) of the real app on the shipped weights."""
+    """(demo, url) of the real app on the shipped weights. Slow tests only."""
     yield from serve(WEIGHTS)
 
 
@@ -93,10 +108,89 @@ def m2d(registry):
 
 @pytest.fixture(scope="session")
 def client(app_url):
-    """A gradio_client on the served app, as the README's HTTP example uses it."""
+    """A gradio_client on the served app, as the README's HTTP example uses it. Slow tests only."""
     from gradio_client import Client
 
     return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def demo():
+    """The app's page on the shipped weights, built (about a second) and never launched: its event
+    wiring and API description, with no server."""
+    import app
+
+    return app.build_demo(WEIGHTS)
+
+
+@pytest.fixture(scope="session")
+def api(registry):
+    """The public endpoints' handlers (ui/api.py) over the shared registry, as build_demo wires them."""
+    from ui.api import Api
+    from ui.compare import ComparePanel
+    from ui.encode import EncodePanel
+    from ui.explore import ExplorePanel
+    from ui.interpolate import InterpolatePanel
+    from ui.walk import WalkView
+
+    explore = ExplorePanel(registry)
+    return Api(registry, EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(explore)),
+               ComparePanel(registry))
+
+
+FILE_PARAMETERS = ("image", "image_a", "image_b")     # the endpoints' upload parameters: given as paths
+
+
+class DirectEndpoints:
+    """endpoint("/decode", z=..., model=...) calls the handler a request runs (ui/api.py), in this
+    process, with the arguments as Gradio hands them over: an upload as its file data (the upload
+    events take it raw, preprocess=False). What the API returns comes back: a gallery as a list of
+    paths, and /sample's images alone (its z goes to a gr.State, which the API does not return).
+    Refusals raise gr.Error (`.error`)."""
+
+    def __init__(self, api) -> None:
+        import gradio as gr
+
+        self.api, self.error = api, gr.Error
+
+    def __call__(self, api_name: str, **kwargs):
+        for k in FILE_PARAMETERS:
+            if isinstance(kwargs.get(k), (str, Path)):
+                kwargs[k] = {"path": str(kwargs[k]), "meta": {"_type": "gradio.FileData"}}
+        out = getattr(self.api, api_name.removeprefix("/"))(**kwargs)
+        return out[0] if api_name == "/sample" else out
+
+
+class ServedEndpoints:
+    """The same calls through gradio_client on the served app; refusals raise AppError (`.error`)."""
+
+    def __init__(self, client) -> None:
+        from gradio_client.exceptions import AppError
+
+        self.client, self.error = client, AppError
+
+    def __call__(self, api_name: str, **kwargs):
+        from gradio_client import handle_file
+
+        for k in FILE_PARAMETERS:
+            if isinstance(kwargs.get(k), (str, Path)):
+                kwargs[k] = handle_file(str(kwargs[k]))
+        return self.client.predict(**kwargs, api_name=api_name)
+
+
+@pytest.fixture(params=["direct", pytest.param("served", marks=pytest.mark.slow)])
+def endpoint(request):
+    """The public endpoints, called directly (fast) and through the served app (slow): a test using
+    this fixture runs once each way with the same assertions."""
+    if request.param == "direct":
+        return DirectEndpoints(request.getfixturevalue("api"))
+    return ServedEndpoints(request.getfixturevalue("client"))
+
+
+def gallery_paths(value) -> list[str]:
+    """The image paths of a gallery as an endpoint returns it (paths, or Gradio's gallery items)."""
+    return [item if isinstance(item, str) else item["image"] if isinstance(item["image"], str)
+            else item["image"]["path"] for item in value]
 
 
 @pytest.fixture(scope="session")
@@ -183,7 +277,7 @@ def server_requests(page, since: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def kinds_app(kinds_weights):
-    """(demo, url): the app on the tiny vae/ae/vq models."""
+    """(demo, url): the app on the tiny vae/ae/vq models. Browser tests only."""
     yield from serve(kinds_weights)
 
 

@@ -1,13 +1,12 @@
 """API values (issue 5): latent vectors with NaN/inf/huge values, wrong lengths, out-of-range
 n/steps/temperature/seed/index, and model names that are paths. Checked at the explorer (every
-public function) and through the served app (gradio_client, and raw HTTP for NaN/inf, which
-gradio_client will not send)."""
+public function), at the endpoints' handlers, and through the served app when slow (gradio_client,
+and raw HTTP for NaN/inf, which gradio_client will not send)."""
 import io
 import json
 import math
 import sys
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
@@ -162,6 +161,8 @@ def test_registry_lists_only_model_folders(registry, weights_root):
 def _call_raw(app_url: str, api: str, body: str) -> dict:
     """POST /gradio_api/call/<api> with a raw JSON body (NaN/Infinity literals allowed), read the
     event stream; returns {"event": ..., "data": ...}."""
+    import httpx
+
     r = httpx.post(f"{app_url}gradio_api/call/{api}", content=body,
                    headers={"content-type": "application/json"}, timeout=30)
     r.raise_for_status()
@@ -176,11 +177,14 @@ def _call_raw(app_url: str, api: str, body: str) -> dict:
 
 
 def _image_bytes(app_url, result) -> np.ndarray:
+    import httpx
+
     url = result[0]["url"]
     assert url.startswith(app_url.rstrip("/"))
     return np.asarray(Image.open(io.BytesIO(httpx.get(url, timeout=30).content)).convert("L"))
 
 
+@pytest.mark.slow              # JSON's NaN and Infinity as a client sends them; fast: test_nan_latent_refused
 def test_served_nan_refused_inf_clamped(app_url, m):
     zeros = ",".join(["0"] * (m.dim - 1))
     out = _call_raw(app_url, "decode", f'{{"data": [[NaN,{zeros}], "{m.name}"]}}')
@@ -193,6 +197,7 @@ def test_served_nan_refused_inf_clamped(app_url, m):
         assert np.array_equal(_image_bytes(app_url, got["data"]), _image_bytes(app_url, want["data"]))
 
 
+@pytest.mark.slow              # Gradio's own range checks, then ours; fast: the explorer's tests above
 def test_served_values_refused_with_messages(client, m):
     cases = [
         (("/decode", [0.0] * (m.dim + 3), m.name), f"expects {m.dim}"),
@@ -215,14 +220,12 @@ def test_served_values_refused_with_messages(client, m):
 
 
 @pytest.mark.parametrize("name", ["../../etc", "/etc/passwd", "weights"])
-def test_served_model_names_refused(client, name, tmp_path, m):
-    from gradio_client import handle_file
-
-    with pytest.raises(Exception) as info:
-        client.predict([0.0] * m.dim, name, api_name="/decode")
+def test_endpoints_refuse_model_names_that_are_paths(endpoint, name, tmp_path, m):
+    with pytest.raises(endpoint.error) as info:
+        endpoint("/decode", z=[0.0] * m.dim, model=name)
     assert "not in the list of choices" in str(info.value) or "unknown model" in str(info.value)
     img = tmp_path / "x.png"
     Image.new("L", (28, 28), 0).save(img)
-    with pytest.raises(Exception) as info:               # /encode takes the raw value: our registry refuses
-        client.predict(handle_file(str(img)), name, api_name="/encode")
+    with pytest.raises(endpoint.error) as info:          # /encode takes the raw value: our registry refuses
+        endpoint("/encode", image=img, model=name)
     assert "unknown model" in str(info.value) or "not in the list of choices" in str(info.value)

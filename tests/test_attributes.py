@@ -1,10 +1,10 @@
 """Attribute directions (issue 15, White 2016): the maths, their place in the atlas (every other key
-kept), the checked request, and /attribute through gradio_client with bad input refused."""
+kept), the checked request, and /attribute (called directly, and through gradio_client when slow) with
+bad input refused."""
 from pathlib import Path
 
 import numpy as np
 import pytest
-from gradio_client.exceptions import AppError
 from PIL import Image
 
 from model.analysis.attributes import FASHION_PAIRS, class_directions, least_squares_directions, store_directions
@@ -85,9 +85,9 @@ def test_attribute_request_refuses_bad_names_and_amounts(m, name, amount, messag
         ex.attribute(m, [0.0] * m.dim, name, amount)
 
 
-def test_attribute_endpoint_returns_the_decoded_image_and_the_new_z(client, m):
+def test_attribute_endpoint_returns_the_decoded_image_and_the_new_z(endpoint, m):
     z = [0.25] * m.dim
-    path, new = client.predict(z=z, name=NAME, amount=1.5, model=MODEL, api_name="/attribute")
+    path, new = endpoint("/attribute", z=z, name=NAME, amount=1.5, model=MODEL)
     want_image, want_z = ex.attribute(m, z, NAME, 1.5)
     assert new == pytest.approx(want_z, abs=1e-4)
     with Image.open(path) as img:
@@ -99,11 +99,11 @@ def test_attribute_endpoint_returns_the_decoded_image_and_the_new_z(client, m):
     (dict(name=NAME, amount=7.0), "amount must be a number from -3.0 to 3.0"),
     (dict(name=NAME, amount=1.0, z=[0.0] * 3), "z has 3 values"),
 ])
-def test_attribute_endpoint_refuses_bad_input_with_a_message(client, kwargs, message):
+def test_attribute_endpoint_refuses_bad_input_with_a_message(endpoint, kwargs, message):
     args = dict(z=[0.0] * 16, model=MODEL) | kwargs
-    with pytest.raises(AppError, match=message):
-        client.predict(**args, api_name="/attribute")
-    assert Path(client.predict(z=[0.0] * 16, model=MODEL, api_name="/decode")).is_file()   # still serving
+    with pytest.raises(endpoint.error, match=message):
+        endpoint("/attribute", **args)
+    assert Path(endpoint("/decode", z=[0.0] * 16, model=MODEL)).is_file()   # still serving
 
 
 def test_the_page_gets_every_direction_and_one_slider_each(registry):

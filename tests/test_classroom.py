@@ -18,7 +18,6 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-import gradio as gr
 import pytest
 from conftest import free_port
 from PIL import Image
@@ -197,9 +196,8 @@ def burst(url: str, n: int) -> Counter:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig, attempt", [("SIGINT", 1), ("SIGINT", 2), ("SIGINT", 3),   # timing-dependent
-                                          ("SIGTERM", 1)])                                 # as `kill` sends
-def test_ctrl_c_after_a_burst_of_300_requests_stops_within_10_s_leaving_no_temp_files(tmp_path, sig, attempt):
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])          # Ctrl-C, and what `kill` sends
+def test_ctrl_c_after_a_burst_of_300_requests_stops_within_10_s_leaving_no_temp_files(tmp_path, sig):
     """Ctrl-C right after a burst larger than the queue, while its jobs run and wait: the one test here
     that looks at the clock, because the bound is the requirement (ui/server.py serve_until_interrupted).
     Gradio's own Ctrl-C handling kept the queue running while the temp folders were removed, and the
@@ -312,6 +310,8 @@ def test_identical_outputs_from_many_threads_are_always_whole(tmp_path, monkeypa
 
 
 def test_pruning_takes_only_files_unused_for_max_age(tmp_path, monkeypatch):
+    import gradio as gr
+
     from ui.server import OutputFiles
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))

@@ -1,6 +1,8 @@
 """Exposure (issue 5): the served app hands out no file outside what the page needs (traversal
 attempts and the weights get 403/404), binds 127.0.0.1 by default, limits uploads to 10 MB, warns
-when exposed without a password, and `--auth user:password` really locks the API."""
+when exposed without a password, and `--auth user:password` really locks the API.
+
+What needs a server is slow; the defaults are checked on app.main with launch replaced (fast)."""
 import http.client
 import os
 import subprocess
@@ -9,13 +11,10 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-import httpx
 import numpy as np
 import pytest
 from conftest import free_port
 from PIL import Image
-
-from ui import server
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,8 +32,10 @@ def raw_get(app_url: str, path: str, headers=None) -> tuple[int, bytes]:
 
 
 def secret_paths(weights_root: Path) -> list[str]:
+    from ui.server import ASSETS
+
     model = next(d for d in sorted(weights_root.iterdir()) if (d / "model.safetensors").is_file())
-    w, a = model / "model.safetensors", server.ASSETS
+    w, a = model / "model.safetensors", ASSETS
     return [
         "/gradio_api/file=../../../../../../etc/passwd",
         "/gradio_api/file=..%2F..%2F..%2F..%2F..%2Fetc%2Fpasswd",
@@ -66,7 +67,10 @@ def secret_paths(weights_root: Path) -> list[str]:
 
 
 # ---------------------------------------------------------------- files
+@pytest.mark.slow                                   # a server
 def test_no_file_outside_the_page_is_served(app_url, weights_root):
+    from ui import server
+
     served = []
     for path in secret_paths(weights_root):
         status, body = raw_get(app_url, path)
@@ -81,10 +85,15 @@ def test_no_file_outside_the_page_is_served(app_url, weights_root):
     assert status == 200 and body == (server.ASSETS / "style.css").read_bytes()
 
 
+@pytest.mark.slow                                   # a server: Gradio checks the file data a request names
 def test_api_cannot_make_the_app_open_files_outside(app_url, weights_root, tmp_path):
     """The upload endpoints take Gradio's file data raw (preprocess=False): a client naming a path
     it never uploaded (a PNG elsewhere on disk, the weights, /etc/passwd, a traversal out of
     assets/) gets an error, never an encoding. An example image under assets/ is fine."""
+    import httpx
+
+    from ui import server
+
     Image.new("L", (28, 28), 255).save(tmp_path / "private.png")
     model = next(d for d in sorted(weights_root.iterdir()) if (d / "config.json").is_file())
     url = f"{app_url}gradio_api/call/encode"
@@ -106,9 +115,12 @@ def test_api_cannot_make_the_app_open_files_outside(app_url, weights_root, tmp_p
         assert "event: complete" in encode(str(examples[0]))
 
 
+@pytest.mark.slow                                   # a server
 def test_static_paths_are_only_plotly_and_assets(app_url):
     """What the app lets Gradio serve from disk: plotly.min.js and assets/, which holds no weights;
     the code beside them (ui/, model/, tests/) is refused."""
+    from ui import server
+
     assert not any(p.suffix in (".safetensors", ".npz", ".pt", ".ckpt") for p in server.ASSETS.rglob("*"))
     for served in (server.PLOTLY_JS, server.ASSETS / "map.js"):
         assert raw_get(app_url, f"/gradio_api/file={served}")[0] == 200
@@ -123,6 +135,7 @@ def test_defaults_bind_localhost_and_limit_uploads(monkeypatch):
     import inspect
 
     import app
+    from ui import server
 
     args = app.parse_args([])
     assert args.host == "127.0.0.1" and args.share is False and args.auth is None
@@ -136,8 +149,11 @@ def test_defaults_bind_localhost_and_limit_uploads(monkeypatch):
     assert server.MAX_FILE_SIZE == "10mb"
 
 
+@pytest.mark.slow                                   # a server
 def test_served_app_limits_upload_size(app_url, tmp_path):
     """A >10 MB upload is refused (413) by the served app, a smaller one accepted."""
+    import httpx
+
     big = os.urandom(1024) * (11 * 1024)                               # 11 MiB
     r = httpx.post(f"{app_url}gradio_api/upload", files={"files": ("big.png", big)}, timeout=60)
     assert r.status_code == 413 and "maximum allowed size" in r.text
@@ -150,10 +166,9 @@ def test_served_app_limits_upload_size(app_url, tmp_path):
         Client(app_url, verbose=False).predict(handle_file(str(tmp_path / "big.png")), api_name="/encode")
 
 
-@pytest.mark.slow
-def test_exposed_host_prints_warning_and_auth_silences_it(tmp_path, monkeypatch, capsys):
-    """The real `python app.py --host 0.0.0.0` (empty weights so it stops right after the
-    warning); then app.main in-process for --share and --auth."""
+@pytest.mark.slow                                   # a process that imports torch and gradio
+def test_exposed_host_prints_warning(tmp_path):
+    """The real `python app.py --host 0.0.0.0` (empty weights so it stops right after the warning)."""
     (tmp_path / "empty").mkdir()
     proc = subprocess.run([sys.executable, str(ROOT / "app.py"), "--host", "0.0.0.0", "--port", str(free_port()),
                            "--weights", str(tmp_path / "empty")], capture_output=True, text=True, timeout=180,
@@ -162,12 +177,16 @@ def test_exposed_host_prints_warning_and_auth_silences_it(tmp_path, monkeypatch,
     assert proc.returncode == 2 and len(lines) == 2, proc.stderr
     assert lines[0].startswith("warning: ") and "reachable from other machines" in lines[0] and "--auth" in lines[0]
 
+
+def test_exposed_host_warns_and_auth_silences_it(monkeypatch, capsys):
+    """app.main, the function `python app.py` runs, for --share, other hosts and --auth; nothing is launched."""
     import app
 
     calls = []
     monkeypatch.setattr(app, "build_demo", lambda weights: SimpleNamespace(temp_file_sets=[]))
     monkeypatch.setattr(app, "launch", lambda *a, **k: calls.append(a))
-    for argv, warned, auth in ((["--share"], True, None), (["--host", "::"], True, None),
+    for argv, warned, auth in ((["--host", "0.0.0.0"], True, None), (["--share"], True, None),
+                               (["--host", "::"], True, None),
                                (["--host", "0.0.0.0", "--auth", "ann:pa:ss"], False, ("ann", "pa:ss")),
                                (["--share", "--auth", "ann:x"], False, ("ann", "x")),
                                (["--host", "localhost"], False, None)):
@@ -190,7 +209,9 @@ def auth_url(weights_root):
     demo.close()
 
 
+@pytest.mark.slow                                   # a server
 def test_auth_refuses_unauthenticated_and_serves_authenticated(auth_url, tmp_path):
+    import httpx
     from gradio_client import Client, handle_file
 
     for path in ("/config", "/gradio_api/info", "/gradio_api/file=" + str(ROOT / "assets" / "style.css")):

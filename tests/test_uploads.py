@@ -1,6 +1,7 @@
 """Uploads (issue 5): bad files are refused with a readable ImageError, odd-but-valid ones are
 encoded correctly, a fuzz of the preprocessing only ever returns an image or raises the app's own
-error, and the served app answers a bad upload with a message and keeps serving.
+error, and the /encode and /interpolate endpoints (called directly, and on the served app when slow)
+answer a bad upload with a message and keep serving.
 
 Every image here is built in memory (the decompression bomb too: a 1-bit PNG of zeros, ~110 KB).
 """
@@ -17,8 +18,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from PIL import Image
 
 from model.data import ALLOWED_FORMATS, MAX_PIXELS, ImageError, open_image, preprocess_image
@@ -299,49 +298,61 @@ FAKE_MODELS = [SimpleNamespace(config=SimpleNamespace(image_size=s, channels=c, 
                for s, c, b in ((28, 1, "black"), (64, 3, "white"), (16, 1, "white"))]
 
 
-@st.composite
-def upload_bytes(draw) -> bytes:
-    kind = draw(st.sampled_from(["random", "image", "mutated"]))
-    if kind == "random":
-        return draw(st.sampled_from(MAGICS)) + draw(st.binary(max_size=600))
-    mode = draw(st.sampled_from(sorted(MODE_FORMATS)))
-    w, h = draw(st.integers(1, 80)), draw(st.integers(1, 80))
-    seed = draw(st.integers(0, 2**32 - 1))
-    img = Image.frombytes(mode, (w, h), np.random.default_rng(seed).bytes(w * h * 4))  # extra bytes ignored
-    data = encoded(img, draw(st.sampled_from(MODE_FORMATS[mode])))
-    if kind == "image":
-        return data
-    cut = draw(st.integers(0, len(data)))
-    flips = draw(st.lists(st.tuples(st.integers(0, max(0, len(data) - 1)), st.integers(0, 255)), max_size=6))
-    buf = bytearray(data)
-    for pos, val in flips:
-        if pos < len(buf):
-            buf[pos] = val
-    return bytes(buf[:cut] if draw(st.booleans()) else buf)
+def upload_bytes():
+    """A hypothesis strategy: random bytes behind a format's magic, a valid image of any mode in a format
+    that stores it, or such an image cut short and with bytes flipped."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def draw_upload(draw) -> bytes:
+        kind = draw(st.sampled_from(["random", "image", "mutated"]))
+        if kind == "random":
+            return draw(st.sampled_from(MAGICS)) + draw(st.binary(max_size=600))
+        mode = draw(st.sampled_from(sorted(MODE_FORMATS)))
+        w, h = draw(st.integers(1, 80)), draw(st.integers(1, 80))
+        seed = draw(st.integers(0, 2**32 - 1))
+        img = Image.frombytes(mode, (w, h), np.random.default_rng(seed).bytes(w * h * 4))  # extra bytes ignored
+        data = encoded(img, draw(st.sampled_from(MODE_FORMATS[mode])))
+        if kind == "image":
+            return data
+        cut = draw(st.integers(0, len(data)))
+        flips = draw(st.lists(st.tuples(st.integers(0, max(0, len(data) - 1)), st.integers(0, 255)), max_size=6))
+        buf = bytearray(data)
+        for pos, val in flips:
+            if pos < len(buf):
+                buf[pos] = val
+        return bytes(buf[:cut] if draw(st.booleans()) else buf)
+    return draw_upload()
 
 
 @pytest.mark.filterwarnings("ignore")          # Pillow warns about the corrupt EXIF/TIFF data it is fed
-@settings(max_examples=150, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(data=upload_bytes(), m=st.sampled_from(FAKE_MODELS), invert=st.sampled_from(["auto", "never", "always"]))
-def test_fuzz_preprocessing_returns_an_image_or_raises_image_error(data, m, invert):
-    c = m.config
-    try:
-        out = preprocess_image(data, c.image_size, c.channels, c.background, invert)
-    except ImageError as e:
-        assert str(e)
-    else:
-        assert out.shape == (c.channels, c.image_size, c.image_size) and out.dtype == np.uint8
-    try:                                                # the explorer's door: a tensor in [0, 1] or ExplorerError
-        x = ex.load_upload(m, data)
-    except ex.ExplorerError as e:
-        assert str(e)
-    else:
-        assert tuple(x.shape) == (1, c.channels, c.image_size, c.image_size)
-        assert x.dtype == torch.float32 and 0 <= float(x.min()) and float(x.max()) <= 1
+def test_fuzz_preprocessing_returns_an_image_or_raises_image_error():
+    # hypothesis is imported here, not with the module: collecting this file stays cheap
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=150, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(data=upload_bytes(), m=st.sampled_from(FAKE_MODELS), invert=st.sampled_from(["auto", "never", "always"]))
+    def check(data, m, invert):
+        c = m.config
+        try:
+            out = preprocess_image(data, c.image_size, c.channels, c.background, invert)
+        except ImageError as e:
+            assert str(e)
+        else:
+            assert out.shape == (c.channels, c.image_size, c.image_size) and out.dtype == np.uint8
+        try:                                            # the explorer's door: a tensor in [0, 1] or ExplorerError
+            x = ex.load_upload(m, data)
+        except ex.ExplorerError as e:
+            assert str(e)
+        else:
+            assert tuple(x.shape) == (1, c.channels, c.image_size, c.image_size)
+            assert x.dtype == torch.float32 and 0 <= float(x.min()) and float(x.max()) <= 1
+    check()
 
 
-# ---------------------------------------------------------------- through the served app
+# ---------------------------------------------------------------- through the endpoints
 def _model_with_background(weights_root, background: str) -> str:
     for d in sorted(Path(weights_root).iterdir()):
         cfg = d / "config.json"
@@ -358,9 +369,7 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
-def test_served_bad_uploads_get_a_message_and_the_server_keeps_serving(client, weights_root, bomb30k, tmp_path):
-    from gradio_client import handle_file
-
+def test_bad_uploads_get_a_message_and_the_server_keeps_serving(endpoint, weights_root, bomb30k, tmp_path):
     model = _model_with_background(weights_root, "black")
     good = tmp_path / "good.png"
     square("L", 28, 255, 0).save(good)
@@ -370,25 +379,23 @@ def test_served_bad_uploads_get_a_message_and_the_server_keeps_serving(client, w
         data, expected = bad[name]
         path = tmp_path / f"bad-{BAD.index(name)}{SUFFIX.get(name, '.png')}"
         path.write_bytes(data)
-        with pytest.raises(Exception) as info:
-            client.predict(handle_file(str(path)), model, api_name="/encode")
+        with pytest.raises(endpoint.error) as info:
+            endpoint("/encode", image=path, model=model)
         msg = str(info.value)
         assert expected in msg, (name, msg)                  # our message, not Gradio's generic one
         assert "/tmp" not in msg and "gradio" not in msg.lower(), msg
-        recon, enc = client.predict(handle_file(str(good)), model, api_name="/encode")
+        recon, enc = endpoint("/encode", image=good, model=model)
         assert Path(recon).is_file() and len(enc["mu"]) == len(enc["z"]) > 0 and np.isfinite(enc["elbo"])
-    with pytest.raises(Exception) as info:
-        client.predict(handle_file(str(tmp_path / "bad-1.png")), handle_file(str(good)), 5, "linear", model,
-                       api_name="/interpolate")
+    with pytest.raises(endpoint.error) as info:
+        endpoint("/interpolate", image_a=tmp_path / "bad-1.png", image_b=good, steps=5, method="linear", model=model)
     assert "not an image in a supported format" in str(info.value)
 
 
-def test_served_transparency_is_composited_not_dropped(client, weights_root, tmp_path):
+def test_transparency_is_composited_not_dropped(endpoint, weights_root, tmp_path):
     """Gradio's own Image preprocessing would convert RGBA to RGB (dropping alpha) and I;16 to 8 bit:
     the encoding of a fully transparent white image must equal that of an all-black one, and a
-    16-bit mid-grey must equal an 8-bit mid-grey."""
-    from gradio_client import handle_file
-
+    16-bit mid-grey must equal an 8-bit mid-grey. (That the upload endpoints skip it is checked on the
+    built page: test_api.py, test_upload_endpoints_take_the_file_as_sent.)"""
     model = _model_with_background(weights_root, "black")
     Image.new("RGBA", (28, 28), (255, 255, 255, 0)).save(tmp_path / "transparent.png")
     Image.new("L", (28, 28), 0).save(tmp_path / "black.png")
@@ -396,7 +403,7 @@ def test_served_transparency_is_composited_not_dropped(client, weights_root, tmp
     a16[7:21, 7:21] = 32896
     Image.fromarray(a16).save(tmp_path / "grey16.png")
     Image.fromarray((a16 // 257).astype(np.uint8)).save(tmp_path / "grey8.png")
-    mu = {n: client.predict(handle_file(str(tmp_path / f"{n}.png")), model, api_name="/encode")[1]["mu"]
+    mu = {n: endpoint("/encode", image=tmp_path / f"{n}.png", model=model)[1]["mu"]
           for n in ("transparent", "black", "grey16", "grey8")}
     assert np.allclose(mu["transparent"], mu["black"], atol=1e-3)
     assert np.allclose(mu["grey16"], mu["grey8"], atol=1e-3)
