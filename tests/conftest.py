@@ -131,11 +131,14 @@ def api(registry):
     from ui.encode import EncodePanel
     from ui.explore import ExplorePanel
     from ui.interpolate import InterpolatePanel
+    from ui.runtime import PageRuntime
+    from ui.sample import SamplePanel
     from ui.walk import WalkView
 
-    explore = ExplorePanel(registry)
-    return Api(registry, EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(explore)),
-               ComparePanel(registry))
+    runtime = PageRuntime(registry)
+    explore = ExplorePanel(registry, runtime)
+    return Api(registry, EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(runtime)),
+               ComparePanel(registry), SamplePanel(registry, explore))
 
 
 FILE_PARAMETERS = ("image", "image_a", "image_b")     # the endpoints' upload parameters: given as paths
@@ -157,7 +160,7 @@ class DirectEndpoints:
         for k in FILE_PARAMETERS:
             if isinstance(kwargs.get(k), (str, Path)):
                 kwargs[k] = {"path": str(kwargs[k]), "meta": {"_type": "gradio.FileData"}}
-        out = getattr(self.api, api_name.removeprefix("/"))(**kwargs)
+        out = self.api.endpoints()[api_name.removeprefix("/")](**kwargs)
         return out[0] if api_name == "/sample" else out
 
 

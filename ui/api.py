@@ -57,6 +57,11 @@ class Api:
     def compare(self, image, models: list[str], seed: int) -> dict:
         return self.compare_panel.report(image, models, seed)
 
+    def endpoints(self) -> dict:
+        """api_name -> the handler a request to it runs (the page's own events call the same code)."""
+        return {"decode": self.decode, "pick": self.pick, "attribute": self.attribute, "encode": self.encode,
+                "interpolate": self.interpolate, "compare": self.compare, "sample": self.sample_panel.draw}
+
     def build(self, model_dd: gr.Dropdown) -> None:
         with gr.Row(visible=False):
             z = gr.JSON(label="z")
@@ -69,13 +74,16 @@ class Api:
             n, temperature, seed = controls()
             samples, sample_z = gr.Gallery(format="png"), gr.State([])
             button = gr.Button("api")
-        enc, interp = self.encode_panel, self.interpolate_panel
-        button.click(self.decode, [z, model_dd], image, api_name="decode")
-        button.click(self.pick, [index, model_dd], [mu, image], api_name="pick")
-        button.click(self.attribute, [z, name, amount, model_dd], [image, new_z], api_name="attribute")
-        button.click(self.encode, [enc.upload, model_dd], [enc.recon, enc.info], api_name="encode", preprocess=False)
-        button.click(self.interpolate, interp.inputs, [interp.frames, interp.gif], api_name="interpolate",
-                     preprocess=False)
-        button.click(self.compare, [self.compare_panel.image_a, models, self.compare_panel.seed], report,
-                     api_name="compare", preprocess=False)
-        button.click(self.sample_panel.draw, [n, temperature, seed, model_dd], [samples, sample_z], api_name="sample")
+        enc, interp, cmp = self.encode_panel, self.interpolate_panel, self.compare_panel
+        wiring = {                     # api_name -> inputs, outputs, whether Gradio preprocesses the inputs
+            "decode": ([z, model_dd], [image], True),
+            "pick": ([index, model_dd], [mu, image], True),
+            "attribute": ([z, name, amount, model_dd], [image, new_z], True),
+            "encode": ([enc.upload, model_dd], [enc.recon, enc.info], False),       # our upload checks
+            "interpolate": (interp.inputs, [interp.frames, interp.gif], False),
+            "compare": ([cmp.image_a, models, cmp.seed], [report], False),
+            "sample": ([n, temperature, seed, model_dd], [samples, sample_z], True),
+        }
+        for api_name, fn in self.endpoints().items():
+            inputs, outputs, preprocess = wiring[api_name]
+            button.click(fn, inputs, outputs, api_name=api_name, preprocess=preprocess)
