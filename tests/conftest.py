@@ -266,7 +266,8 @@ def open_page(chromium):
         page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
         page.goto(url)
         if wait_decoder:
-            page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0 && VAE.state.backend !== 'loading'")
+            page.wait_for_function(
+                "() => window.VAE && VAE.stats && VAE.stats.paints > 0 && VAE.state.backend !== 'loading'")
         return page
     yield open_
     for ctx in contexts:

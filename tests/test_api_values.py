@@ -142,8 +142,8 @@ def test_bad_model_names_open_no_file(registry):
     try:
         m = registry.get(registry.default())
         for name in BAD_NAMES:
-            for call in (lambda: ex.decode(registry.get(name), [0.0] * m.dim),
-                         lambda: ex.sample(registry.get(name), 2, 1.0, 0)):
+            for call in (lambda name=name: ex.decode(registry.get(name), [0.0] * m.dim),
+                         lambda name=name: ex.sample(registry.get(name), 2, 1.0, 0)):
                 with pytest.raises(ex.ExplorerError):
                     call()
     finally:

@@ -76,6 +76,6 @@ def test_figure_command_draws_every_row_and_reports_the_same_errors(tmp_path, ca
     assert fig.shape[0] == 4 * (128 + 16 + 4) + 4                   # input, reconstruction, walk, samples
     tile = fig[4 + 16:4 + 16 + 128, 4:4 + 128]                      # first input, upscaled 2x nearest
     assert (tile[0::2, 0::2] == tile[1::2, 1::2]).all()
-    lines = [l for l in capsys.readouterr().out.splitlines() if "MSE" in l]
-    assert len(lines) == 3 and all(float(l.split()[-1]) < 0.02 for l in lines)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "MSE" in line]
+    assert len(lines) == 3 and all(float(line.split()[-1]) < 0.02 for line in lines)
     assert main([str(WEIGHTS / "emoji"), str(tmp_path / "missing.png"), "--out", str(out)]) == 2

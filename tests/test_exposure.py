@@ -221,9 +221,11 @@ def test_auth_refuses_unauthenticated_and_serves_authenticated(auth_url, tmp_pat
     assert r.status_code in (401, 403)
     r = httpx.post(f"{auth_url}gradio_api/upload", files={"files": ("a.png", b"x")}, timeout=30)
     assert r.status_code in (401, 403)
-    with pytest.raises(Exception):
+    from gradio_client.exceptions import AuthenticationError
+
+    with pytest.raises(ValueError, match="credentials"):         # AuthenticationError is a ValueError
         Client(auth_url, verbose=False)
-    with pytest.raises(Exception):
+    with pytest.raises(AuthenticationError, match="Invalid credentials"):
         Client(auth_url, auth=("ann", "wrong"), verbose=False)
 
     client = Client(auth_url, auth=("ann", "s3cret pass"), verbose=False)

@@ -72,7 +72,8 @@ def test_restore_sets_the_model_tab_sampler_and_walk(registry):
                        {"Sample from the prior": "sample", "Interpolate": "interpolate"})
     model, tabs, T, seed, walk = (out[c] for c in parts)
     value = out[view.html]
-    assert view.restore({}, {})[view.html]["z"] is None and set(view.restore({}, {})) == {view.html}   # no link: no change
+    bare = view.restore({}, {})
+    assert bare[view.html]["z"] is None and set(bare) == {view.html}      # no link: nothing else changes
     assert model["value"] == "fashion-mnist-2d" and T["value"] == 0.5 and seed["value"] == 9
     assert tabs.selected == "sample" if hasattr(tabs, "selected") else tabs["selected"] == "sample"
     assert walk["a"] == [1.0, 1.0] and walk["b"] == [-1.0, 0.0] and walk["t"] == 0.75
@@ -146,7 +147,8 @@ def test_a_hostile_link_gives_defaults_and_one_line(open_page, app_url, case):
     assert got["message"].startswith("This link's ") and got["model"] == "fashion-mnist"
     assert set(got["z"]) == {0.0} and got["tab"] == "Encode an image"
     lines = page.evaluate("(() => { const m = document.querySelector('#links .vae-links-msg');"
-                          " const r = m.getBoundingClientRect(); return r.height / parseFloat(getComputedStyle(m).lineHeight); })()")
+                          " const r = m.getBoundingClientRect();"
+                          " return r.height / parseFloat(getComputedStyle(m).lineHeight); })()")
     assert lines < 1.6                                                 # one line on screen
     assert page.dialogs == [] and page.locator("img[src=x]").count() == 0   # nothing ran, nothing injected
     assert page.evaluate("[...document.scripts].every(s => !s.text.includes('alert(1)'))")

@@ -187,7 +187,8 @@ def settled(page) -> dict:
     page.wait_for_function("""() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() =>
         setTimeout(() => r(true), 200))))""")
     page.wait_for_function("n => VAE.sketch.encodes >= n", arg=1)
-    return page.evaluate("""() => ({mu: VAE.state.sketch.mu, logvar: VAE.state.sketch.logvar, pixels: VAE.state.sketch.pixels,
+    return page.evaluate("""() => ({mu: VAE.state.sketch.mu, logvar: VAE.state.sketch.logvar,
+        pixels: VAE.state.sketch.pixels,
         encodes: VAE.sketch.encodes, chart: document.querySelector('#sketch .vae-sketch-chart').dataset.mu,
         diamond: (el => el.dataset.x === undefined ? null : [+el.dataset.x, +el.dataset.y])(
             document.querySelector('#latent-map .vae-marker-upload')),
@@ -277,7 +278,8 @@ def test_without_webassembly_the_server_encodes_the_drawing_and_says_so(open_pag
     page.route("**/*.wasm", lambda route: route.abort())           # before the app loads: nothing cached
     page.goto(app_url + "?tab=draw")
     try:
-        page.wait_for_function("() => window.VAE && VAE.sketch && VAE.sketch.backend === 'server' && VAE.sketch.encodes > 0")
+        page.wait_for_function(
+            "() => window.VAE && VAE.sketch && VAE.sketch.backend === 'server' && VAE.sketch.encodes > 0")
     except Exception:                                   # say what the pad was doing
         pytest.fail("pad: " + page.evaluate("JSON.stringify([window.VAE && VAE.sketch && [VAE.sketch.backend, "
                     "VAE.sketch.encodes], (document.querySelector('#sketch .vae-sketch-status') || {}).textContent])")

@@ -269,7 +269,7 @@ def test_failure_while_writing_a_checkpoint_keeps_the_previous_one(where, tmp_pa
         monkeypatch.setattr(mio.os, "replace", failing)
 
     assert run(out) == 2                                   # one line, not a traceback
-    err = [l for l in capsys.readouterr().err.splitlines() if l.startswith(("error", "Traceback"))]
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith(("error", "Traceback"))]
     assert len(err) == 1 and "simulated" in err[0] and "--resume" in err[0], err   # not a traceback
     monkeypatch.undo()
     assert [e for e, _ in record_checkpoints] == [1]

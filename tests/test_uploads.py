@@ -289,7 +289,8 @@ def test_large_photo_is_reduced_before_float_conversion():
 
 # ---------------------------------------------------------------- fuzz
 MODE_FORMATS = {"1": ["PNG", "BMP", "TIFF", "GIF", "JPEG"], "L": ["PNG", "JPEG", "BMP", "WEBP", "TIFF", "GIF"],
-                "LA": ["PNG", "WEBP", "TIFF"], "P": ["PNG", "GIF", "TIFF"], "RGB": ["PNG", "JPEG", "BMP", "WEBP", "TIFF"],
+                "LA": ["PNG", "WEBP", "TIFF"], "P": ["PNG", "GIF", "TIFF"],
+                "RGB": ["PNG", "JPEG", "BMP", "WEBP", "TIFF"],
                 "RGBA": ["PNG", "WEBP", "TIFF", "BMP"], "CMYK": ["JPEG", "TIFF"], "I;16": ["PNG", "TIFF"],
                 "I": ["TIFF"], "F": ["TIFF"]}
 MAGICS = [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0", b"GIF89a", b"BM", b"RIFF\x00\x01\x00\x00WEBPVP8 ",
