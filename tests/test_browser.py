@@ -1,26 +1,29 @@
 """The page in a real browser: Playwright for Python driving Debian's Chromium (never `playwright
-install`). One page is opened for the module and the tests walk through it in order, like a visitor:
-load, drag a slider, hover and click the map, upload an image, interpolate. Takes a full-page
-screenshot into a temp folder (the README's picture is made by `python tools/screenshot.py`).
+install`), as a visitor uses it: load, drag a slider, hover and click the map, upload an image,
+interpolate. Each test opens its own page (a fresh browser context, conftest's `open_page`) and brings
+it to the state it needs, so any one of them passes when run alone (`pytest -k NAME`); the app server
+and the browser are shared. Takes a full-page screenshot into a temp folder (the README's picture is
+made by `python tools/screenshot.py`).
 """
-import re
 from pathlib import Path
+from urllib.parse import urlencode
 
 import numpy as np
 import pytest
+from conftest import CHROMIUM, server_requests
 
 from model.nets.weights import load_atlas
 from model.serving import requests as ex
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
 ORT_DIR = f"/gradio_api/file={ROOT / 'assets' / 'vendor' / 'onnxruntime-web'}/"
 EXAMPLES = ROOT / "assets" / "examples"
 WAIT = 90_000                      # ms; generous: the CPU is shared, and nothing here is timed
+VIEWPORT = {"width": 1440, "height": 900}
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt install chromium)")]
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
 
 # pixel position (page coordinates) of a point of the Plotly graph inside #latent-map
 POINT_JS = """([trace, i]) => {
@@ -71,9 +74,38 @@ STAR_PLACE_JS = """() => {
 }"""
 
 
+# What the page shows: the model and the z it painted. The one place that says where the page keeps them
+# (assets/live.js): every test reads them through page_state or wait_for_state.
+STATE_JS = ("(() => { const s = window.VAE && VAE.stats;"
+            " return s && s.model ? {model: s.model, z: Array.from(s.z)} : null; })()")
+
+
+def page_state(page) -> dict | None:
+    """{model, z} of what the page last painted; None before its first paint."""
+    return page.evaluate(STATE_JS)
+
+
+def wait_for_state(page, test: str, arg=None) -> None:
+    """Wait until the JS function test(state, arg) holds, state being page_state's {model, z}."""
+    page.wait_for_function(f"(arg) => {{ const state = {STATE_JS}; return !!state && ({test})(state, arg); }}", arg=arg)
+
+
 def wait_for_idle(page):
     """Gradio shows a progress tracker while an event runs; wait until none is pending."""
     page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')", timeout=WAIT)
+
+
+def open_app(open_page, app_url: str, model: str | None = None, tab: str | None = None, **options):
+    """A fresh page (a browser context of its own: conftest's open_page, which records .problems and
+    .requests) on the app, opened by a lesson link on `model` and `tab` (ids: encode, draw, interpolate...)
+    when given; returned once the map is drawn, the decoder has painted that model and no event is pending."""
+    query = {k: v for k, v in (("model", model), ("tab", tab)) if v is not None}
+    page = open_page(app_url + ("?" + urlencode(query) if query else ""), **({"viewport": VIEWPORT} | options))
+    page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
+    if model is not None:
+        wait_for_state(page, "(s, m) => s.model === m", model)
+    wait_for_idle(page)
+    return page
 
 
 def slider_values(page) -> list[float]:
@@ -99,31 +131,36 @@ def canvas_pixels(page) -> np.ndarray:
 
 
 def api_requests(page, since: int) -> list[str]:
-    return [u for u in page.requests[since:] if "/gradio_api/" in u]
+    return server_requests(page, since)
 
 
-@pytest.fixture(scope="module")
-def browser_page(app_url):
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
-        page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.set_default_timeout(WAIT)
-        page.problems = []
-        page.requests = []
-        page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
-        page.on("pageerror", lambda e: page.problems.append(f"pageerror: {e.stack or e}"))
-        page.on("request", lambda r: page.requests.append(r.url))
-        page.goto(app_url)
-        page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
-        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0 && VAE.stats.backend !== 'loading'")
-        wait_for_idle(page)
-        yield page
-        browser.close()
+def upload_an_example(page, name: str = "drawn-tshirt.png") -> None:
+    """On the "Encode an image" tab, upload one of assets/examples; returns once its reconstruction is shown."""
+    page.get_by_role("tab", name="Encode an image").click()
+    page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES / name))
+    page.wait_for_selector("#recon img")
+    page.wait_for_function("() => /ELBO/.test(document.querySelector('#elbo-stats').innerText)")
+    wait_for_idle(page)
 
 
-def test_page_loads_without_errors_and_from_this_server_only(browser_page, app_url):
-    page = browser_page
+def interpolate_the_examples(page) -> None:
+    """On the Interpolate tab, the T-shirt to the trousers of assets/examples: returns once the frames and
+    the GIF are shown."""
+    page.get_by_role("tab", name="Interpolate").click()
+    panel = page.get_by_role("tabpanel").filter(has=page.locator("#frames"))
+    files = panel.locator("input[type=file]")
+    files.nth(0).set_input_files(str(EXAMPLES / "drawn-tshirt.png"))
+    files.nth(1).set_input_files(str(EXAMPLES / "drawn-trousers.png"))
+    page.wait_for_function("() => document.querySelectorAll('[role=tabpanel] img').length >= 2")
+    wait_for_idle(page)
+    panel.get_by_role("button", name="Interpolate", exact=True).click()
+    page.wait_for_function("() => document.querySelectorAll('#frames img').length === 10")    # default 10 steps
+    page.wait_for_selector("#gif img")
+    wait_for_idle(page)
+
+
+def test_page_loads_without_errors_and_from_this_server_only(open_page, app_url):
+    page = open_app(open_page, app_url)
     assert page.title() == "VAE Latent Explorer"
     assert page.evaluate("typeof Plotly") == "object"                  # plotly.js served by the app itself
     n_traces = page.evaluate("document.querySelector('#latent-map .js-plotly-plot').data.length")
@@ -135,8 +172,8 @@ def test_page_loads_without_errors_and_from_this_server_only(browser_page, app_u
     assert page.problems == []
 
 
-def test_the_page_decodes_in_webassembly_and_says_so(browser_page):
-    page = browser_page
+def test_the_page_decodes_in_webassembly_and_says_so(open_page, app_url):
+    page = open_app(open_page, app_url)
     assert page.evaluate("VAE.stats.backend") == "wasm"
     assert page.inner_text("#live .vae-status").startswith("decoding in your browser (WebAssembly)")
     assert canvas_pixels(page).shape == (28, 28, 3)
@@ -145,8 +182,8 @@ def test_the_page_decodes_in_webassembly_and_says_so(browser_page):
     assert box == [280, 280]                                            # shown 10x, crisp (image-rendering: pixelated)
 
 
-def test_moving_a_slider_changes_the_decoded_image(browser_page):
-    page = browser_page
+def test_moving_a_slider_changes_the_decoded_image(open_page, app_url):
+    page = open_app(open_page, app_url)
     before, n = canvas_pixels(page), paints(page)
     star = page.evaluate(MARKERS_JS)["slider"]
     assert star is not None                                             # the slider position is on the map
@@ -166,8 +203,8 @@ def test_moving_a_slider_changes_the_decoded_image(browser_page):
     assert page.problems == []
 
 
-def test_dragging_sends_no_request_and_paints_every_frame(browser_page):
-    page = browser_page
+def test_dragging_sends_no_request_and_paints_every_frame(open_page, app_url):
+    page = open_app(open_page, app_url)
     rng = page.locator("#zslider-3 input[type=range]")
     box = rng.bounding_box()
     y = box["y"] + box["height"] / 2
@@ -184,27 +221,28 @@ def test_dragging_sends_no_request_and_paints_every_frame(browser_page):
     assert page.problems == []
 
 
-def test_the_page_decodes_what_the_server_decodes(browser_page, client, registry):
+def test_the_page_decodes_what_the_server_decodes(open_page, app_url, client, registry):
     """For each shipped model, the page's WebAssembly decoder and the server's /decode agree on the same
     z within 2/255 on at least 99.9% of the pixels."""
     from PIL import Image
 
     from model.nets.onnx import cached_decoder
 
+    page = open_app(open_page, app_url)
     rng = np.random.default_rng(5)
     for name in registry.names():
         m = registry.get(name)
         z = np.round(rng.standard_normal(m.dim), 3).tolist()
         url = f"/gradio_api/file={cached_decoder(m.path, m.vae)}"
         c = m.config
-        ours = page_decode(browser_page, url, z, (c.channels, c.image_size, c.image_size))
+        ours = page_decode(page, url, z, (c.channels, c.image_size, c.image_size))
         with Image.open(client.predict(z=z, model=name, api_name="/decode")) as img:
             served = np.asarray(img.convert("RGB" if m.config.channels == 3 else "L"), dtype=np.int16)
         step = served.shape[0] // m.config.image_size
         served = served[::step, ::step].reshape(m.config.image_size, m.config.image_size, -1).transpose(2, 0, 1)
         diff = np.abs(np.round(ours * 255).astype(np.int16) - served)
         assert (diff <= 2).mean() >= 0.999, (name, diff.max())
-    assert browser_page.problems == []
+    assert page.problems == []
 
 
 def page_decode(page, url: str, z: list[float], shape: tuple[int, int, int]) -> np.ndarray:
@@ -215,8 +253,8 @@ def page_decode(page, url: str, z: list[float], shape: tuple[int, int, int]) -> 
     return np.asarray(data, dtype=np.float64).reshape(shape)
 
 
-def test_hovering_a_map_point_shows_its_card(browser_page):
-    page = browser_page
+def test_hovering_a_map_point_shows_its_card(open_page, app_url):
+    page = open_app(open_page, app_url)
     trace, i = page.evaluate(ISOLATED_JS, 8)
     pt = page.evaluate(POINT_JS, [trace, i])
     page.mouse.move(pt["x"], pt["y"])
@@ -227,8 +265,8 @@ def test_hovering_a_map_point_shows_its_card(browser_page):
     assert page.problems == []
 
 
-def test_clicking_a_map_point_loads_its_mean_into_the_sliders(browser_page, weights_root):
-    page = browser_page
+def test_clicking_a_map_point_loads_its_mean_into_the_sliders(open_page, app_url, weights_root):
+    page = open_app(open_page, app_url)
     before, n = slider_values(page), paints(page)
     trace, i = page.evaluate(ISOLATED_JS, 8)
     pt = page.evaluate(POINT_JS, [trace, i])
@@ -242,13 +280,9 @@ def test_clicking_a_map_point_loads_its_mean_into_the_sliders(browser_page, weig
     assert page.problems == []
 
 
-def test_uploading_an_image_shows_its_reconstruction(browser_page):
-    page = browser_page
-    page.get_by_role("tab", name="Encode an image").click()
-    page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES / "drawn-tshirt.png"))
-    page.wait_for_selector("#recon img")
-    page.wait_for_function("() => /ELBO/.test(document.querySelector('#elbo-stats').innerText)")
-    wait_for_idle(page)
+def test_uploading_an_image_shows_its_reconstruction(open_page, app_url):
+    page = open_app(open_page, app_url)
+    upload_an_example(page)                     # waits for the reconstruction and the ELBO line
     size = page.evaluate("(() => { const i = document.querySelector('#recon img');"
                          " return [i.naturalWidth, i.naturalHeight]; })()")
     assert size == [280, 280]
@@ -262,19 +296,24 @@ def test_uploading_an_image_shows_its_reconstruction(browser_page):
     assert page.problems == []
 
 
-def test_picking_a_test_set_image_encodes_it(browser_page):
-    page = browser_page
-    src = page.get_attribute("#recon img", "src")
+def test_picking_a_test_set_image_encodes_it(open_page, app_url):
+    page = open_app(open_page, app_url)
+    src = page.evaluate("() => { const i = document.querySelector('#recon img'); return i ? i.src : null; }")
     page.locator("#test-gallery .thumbnail-item").nth(2).click()
-    page.wait_for_function("s => document.querySelector('#recon img').src !== s", arg=src)
+    page.wait_for_function("s => { const i = document.querySelector('#recon img'); return !!i && i.src !== s; }",
+                           arg=src)
     wait_for_idle(page)
     assert page.problems == []
 
 
-def test_map_markers_still_follow_the_sliders_after_an_upload(browser_page):
+def test_map_markers_still_follow_the_sliders_after_an_upload(open_page, app_url):
     """Both markers stay, and the star keeps moving after the page's gr.Plot charts have loaded
     Gradio's own plotly.js (the map must keep using the one it was drawn with)."""
-    page = browser_page
+    page = open_app(open_page, app_url)
+    upload_an_example(page)
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"       # a gr.Plot chart
+                           ".some(g => /Encoder output/.test(g.textContent))")
+    page.wait_for_function(f"() => ({MARKERS_JS})().upload !== null")
     markers = f"({MARKERS_JS})()"
     star, diamond = page.evaluate(markers).values()
     n = paints(page)
@@ -289,37 +328,30 @@ def test_map_markers_still_follow_the_sliders_after_an_upload(browser_page):
     assert page.problems == []
 
 
-def test_without_webassembly_the_server_decodes_and_the_page_says_so(browser_page, app_url, m):
+def test_without_webassembly_the_server_decodes_and_the_page_says_so(open_page, app_url, m):
     """The wasm file blocked: one line names the fallback, and sliders still decode (on the server)."""
-    page = browser_page.context.browser.new_page(viewport={"width": 1440, "height": 900})
-    page.set_default_timeout(WAIT)
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page = open_page("about:blank", wait_decoder=False, viewport=VIEWPORT)
+    page.route("**/*.wasm", lambda route: route.abort())           # before the app loads: nothing cached
+    page.goto(app_url)
+    page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.backend === 'server'")
+    assert page.evaluate("VAE.stats.paints") > 0
+    assert page.inner_text("#live .vae-status").startswith("decoding on the server")
+    n = paints(page)
+    rng = page.locator("#zslider-0 input[type=range]")
+    rng.focus()
+    rng.press("End")
+    wait_for_paint(page, n)
+    z = page_state(page)["z"]
+    assert z[0] == 4.0
+    painted = canvas_pixels(page)[..., 0]
+    assert np.array_equal(painted, np.asarray(ex.decode(m, z), dtype=np.uint8)[::10, ::10])
     blocked = ("Failed to load resource", "wasm", "ArrayBuffer instantiation")   # the runtime reporting the block
-    page.on("console", lambda msg: msg.type == "error" and not any(b in msg.text for b in blocked)
-            and errors.append(msg.text))
-    page.route("**/*.wasm", lambda route: route.abort())
-    try:
-        page.goto(app_url)
-        page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.backend === 'server'")
-        assert page.evaluate("VAE.stats.paints") > 0
-        assert page.inner_text("#live .vae-status").startswith("decoding on the server")
-        n = paints(page)
-        rng = page.locator("#zslider-0 input[type=range]")
-        rng.focus()
-        rng.press("End")
-        wait_for_paint(page, n)
-        z = page.evaluate("VAE.stats.z")
-        assert z[0] == 4.0
-        painted = canvas_pixels(page)[..., 0]
-        assert np.array_equal(painted, np.asarray(ex.decode(m, z), dtype=np.uint8)[::10, ::10])
-        assert errors == []
-    finally:
-        page.close()
+    errors = [p for p in page.problems if not (p.startswith("console: ") and any(b in p for b in blocked))]
+    assert errors == []
 
 
-def test_screenshot(browser_page, tmp_path):
-    page = browser_page
+def test_screenshot(open_page, app_url, tmp_path):
+    page = open_app(open_page, app_url)
     page.evaluate("window.scrollTo(0, 0)")
     out = tmp_path / "vae-explorer-screenshot.png"
     page.screenshot(path=str(out), full_page=True)
@@ -327,19 +359,9 @@ def test_screenshot(browser_page, tmp_path):
     assert page.problems == []
 
 
-def test_interpolate_tab_shows_frames_and_a_gif(browser_page):
-    page = browser_page
-    page.get_by_role("tab", name="Interpolate").click()
-    panel = page.get_by_role("tabpanel").filter(has=page.locator("#frames"))
-    files = panel.locator("input[type=file]")
-    files.nth(0).set_input_files(str(EXAMPLES / "drawn-tshirt.png"))
-    files.nth(1).set_input_files(str(EXAMPLES / "drawn-trousers.png"))
-    page.wait_for_function("() => document.querySelectorAll('[role=tabpanel] img').length >= 2")
-    wait_for_idle(page)
-    panel.get_by_role("button", name="Interpolate", exact=True).click()
-    page.wait_for_function("() => document.querySelectorAll('#frames img').length === 10")    # default 10 steps
-    page.wait_for_selector("#gif img")
-    wait_for_idle(page)
+def test_interpolate_tab_shows_frames_and_a_gif(open_page, app_url):
+    page = open_app(open_page, app_url)
+    interpolate_the_examples(page)              # waits for the 10 frames and the GIF
     srcs = page.eval_on_selector_all("#frames img", "els => els.map(e => e.src)")
     assert len(set(srcs)) > 1
     assert page.problems == []
@@ -359,12 +381,13 @@ def set_walk_t(page, t: float) -> None:
                            " return +w.dataset.paints > n && +w.dataset.t === t; }", arg=[n, t])
 
 
-def test_the_walk_scrubber_decodes_the_two_means_at_its_ends(browser_page, client, m):
-    """After Interpolate (the test above), t = 0 and t = 1 decode the two images' means, in the page;
-    both paths are drawn on the map, and Play moves t."""
+def test_the_walk_scrubber_decodes_the_two_means_at_its_ends(open_page, app_url, client, m):
+    """After Interpolate, t = 0 and t = 1 decode the two images' means, in the page; both paths are
+    drawn on the map, and Play moves t."""
     from gradio_client import handle_file
 
-    page = browser_page
+    page = open_app(open_page, app_url)
+    interpolate_the_examples(page)
     page.wait_for_function("() => +document.querySelector('#walk .vae-walk').dataset.paints > 0")
     sent = len(page.requests)
     for t, image in ((0.0, "drawn-tshirt.png"), (1.0, "drawn-trousers.png")):
@@ -384,15 +407,13 @@ def test_the_walk_scrubber_decodes_the_two_means_at_its_ends(browser_page, clien
     assert page.problems == []
 
 
-def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(browser_page, m2d):
+def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(open_page, app_url, m2d):
     """Kingma & Welling's Figure 4, continuous: on the 2-D model, with the toggle on, the pointer's
     position on the map is z, and the page paints decoder(z)."""
-    page = browser_page
+    page = open_app(open_page, app_url, model="fashion-mnist-2d")      # a lesson link opens the 2-D model
     page.evaluate("window.scrollTo(0, 0)")
-    page.locator("#model-picker input").click()
-    page.get_by_role("option", name=re.compile(r"^fashion-mnist-2d( —|$)")).click()   # not -2d-ae, -2d-vae...
-    page.wait_for_function("() => VAE.stats.model === 'fashion-mnist-2d' && VAE.stats.backend === 'wasm'")
-    page.wait_for_function("() => VAE.stats.model === 'fashion-mnist-2d'")
+    wait_for_state(page, "s => s.model === 'fashion-mnist-2d'")
+    page.wait_for_function("() => VAE.stats.backend === 'wasm'")
     wait_for_idle(page)
     toggle = page.locator("#latent-map .vae-map-scrub input")
     toggle.wait_for(state="visible")                                    # shown once the plane is drawn
@@ -408,7 +429,7 @@ def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(browser_page, m2
     expected = page.evaluate("""([x, y]) => { const gd = document.querySelector('#latent-map .js-plotly-plot');
         const L = gd._fullLayout, r = gd.getBoundingClientRect();
         return [L.xaxis.p2l(x - r.left - L._size.l), L.yaxis.p2l(y - r.top - L._size.t)]; }""", [x, y])
-    z = page.evaluate("VAE.stats.z")
+    z = page_state(page)["z"]
     np.testing.assert_allclose(z, np.clip(expected, -4, 4), atol=1e-3)
     painted = canvas_pixels(page)[..., 0].astype(np.int16)
     served = np.asarray(ex.decode(m2d, z), dtype=np.int16)[::10, ::10]
@@ -416,10 +437,10 @@ def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(browser_page, m2
     assert page.problems == []
 
 
-def test_compare_tab_shows_three_models_side_by_side_and_plays_the_training(browser_page):
+def test_compare_tab_shows_three_models_side_by_side_and_plays_the_training(open_page, app_url):
     """Issue 14: the default trio (autoencoder, VAE, beta-VAE) on two test images: reconstructions,
     samples, clouds and the training snapshots with a slider that Play moves."""
-    page = browser_page
+    page = open_app(open_page, app_url)
     page.get_by_role("tab", name="Compare: why a VAE").click()
     page.locator("#compare-pair").click()
     page.wait_for_selector("#compare-a img", state="visible")
