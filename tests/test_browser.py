@@ -76,8 +76,8 @@ STAR_PLACE_JS = """() => {
 
 # What the page shows: the model and the z it painted. The one place that says where the page keeps them
 # (assets/live.js): every test reads them through page_state or wait_for_state.
-STATE_JS = ("(() => { const s = window.VAE && VAE.stats;"
-            " return s && s.model ? {model: s.model, z: Array.from(s.z)} : null; })()")
+STATE_JS = ("(() => { const s = window.VAE && VAE.state;"
+            " return s && s.model && s.z ? {model: s.model, z: Array.from(s.z)} : null; })()")
 
 
 def page_state(page) -> dict | None:
@@ -174,7 +174,7 @@ def test_page_loads_without_errors_and_from_this_server_only(open_page, app_url)
 
 def test_the_page_decodes_in_webassembly_and_says_so(open_page, app_url):
     page = open_app(open_page, app_url)
-    assert page.evaluate("VAE.stats.backend") == "wasm"
+    assert page.evaluate("VAE.state.backend") == "wasm"
     assert page.inner_text("#live .vae-status").startswith("decoding in your browser (WebAssembly)")
     assert canvas_pixels(page).shape == (28, 28, 3)
     box = page.evaluate("(() => { const r = document.querySelector('#live canvas.vae-decoded')"
@@ -333,7 +333,7 @@ def test_without_webassembly_the_server_decodes_and_the_page_says_so(open_page, 
     page = open_page("about:blank", wait_decoder=False, viewport=VIEWPORT)
     page.route("**/*.wasm", lambda route: route.abort())           # before the app loads: nothing cached
     page.goto(app_url)
-    page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.backend === 'server'")
+    page.wait_for_function("() => window.VAE && VAE.stats && VAE.state.backend === 'server'")
     assert page.evaluate("VAE.stats.paints") > 0
     assert page.inner_text("#live .vae-status").startswith("decoding on the server")
     n = paints(page)
@@ -369,7 +369,8 @@ def test_interpolate_tab_shows_frames_and_a_gif(open_page, app_url):
 
 def walk_canvas(page, which: str) -> np.ndarray:
     w, h, px = page.evaluate("""(which) => { const c = document.querySelector('#walk canvas.vae-walk-' + which);
-        return [c.width, c.height, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]; }""", which)
+        const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        return [c.width, c.height, Array.from(data)]; }""", which)
     return np.asarray(px, dtype=np.int16).reshape(h, w, 4)[..., 0]
 
 
@@ -413,7 +414,7 @@ def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(open_page, app_u
     page = open_app(open_page, app_url, model="fashion-mnist-2d")      # a lesson link opens the 2-D model
     page.evaluate("window.scrollTo(0, 0)")
     wait_for_state(page, "s => s.model === 'fashion-mnist-2d'")
-    page.wait_for_function("() => VAE.stats.backend === 'wasm'")
+    page.wait_for_function("() => VAE.state.backend === 'wasm'")
     wait_for_idle(page)
     toggle = page.locator("#latent-map .vae-map-scrub input")
     toggle.wait_for(state="visible")                                    # shown once the plane is drawn
