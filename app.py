@@ -14,7 +14,8 @@ from pathlib import Path
 
 from model.nets.weights import WeightsError
 from ui import build_demo
-from ui.server import launch, private_cache
+from ui.files import private_cache
+from ui.server import launch
 
 ROOT = Path(__file__).resolve().parent
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -60,7 +60,7 @@ def test_endpoints_have_exactly_the_documented_names_and_parameters(api_info):
 
 def test_upload_endpoints_take_the_file_as_sent(demo):
     """Gradio's own Image preprocessing would decode any format Pillow knows and drop alpha and 16-bit
-    depth (ui/server.py upload_path): the upload endpoints skip it, the others keep Gradio's checks."""
+    depth (ui/files.py upload_path): the upload endpoints skip it, the others keep Gradio's checks."""
     wiring = {f"/{fn.api_name}": fn.preprocess for fn in demo.fns.values() if f"/{fn.api_name}" in ENDPOINTS}
     assert set(wiring) == set(ENDPOINTS)
     assert {name for name, pre in wiring.items() if not pre} == set(UPLOADS)

@@ -1,7 +1,7 @@
 """A classroom on one server (issue 13). Gradio writes a PIL output into its cache under a hash of its
 bytes and rewrites it in place on every call, so identical requests at once truncated files that
 other requests were serving (bench/race.py); the app now hands Gradio files it wrote atomically
-(ui/server.py OutputFiles). And Ctrl-C stops the server within 10 s after a burst, with no temp files.
+(ui/files.py OutputFiles). And Ctrl-C stops the server within 10 s after a burst, with no temp files.
 
 The app runs in a subprocess with its own TMPDIR and GRADIO_TEMP_DIR, so every file it writes can be
 counted, and the clients download every file, as a browser does. Slow: each test starts the app."""
@@ -270,7 +270,7 @@ def test_eight_pages_pressing_the_same_buttons_at_once_show_no_broken_image(app)
 
 # ---------------------------------------------------------------- the writer (fast, no server)
 def test_outputs_are_content_addressed_written_whole_and_never_rewritten(tmp_path, monkeypatch):
-    from ui.server import OutputFiles
+    from ui.files import OutputFiles
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     out = OutputFiles()
@@ -290,7 +290,7 @@ def test_outputs_are_content_addressed_written_whole_and_never_rewritten(tmp_pat
 
 def test_identical_outputs_from_many_threads_are_always_whole(tmp_path, monkeypatch):
     """Threads write the same image while others read the file: every read sees all of it."""
-    from ui.server import OutputFiles
+    from ui.files import OutputFiles
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     out = OutputFiles()
@@ -312,7 +312,7 @@ def test_identical_outputs_from_many_threads_are_always_whole(tmp_path, monkeypa
 def test_pruning_takes_only_files_unused_for_max_age(tmp_path, monkeypatch):
     import gradio as gr
 
-    from ui.server import OutputFiles
+    from ui.files import OutputFiles
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     out = OutputFiles(max_age=600)

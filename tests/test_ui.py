@@ -18,11 +18,11 @@ from ui import text
 from ui.about import AboutPanel
 from ui.encode import EncodePanel
 from ui.explore import MAX_ATTRIBUTES, MAX_SLIDERS, ExplorePanel
+from ui.files import private_cache
 from ui.interpolate import InterpolatePanel
 from ui.manifold import ManifoldPanel
 from ui.page import ModelSwitch
 from ui.runtime import PageRuntime
-from ui.server import private_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 TSHIRT = str(ROOT / "assets" / "examples" / "drawn-tshirt.png")
@@ -204,6 +204,20 @@ def test_gif_holds_the_frames_there_and_back(registry):
             assert np.array_equal(px(gif.convert("L")), px(frames[i])), i
         gif.seek(steps)
         assert np.array_equal(px(gif.convert("L")), px(frames[steps - 2]))
+
+
+def test_interpolate_shows_the_frames_and_hands_the_live_walk_both_means(registry):
+    from ui.walk import WalkView
+
+    panel = InterpolatePanel(registry, WalkView(PageRuntime(registry)))
+    with gr.Blocks():
+        panel.build(gr.Dropdown(registry.names(), value="fashion-mnist"))
+    out = panel.on_interpolate(TSHIRT, TROUSERS, 6, "spherical", "fashion-mnist")
+    assert set(out) == {panel.frames, panel.gif, panel.walk_view.html} and len(out[panel.frames]) == 6
+    walk, m = out[panel.walk_view.html], registry.get("fashion-mnist")
+    assert walk["a"] == pytest.approx(ex.encode(m, TSHIRT)["mu"], abs=1e-3)
+    assert walk["b"] == pytest.approx(ex.encode(m, TROUSERS)["mu"], abs=1e-3)
+    assert walk["rules"]["slerp"]["min_angle"] == 1e-4                # slerp's guard, for walk.js
 
 
 def test_switching_model_refreshes_every_panel(registry, page):

@@ -71,7 +71,8 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     a.out = a.out or str(ROOT / "assets" / ("compare.png" if a.compare else "screenshot.png"))
     from ui import build_demo
-    from ui.server import launch, private_cache
+    from ui.files import private_cache
+    from ui.server import launch
 
     with private_cache():
         demo = build_demo(a.weights)

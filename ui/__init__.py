@@ -1,10 +1,13 @@
-"""The Gradio page over model/: `build_demo(weights)` composes one module per panel.
+"""The Gradio page over model/: `build_demo(weights)` (page.py) composes one module per panel, each with
+its layout and its events.
 
     explore.py  sliders, decoded image, traversal, map     encode.py  uploads and the posterior
-    interpolate.py  walks between two images               sample.py  draws from the prior
-    manifold.py  Figure 4 of Kingma & Welling              about.py   metrics and training curves
-    api.py  the public endpoints     text.py  the words     charts.py  Plotly figures
-    server.py  serving: theme, launch, errors, files, memory     page.py  build_demo
+    sketch.py  the sketch pad                              interpolate.py, walk.py  walks between two images
+    sample.py  draws from the prior                        manifold.py  Figure 4 of Kingma & Welling
+    compare.py  the lab side by side                       about.py   metrics and training curves
+    links.py  lesson links                                 runtime.py  the in-page decoder, encoder, map rule
+    api.py  the public endpoints     text.py  the words     charts.py  Plotly figures and the palette
+    server.py  theme, launch, errors, Ctrl-C, memory       files.py   the files handlers return
 """
 import os
 

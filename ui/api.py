@@ -15,9 +15,10 @@ from model.serving.registry import ModelRegistry
 
 from .compare import ComparePanel
 from .encode import EncodePanel
+from .files import image_file, image_files
 from .interpolate import InterpolatePanel
 from .sample import SamplePanel, controls
-from .server import image_file, image_files, user_errors
+from .server import user_errors
 
 
 class Api:

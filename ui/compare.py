@@ -19,9 +19,10 @@ from model.serving.registry import ModelRegistry
 
 from . import text
 from .charts import clouds_figure, organise_figure, rate_distortion_figure
+from .files import image_file, upload_path
 from .interpolate import example_pairs, test_pair_files
 from .runtime import HEAD, PLOTLY_HEAD
-from .server import ASSETS, image_file, upload_path, user_errors
+from .server import ASSETS, user_errors
 
 DEFAULT_MODELS = ("fashion-mnist-2d-ae", "fashion-mnist-2d-vae", "fashion-mnist-2d-beta4")
 INTERPOLATION_STEPS = 8

@@ -10,7 +10,8 @@ from model.serving.registry import LoadedModel, ModelRegistry
 from . import text
 from .charts import posterior_figure
 from .explore import ExplorePanel, map_value, next_seed
-from .server import ASSETS, image_file, upload_path, user_errors
+from .files import image_file, upload_path
+from .server import ASSETS, user_errors
 
 
 def examples() -> list[str]:

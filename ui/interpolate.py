@@ -11,7 +11,8 @@ from model.serving import requests as ex
 from model.serving.registry import ModelRegistry
 
 from . import text
-from .server import ASSETS, gif_file, image_file, image_files, upload_path, user_errors
+from .files import gif_file, image_file, image_files, upload_path
+from .server import ASSETS, user_errors
 from .walk import WalkView
 
 EMOJI_PAIRS = (("grinning-face", "frowning-face"), ("cat-face", "dog-face"), ("sun-with-face", "full-moon-with-face"))
@@ -48,10 +49,11 @@ class InterpolatePanel:
         return r["frames"], gif, r
 
     @user_errors
-    def on_interpolate(self, image_a, image_b, steps, method, model: str) -> tuple:
+    def on_interpolate(self, image_a, image_b, steps, method, model: str) -> dict:
         """The frames, the GIF and the live walk's endpoints, from one interpolation."""
         frames, gif, r = self.walk(image_a, image_b, steps, method, model)
-        return image_files(frames), gif, WalkView.value(self.registry.get(model), r)
+        return {self.frames: image_files(frames), self.gif: gif,
+                self.walk_view.html: WalkView.value(self.registry.get(model), r)}
 
     @user_errors
     def test_pair(self, model: str) -> list[str]:

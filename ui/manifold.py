@@ -7,7 +7,7 @@ from model.serving import requests as ex
 from model.serving.registry import LoadedModel, ModelRegistry
 
 from . import text
-from .server import image_file
+from .files import image_file
 
 
 class ManifoldPanel:

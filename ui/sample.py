@@ -10,7 +10,8 @@ from model.serving.registry import ModelRegistry
 
 from . import text
 from .explore import ExplorePanel
-from .server import image_files, user_errors
+from .files import image_files
+from .server import user_errors
 
 
 def controls(elem_ids: bool = False) -> tuple[gr.Slider, gr.Slider, gr.Number]:
