@@ -7,6 +7,7 @@ mid-write leaves the previous file intact.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -119,12 +120,23 @@ def save_atlas(directory, **arrays: np.ndarray) -> None:
     atomic_write(Path(directory) / ATLAS_NAME, w)
 
 
-def _read_npz(path: Path) -> dict[str, np.ndarray]:
+def _read_npz(path: Path, keys=None) -> dict[str, np.ndarray]:
+    """The arrays of an .npz (only `keys`, those of them it holds, when given)."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
+            return {k: z[k] for k in z.files if keys is None or k in keys}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
         raise WeightsError(f"{path}: corrupt atlas ({e})") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _thumbnails_of(path: str, stamp: tuple[int, int]) -> dict[str, np.ndarray]:
+    """An atlas's thumbnails and their index, read once per file version (stamp: mtime, size) and shared,
+    read-only, by every model that names it in thumbnails_from."""
+    arrays = _read_npz(Path(path), keys=("thumbnails", "thumb_index"))
+    for a in arrays.values():
+        a.flags.writeable = False
+    return arrays
 
 
 def load_atlas(directory) -> dict[str, np.ndarray]:
@@ -145,7 +157,8 @@ def shared_thumbnails(path: Path, owner: str, index) -> np.ndarray:
     other = path.parent.parent / owner / ATLAS_NAME
     if not other.is_file():
         raise WeightsError(f"{path}: its thumbnails live in {other}, which is missing")
-    theirs = _read_npz(other)
+    st = other.stat()
+    theirs = _thumbnails_of(str(other), (st.st_mtime_ns, st.st_size))
     if "thumbnails" not in theirs or index is None or not np.array_equal(theirs.get("thumb_index"), index):
         raise WeightsError(f"{path}: {other} does not hold the same test images' thumbnails; "
                            f"rebuild it: `python -m model evaluate {path.parent} --atlas`")
