@@ -131,12 +131,9 @@ def _read_npz(path: Path, keys=None) -> dict[str, np.ndarray]:
 
 @functools.lru_cache(maxsize=8)
 def _thumbnails_of(path: str, stamp: tuple[int, int]) -> dict[str, np.ndarray]:
-    """An atlas's thumbnails and their index, read once per file version (stamp: mtime, size) and shared,
-    read-only, by every model that names it in thumbnails_from."""
-    arrays = _read_npz(Path(path), keys=("thumbnails", "thumb_index"))
-    for a in arrays.values():
-        a.flags.writeable = False
-    return arrays
+    """An atlas's thumbnails and their index, read once per file version (stamp: mtime, size) and shared by
+    every model that names it in thumbnails_from (nothing writes into an atlas's arrays once loaded)."""
+    return _read_npz(Path(path), keys=("thumbnails", "thumb_index"))
 
 
 def load_atlas(directory) -> dict[str, np.ndarray]:
