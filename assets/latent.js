@@ -1,5 +1,5 @@
-// The walk's maths as model/nets/walk.py does it (lerp, slerp with its two guards) and the traversal's
-// values, with the numbers sent from Python (VAE.rules); tests/test_parity.py compares the two.
+// The walk's maths as model/nets/walk.py does it (lerp, slerp with its two guards), with the guards'
+// numbers sent from Python (VAE.rules); tests/test_parity.py compares the two.
 (() => {
   const VAE = (window.VAE = window.VAE || {});
   if (VAE.latent) return;
@@ -20,10 +20,5 @@
     return Array.from(a, (v, i) => wa * v + wb * b[i]);
   }
 
-  // the values one coordinate takes in a traversal: rules.traversal = {lo, hi, steps}
-  function traversalValues(r) {
-    return Array.from({ length: r.steps }, (_, j) => r.lo + (r.hi - r.lo) * j / (r.steps - 1));
-  }
-
-  VAE.latent = { lerp, slerp, norm, traversalValues };
+  VAE.latent = { lerp, slerp, norm };
 })();

@@ -13,7 +13,7 @@ const stripCanvas = element.querySelector(".vae-traversal");
 const statusLine = element.querySelector(".vae-status");
 const download = element.querySelector(".vae-download");
 const stats = VAE.stats;
-let state = null;            // {model, z: Float32Array, dims, shape, limit, ort, attrs, amounts, base, sweep}
+let state = null;            // {model, z: Float32Array, dims, shape, limit, attrs, amounts, base, sweep}
 let backend = null;          // {kind: "wasm" | "server", reason?, decode(zs, n) -> Promise<{data, bytes}>}
 let at = null;               // the atlas of state.model (place.js), for the star
 let atError = "";            // why the atlas did not load: said on the status line after every paint
@@ -47,7 +47,7 @@ async function useModel(v) {
   request();
 }
 
-// z, then the traversal rows: z with dimension d swept over the traversal's values (VAE.rules.traversal)
+// z, then the traversal rows: z with dimension d swept over the traversal's values (sent by Python)
 function batch(s, rows) {
   const D = s.z.length, d = travDim(), zs = new Float32Array(rows * D);
   for (let i = 0; i < rows; i++) zs.set(s.z, i * D);
@@ -202,7 +202,7 @@ function onValue() {
   const attrs = (v.attributes || []).map(a => ({ name: a.name, v: Float32Array.from(a.v) }));
   state = { model: v.model, z: Float32Array.from(v.z), dims: v.dims, shape: v.shape, limit: v.limit,
             attrs, amounts: new Float32Array(attrs.length), base: Float32Array.from(v.z),
-            sweep: VAE.latent.traversalValues(v.rules.traversal) };
+            sweep: v.rules.traversal };                             // the values z_d takes, from Python
   echo("attr-", Array.from(state.amounts));                       // a new z starts with no attributes
   canvas.setAttribute("aria-label", `decoded image of z, model ${v.model}`);
   if (changed) useModel(v); else request();

@@ -77,7 +77,7 @@ def test_the_page_holds_pythons_numbers(pages, registry):
     page = pages("fashion-mnist")
     rules = page.evaluate("VAE.rules")
     assert rules == page_rules()
-    assert page.evaluate("VAE.latent.traversalValues(VAE.rules.traversal)") == pytest.approx(traversal_values())
+    assert rules["traversal"] == traversal_values() == pytest.approx(np.linspace(-3, 3, 9))
     at = page.evaluate("VAE.place.cached('fashion-mnist').then(a => [a.k, a.eps])")
     index = registry.get("fashion-mnist").map_index
     assert at == [index.k, index.eps]

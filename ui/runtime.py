@@ -27,7 +27,7 @@ import torch
 from model.nets.limits import ExplorerError
 from model.nets.onnx import cached_decoder, cached_encoder
 from model.nets.pictures import to_uint8
-from model.nets.walk import SLERP_MIN_ANGLE, SLERP_MIN_NORM, TRAVERSAL
+from model.nets.walk import SLERP_MIN_ANGLE, SLERP_MIN_NORM, traversal_values
 from model.serving import requests as ex
 from model.serving.registry import ModelRegistry
 
@@ -49,9 +49,9 @@ PLOTLY_HEAD = f"<script src='/gradio_api/file={PLOTLY_JS}'></script>"   # the `p
 
 
 def page_rules() -> dict:
-    """The numbers of the rules the page applies as Python does (model.nets.walk; the map's palette)."""
-    lo, hi, steps = TRAVERSAL
-    return {"traversal": {"lo": lo, "hi": hi, "steps": steps},
+    """The numbers of the rules the page applies as Python does (model.nets.walk: the traversal's values,
+    slerp's guards; the map's palette)."""
+    return {"traversal": traversal_values(),
             "slerp": {"min_norm": SLERP_MIN_NORM, "min_angle": SLERP_MIN_ANGLE},
             "palette": list(PALETTE), "ort": ORT_URL, "load_timeout_s": LOAD_TIMEOUT_S}
 

@@ -29,16 +29,15 @@ class MapIndex:
     """Puts new latent points on the stored 2-D map by k-nearest neighbours among the test-set
     means (inverse-distance weighted). Instant, unlike UMAP.transform, which JIT-compiles.
 
-    Distances are exact sums of squares in float64 over the float32 means, the same sums the page does
-    (assets/place.js), so both pick the same neighbours; torch.cdist's matrix-product shortcut would
-    not (its rounding reorders near neighbours)."""
+    Distances are sums of squares in float64 over the float32 means, added up dimension by dimension in
+    the order the page adds them (assets/place.js), so both pick the same neighbours; torch.cdist's
+    matrix-product shortcut would not (its rounding reorders near neighbours)."""
 
     k = 8                  # neighbours; sent to the page with the atlas (ui/runtime.py)
     eps = 1e-6             # keeps the weight of an exact match finite
 
     def __init__(self, means: np.ndarray, xy: np.ndarray, method: str) -> None:
         self.means = np.ascontiguousarray(means, dtype=np.float32)      # (N, D): what the page receives
-        self._means64 = self.means.astype(np.float64)
         self.xy = np.asarray(xy, dtype=np.float32)
         self.method = method
 
@@ -47,7 +46,9 @@ class MapIndex:
         their distances (M, k)."""
         z = np.atleast_2d(np.asarray(z, dtype=np.float32)).astype(np.float64)
         k = min(self.k, len(self.means))
-        d2 = np.stack([((self._means64 - row) ** 2).sum(1) for row in z])          # (M, N)
+        d2 = np.zeros((len(z), len(self.means)))                                    # (M, N)
+        for j in range(self.means.shape[1]):                # one column at a time: no float64 copy of the means
+            d2 += (self.means[:, j].astype(np.float64)[None, :] - z[:, j:j + 1]) ** 2
         idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
         idx = np.take_along_axis(idx, np.take_along_axis(d2, idx, 1).argsort(1, kind="stable"), 1)
         return idx, np.sqrt(np.take_along_axis(d2, idx, 1))

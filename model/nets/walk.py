@@ -49,7 +49,8 @@ def sample_prior(n: int, dim: int, temperature: float = 1.0, seed: int = 0) -> t
 
 
 def traversal_values() -> list[float]:
-    """The values one coordinate takes in a traversal (TRAVERSAL): what that dimension controls."""
+    """The values one coordinate takes in a traversal (TRAVERSAL): what that dimension controls. The page
+    sweeps exactly these (ui/runtime.py sends them)."""
     lo, hi, steps = TRAVERSAL
     return np.linspace(lo, hi, steps).tolist()
 
