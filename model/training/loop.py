@@ -34,9 +34,28 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 DEFAULT = VAEConfig()              # the model's defaults are the command line's defaults
 
 
+class StopTraining(Exception):
+    """Raised by a hook to end a run between two steps (a time budget spent, Stop pressed): the loop
+    checkpoints where it is and writes the weights folder, as at the end of the last epoch."""
+
+
+class Hooks:
+    """What a caller may do between steps (the live-training worker, model.training.worker): nothing here.
+
+    after_step may change run.args.beta and run.args.lr (the next step reads them), block (pause), or
+    raise StopTraining."""
+
+    def on_start(self, run: Run) -> None:
+        pass
+
+    def after_step(self, run: Run, step: int, terms: dict) -> None:
+        pass
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m model train", description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", choices=DATASETS, default="fashion-mnist")
+    p.add_argument("--dataset", choices=DATASETS + ("prepared",), default="fashion-mnist",
+                   help="prepared: the images in --data-npz")
     p.add_argument("--data-dir", default=None, help="folder with the data (see README)")
     p.add_argument("--latent-dim", type=int, default=DEFAULT.latent_dim)
     p.add_argument("--epochs", type=int, default=40)
@@ -72,6 +91,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--stream", action="store_true",
                    help="--dataset folder: decode images on the fly in worker processes (larger than memory)")
     p.add_argument("--workers", type=int, default=2, help="loader processes for --stream")
+    p.add_argument("--data-npz", default=None,
+                   help="--dataset prepared: a .npz with uint8 train_images/test_images (N, C, H, W), "
+                        "labels and class_names (the Train tab's uploads)")
     return p.parse_args(argv)
 
 
@@ -154,7 +176,9 @@ class Run:
     step_model: torch.nn.Module = None     # what a training step calls (_View)
     train_x: torch.Tensor | None = None    # uint8 (N, C, H, W) on the device
     test_x: torch.Tensor | None = None
-    start_epoch: int = 0
+    start_step: int = 0                    # steps done before this process (resumed)
+    step: int = 0                          # steps done so far
+    hooks: Hooks = field(default_factory=Hooks)
     history: list = field(default_factory=list)
     seconds: float = 0.0
     snapshots: SnapshotRecorder | None = None
@@ -179,6 +203,10 @@ class Run:
     def steps_per_epoch(self) -> int:
         return self.per_rank // self.local_batch
 
+    @property
+    def start_epoch(self) -> int:
+        return self.start_step // self.steps_per_epoch
+
 
 def load_data(args) -> tuple[Dataset | None, FolderSource | None, Dataset]:
     """(train set in memory, or a streaming source; test set in memory)."""
@@ -190,10 +218,24 @@ def load_data(args) -> tuple[Dataset | None, FolderSource | None, Dataset]:
         if not args.data_dir:
             raise DataError("--dataset folder needs --data-dir pointing at a folder of images")
         train_src = FolderSource(args.data_dir, "train", size, channels)
+    elif args.data_npz:
+        train_ds, test_ds = load_prepared(args.data_npz)
+        return train_ds, None, test_ds
     else:
         train_ds = load_dataset(args.dataset, "train", args.data_dir, size, channels)
         size, channels = train_ds.images.shape[-1], train_ds.images.shape[1]
     return train_ds, train_src, load_dataset(args.dataset, "test", args.data_dir, size, channels)
+
+
+def load_prepared(path) -> tuple[Dataset, Dataset]:
+    """A set prepared by the page (model.data.intake): train and test images already fitted, in one .npz."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = tuple(str(c) for c in z["class_names"])
+            return (Dataset(z["train_images"], z["train_labels"], names),
+                    Dataset(z["test_images"], z["test_labels"], names))
+    except (OSError, KeyError, ValueError) as e:
+        raise DataError(f"{path}: not a prepared training set ({e})") from None
 
 
 def restore(run: Run, config: VAEConfig) -> None:
@@ -201,12 +243,14 @@ def restore(run: Run, config: VAEConfig) -> None:
     path = run.ckpt_path
     if run.args.resume and path.is_file():
         meta = load_checkpoint(path, run.core, run.opt)
-        run.start_epoch, run.history, run.seconds = meta["epoch"], meta["history"], meta.get("seconds", 0.0)
+        run.history, run.seconds = meta["history"], meta.get("seconds", 0.0)
+        run.start_step = meta.get("step", meta["epoch"] * run.steps_per_epoch)   # older checkpoints: epochs
+        run.step = run.start_step
         if VAEConfig.from_dict(meta["config"]) != config:       # fields added since take their defaults
             raise TrainingError(f"{path}: was trained with another configuration; "
                                 f"use the same arguments, or a new --out")
         if run.rank == 0:
-            print(f"resuming from {path} after epoch {run.start_epoch}")
+            print(f"resuming from {path} after step {run.start_step} (epoch {run.start_epoch})")
     elif run.args.resume and run.rank == 0:
         print(f"no checkpoint at {path}: starting from scratch")
 
@@ -256,7 +300,8 @@ def setup(args: argparse.Namespace) -> Run:
 
 def epoch_batches(run: Run, perm: torch.Tensor):
     """This rank's batches, in perm's order: sliced from memory, or decoded by workers."""
-    steps, b = run.steps_per_epoch, run.local_batch
+    b = run.local_batch
+    steps = len(perm) // b
     if run.train_x is not None:
         perm = perm.to(run.device)
         for i in range(steps):
@@ -290,32 +335,40 @@ def train_step(run: Run, batch: torch.Tensor, step: int, generator: torch.Genera
 
 
 def run_epoch(run: Run, epoch: int) -> list[float]:
-    """One pass over this rank's shard; returns the mean train (-ELBO, recon, KL) over all ranks."""
+    """One pass over this rank's shard (the rest of it, when resumed mid-epoch); returns the mean train
+    (-ELBO, recon, KL) over all ranks. The hooks run after every step."""
     args, steps = run.args, run.steps_per_epoch
     run.core.train()
     g_shuffle = torch.Generator().manual_seed(args.seed * 100_003 + epoch)
     perm = torch.randperm(run.n_train, generator=g_shuffle)[run.rank::run.world][:run.per_rank]
     g_eps = torch.Generator(device=run.device).manual_seed(args.seed * 1_000_003 + epoch * 101 + run.rank)
+    first = max(0, run.start_step - epoch * steps)          # batches this epoch already trained on
     sums = torch.zeros(3, dtype=torch.float64, device=run.device)
-    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{args.epochs}",
+    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{args.epochs}", initial=first,
                disable=run.rank != 0, leave=False, dynamic_ncols=True, mininterval=1.0)
-    batches = epoch_batches(run, perm)
-    for i in bar:
-        if run.snapshots is not None and run.rank == 0:
-            run.snapshots.maybe_record(run.core, epoch * steps + i)
-        t = train_step(run, next(batches), epoch * steps + i, g_eps)
-        sums += torch.stack([t["neg_elbo"].detach(), t["recon"].detach(), t["kl"].detach()]).double()
-        if (run.device.type == "cpu" or i % 50 == 49 or i == steps - 1) and not torch.isfinite(sums).all():
-            where = run.ckpt_path if run.ckpt_path.exists() else "none yet"
-            raise TrainingError(
-                f"loss became {t['loss'].item()} at epoch {epoch + 1}, step {i + 1}: training stopped; "
-                f"the last good checkpoint ({where}) is intact. Try a lower --lr (now {args.lr}) or --grad-clip")
-        run.opt.step()
-        if i % 20 == 0 and run.rank == 0:
-            bar.set_postfix(loss=f"{sums[0].item() / (i + 1):.2f}")
-    bar.close()
+    batches = epoch_batches(run, perm[first * run.local_batch:])
+    try:
+        for i in range(first, steps):
+            step = epoch * steps + i
+            if run.snapshots is not None and run.rank == 0:
+                run.snapshots.maybe_record(run.core, step)
+            t = train_step(run, next(batches), step, g_eps)
+            sums += torch.stack([t["neg_elbo"].detach(), t["recon"].detach(), t["kl"].detach()]).double()
+            if (run.device.type == "cpu" or i % 50 == 49 or i == steps - 1) and not torch.isfinite(sums).all():
+                where = run.ckpt_path if run.ckpt_path.exists() else "none yet"
+                raise TrainingError(
+                    f"loss became {t['loss'].item()} at epoch {epoch + 1}, step {i + 1}: training stopped; "
+                    f"the last good checkpoint ({where}) is intact. Try a lower --lr (now {args.lr}) or --grad-clip")
+            run.opt.step()
+            run.step = step + 1
+            bar.update()
+            if i % 20 == 0 and run.rank == 0:
+                bar.set_postfix(loss=f"{sums[0].item() / (i + 1 - first):.2f}")
+            run.hooks.after_step(run, step + 1, t)
+    finally:
+        bar.close()          # clears the bar, so an error is printed on a line of its own
     all_reduce_sum(sums)
-    return (sums / (steps * run.world)).tolist()
+    return (sums / (max(1, steps - first) * run.world)).tolist()
 
 
 def end_epoch(run: Run, epoch: int, tr: list[float], dt: float) -> None:
@@ -338,25 +391,45 @@ def end_epoch(run: Run, epoch: int, tr: list[float], dt: float) -> None:
             line = (f"train -ELBO {tr[0]:8.2f} (recon {tr[1]:7.2f}, KL {tr[2]:6.2f})"
                     f"  test -ELBO {te['neg_elbo']:8.2f} (recon {te['recon']:7.2f}, KL {te['kl']:6.2f})")
         print(f"epoch {epoch + 1:3d}/{args.epochs}  {line}  {ips:6.0f} img/s  {dt:5.1f} s", flush=True)
-        save_checkpoint(run.ckpt_path, run.core, run.opt,
-                        {"epoch": epoch + 1, "history": run.history, "seconds": run.seconds,
-                         "config": run.core.config.to_dict(), "args": vars(args)})
+        checkpoint(run, (epoch + 1) * run.steps_per_epoch)
     if run.world > 1:
         dist.barrier()
 
 
-def train(args: argparse.Namespace) -> dict:
+def checkpoint(run: Run, step: int, extra_seconds: float = 0.0) -> None:
+    """The model, the optimizer and where the run is (steps, history) in OUT/checkpoint.safetensors."""
+    save_checkpoint(run.ckpt_path, run.core, run.opt,
+                    {"epoch": step // run.steps_per_epoch, "step": step, "history": run.history,
+                     "seconds": run.seconds + extra_seconds, "config": run.core.config.to_dict(),
+                     "args": vars(run.args)})
+
+
+def train(args: argparse.Namespace, hooks: Hooks | None = None) -> dict:
+    """The one training loop (the CLI, the lab and the live-training worker). A hook that raises
+    StopTraining ends it early: the checkpoint and the weights folder are written where it stopped."""
     run = setup(args)
+    if hooks is not None:
+        run.hooks = hooks
+    run.hooks.on_start(run)
+    stopped = None
     for epoch in range(run.start_epoch, args.epochs):
         t0 = time.time()
-        tr = run_epoch(run, epoch)
+        try:
+            tr = run_epoch(run, epoch)
+        except StopTraining as e:
+            stopped = e
+            run.seconds += time.time() - t0
+            if run.rank == 0:
+                checkpoint(run, run.step)
+            break
         end_epoch(run, epoch, tr, time.time() - t0)
     if run.rank == 0:
         write_weights_folder(run.core, args, run.test_ds, run.seconds, run.history, run.device)
     if run.world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return {"epochs": args.epochs, "seconds": run.seconds, "history": run.history}
+    return {"epochs": args.epochs, "seconds": run.seconds, "history": run.history,
+            "stopped": str(stopped) if stopped else None}
 
 
 def write_weights_folder(model: ConvVAE, args, test_ds, seconds: float, history: list, device) -> None:
