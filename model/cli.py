@@ -10,6 +10,7 @@ import sys
 
 COMMANDS = {                   # name -> (module with main(argv), what it does)
     "train": ("model.training.loop", "train a model into a weights folder (also under torchrun)"),
+    "worker": ("model.training.worker", "train a live job from its run folder (the Train tab starts it)"),
     "evaluate": ("model.training.evaluate", "test-set metrics (and, with --atlas, the map) of a weights folder"),
     "lab": ("model.training.lab", "the lab's one recipe: train, sweep, install, report, collect"),
     "export": ("model.nets.onnx", "write a model's ONNX decoder and encoder (the page derives them itself)"),

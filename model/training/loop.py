@@ -178,6 +178,8 @@ class Run:
     test_x: torch.Tensor | None = None
     start_step: int = 0                    # steps done before this process (resumed)
     step: int = 0                          # steps done so far
+    checkpoint_gap_s: float = 0.0          # end-of-epoch checkpoints at most this often (0: every epoch)
+    last_checkpoint: float = 0.0           # time.monotonic() of the last one
     hooks: Hooks = field(default_factory=Hooks)
     history: list = field(default_factory=list)
     seconds: float = 0.0
@@ -391,13 +393,15 @@ def end_epoch(run: Run, epoch: int, tr: list[float], dt: float) -> None:
             line = (f"train -ELBO {tr[0]:8.2f} (recon {tr[1]:7.2f}, KL {tr[2]:6.2f})"
                     f"  test -ELBO {te['neg_elbo']:8.2f} (recon {te['recon']:7.2f}, KL {te['kl']:6.2f})")
         print(f"epoch {epoch + 1:3d}/{args.epochs}  {line}  {ips:6.0f} img/s  {dt:5.1f} s", flush=True)
-        checkpoint(run, (epoch + 1) * run.steps_per_epoch)
+        if time.monotonic() - run.last_checkpoint >= run.checkpoint_gap_s:
+            checkpoint(run, (epoch + 1) * run.steps_per_epoch)
     if run.world > 1:
         dist.barrier()
 
 
 def checkpoint(run: Run, step: int, extra_seconds: float = 0.0) -> None:
     """The model, the optimizer and where the run is (steps, history) in OUT/checkpoint.safetensors."""
+    run.last_checkpoint = time.monotonic()
     save_checkpoint(run.ckpt_path, run.core, run.opt,
                     {"epoch": step // run.steps_per_epoch, "step": step, "history": run.history,
                      "seconds": run.seconds + extra_seconds, "config": run.core.config.to_dict(),
