@@ -1,6 +1,7 @@
 """VAE Latent Explorer: the command line and the launch. The page is built in ui/, the model in model/.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--weights weights] [--share] [--auth user:pass]
+                  [--runs runs] [--train-jobs 1] [--train-queue 4] [--train-threads 0] [--device cpu]
 
 `import app; app.demo` builds the page for the default weights folder (tests use it).
 """
@@ -28,6 +29,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weights", default=str(ROOT / "weights"), help="folder of model folders")
     p.add_argument("--share", action="store_true", help="create a public Gradio share link")
     p.add_argument("--auth", default=None, help="user:password required to open the page")
+    p.add_argument("--runs", default=str(ROOT / "runs"), help="folder of live-training jobs (the Train tab)")
+    p.add_argument("--train-jobs", type=int, default=1, help="training jobs that run at once; the rest queue")
+    p.add_argument("--train-queue", type=int, default=4, help="training jobs that may wait in the queue")
+    p.add_argument("--train-threads", type=int, default=0, help="CPU threads per training worker (0: all cores)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where training workers train")
     return p.parse_args(argv)
 
 
@@ -44,7 +50,8 @@ def main(argv=None) -> int:
               "add --auth user:password", file=sys.stderr)
     with private_cache():              # uploads and served files live in a folder removed at exit
         try:
-            demo = build_demo(args.weights)
+            demo = build_demo(args.weights, args.runs, {"max_running": args.train_jobs, "max_queue": args.train_queue,
+                                                        "threads": args.train_threads, "device": args.device})
         except WeightsError as e:
             print(f"error: {' '.join(str(e).split())}", file=sys.stderr)      # one line, whatever the cause
             return 2

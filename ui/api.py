@@ -1,4 +1,5 @@
-"""The public HTTP endpoints: /decode, /pick, /encode, /interpolate, /sample, /compare. Their names, parameters
+"""The public HTTP endpoints: /decode, /pick, /encode, /interpolate, /sample, /compare, and issue 21's
+/train, /train_status, /train_set, /train_stop and /models. Their names, parameters
 (and /attribute, issue 15) and outputs are an API that users script against (README, "HTTP API"): keep them stable.
 
 Every endpoint hangs on one hidden button: /decode, /pick, /attribute and /sample with hidden inputs and
@@ -19,12 +20,14 @@ from .files import image_file, image_files
 from .interpolate import InterpolatePanel
 from .sample import SamplePanel, controls
 from .server import user_errors
+from .train import TrainPanel
 
 
 class Api:
     def __init__(self, registry: ModelRegistry, encode: EncodePanel, interpolate: InterpolatePanel,
-                 compare: ComparePanel, sample: SamplePanel) -> None:
+                 compare: ComparePanel, sample: SamplePanel, train: TrainPanel) -> None:
         self.registry = registry
+        self.train_panel = train
         self.sample_panel = sample
         self.compare_panel = compare
         self.encode_panel = encode
@@ -58,10 +61,34 @@ class Api:
     def compare(self, image, models: list[str], seed: int) -> dict:
         return self.compare_panel.report(image, models, seed)
 
+    @user_errors
+    def train(self, dataset: str, images, latent_dim: int, beta: float, seconds: float) -> dict:
+        """Queue a training job; the token it returns is the only handle that controls it."""
+        prepared = self.train_panel.prepare(images, [], "auto", False)[0] if dataset == "upload" else None
+        token, job = self.train_panel.start_job(dataset, prepared, latent_dim, beta, seconds, "small", True)
+        return {"job": token, "queue_position": self.train_panel.service.ahead(job)}
+
+    @user_errors
+    def train_status(self, job: str) -> dict:
+        return self.train_panel.service.status(job)
+
+    @user_errors
+    def train_set(self, job: str, beta: float | None, lr: float | None) -> dict:
+        return self.train_panel.service.set(job, beta=beta, lr=lr)
+
+    @user_errors
+    def train_stop(self, job: str) -> dict:
+        return self.train_panel.service.stop(job)
+
+    def models(self) -> list[dict]:
+        return self.registry.listing()
+
     def endpoints(self) -> dict:
         """api_name -> the handler a request to it runs (the page's own events call the same code)."""
         return {"decode": self.decode, "pick": self.pick, "attribute": self.attribute, "encode": self.encode,
-                "interpolate": self.interpolate, "compare": self.compare, "sample": self.sample_panel.draw}
+                "interpolate": self.interpolate, "compare": self.compare, "sample": self.sample_panel.draw,
+                "train": self.train, "train_status": self.train_status, "train_set": self.train_set,
+                "train_stop": self.train_stop, "models": self.models}
 
     def build(self, model_dd: gr.Dropdown) -> None:
         with gr.Row(visible=False):
@@ -74,6 +101,9 @@ class Api:
             name, amount, new_z = gr.Textbox(label="name"), gr.Number(label="amount"), gr.JSON(label="new z")
             n, temperature, seed = controls()
             samples, sample_z = gr.Gallery(format="png"), gr.State([])
+            dataset, files = gr.Textbox(label="dataset"), gr.File(file_count="multiple", label="images")
+            latent, beta, seconds, lr = (gr.Number(label=n) for n in ("latent_dim", "beta", "seconds", "lr"))
+            job, status, listing = gr.Textbox(label="job"), gr.JSON(label="status"), gr.JSON(label="models")
             button = gr.Button("api")
         enc, interp, cmp = self.encode_panel, self.interpolate_panel, self.compare_panel
         wiring = {                     # api_name -> inputs, outputs, whether Gradio preprocesses the inputs
@@ -84,6 +114,11 @@ class Api:
             "interpolate": (interp.inputs, [interp.frames, interp.gif], False),
             "compare": ([cmp.image_a, models, cmp.seed], [report], False),
             "sample": ([n, temperature, seed, model_dd], [samples, sample_z], True),
+            "train": ([dataset, files, latent, beta, seconds], [status], False),            # our upload checks
+            "train_status": ([job], [status], True),
+            "train_set": ([job, beta, lr], [status], True),
+            "train_stop": ([job], [status], True),
+            "models": ([], [listing], True),
         }
         for api_name, fn in self.endpoints().items():
             inputs, outputs, preprocess = wiring[api_name]

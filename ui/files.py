@@ -82,10 +82,11 @@ class OutputFiles:
                         removed += 1
         return removed
 
-    def write(self, data: bytes, suffix: str) -> str:
+    def write(self, data: bytes, suffix: str, stem: str = "") -> str:
         """The path of a file holding exactly `data`: the existing one (touched) or a new one, renamed
-        into place whole."""
-        name = hashlib.sha256(data).hexdigest()[:40] + suffix
+        into place whole. A stem (a download's name) goes before a shorter hash."""
+        digest = hashlib.sha256(data).hexdigest()
+        name = (f"{stem}-{digest[:12]}" if stem else digest[:40]) + suffix
         with self.lock:
             path = self.folder() / name
             self.prune()
@@ -135,6 +136,11 @@ def image_file(image: Image.Image) -> str:
 
 def image_files(images) -> list[str]:
     return [OUTPUTS.png(im) for im in images]
+
+
+def zip_file(data: bytes, stem: str) -> str:
+    """A zip to download, named stem-HASH.zip (see OutputFiles)."""
+    return OUTPUTS.write(data, ".zip", stem)
 
 
 def gif_file(frames: list[Image.Image], duration: int) -> str:

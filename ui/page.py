@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 
 import gradio as gr
 
 from model.nets.onnx import cache_root
+from model.serving.jobs import TrainingService
 from model.serving.registry import ModelRegistry
 
 from . import text
@@ -23,6 +25,7 @@ from .runtime import PageRuntime
 from .sample import SamplePanel
 from .server import ASSETS, PLOTLY_JS, ROOT, user_errors
 from .sketch import SketchView
+from .train import TrainPanel
 from .walk import WalkView
 
 
@@ -49,8 +52,12 @@ class ModelSwitch:
         return updates
 
 
-def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
+def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.PathLike | None = None,
+               training: dict | None = None) -> gr.Blocks:
+    """The page over the models in `weights`; live-training jobs live in `runs` (a private temporary
+    folder when not given); `training`: TrainingService's settings (max_running, max_queue, threads, device)."""
     registry = load_registry(weights)
+    service = TrainingService(runs or tempfile.mkdtemp(prefix="vae-runs-"), registry, **(training or {}))
     default = registry.get(registry.default())
     onnx = cache_root() / "onnx"                           # the decoders the page runs (model/nets/onnx.py)
     onnx.mkdir(parents=True, exist_ok=True)
@@ -61,6 +68,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
     sample, manifold, about = SamplePanel(registry, explore), ManifoldPanel(registry), AboutPanel(registry)
     sketch, links = SketchView(registry, runtime), LinksView(registry)
     compare = ComparePanel(registry)
+    train = TrainPanel(registry, service, runtime)
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
         gr.HTML(text.TITLE)
         with gr.Row(equal_height=False):
@@ -83,12 +91,15 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
                 manifold.build(default)
             with gr.Tab("Compare: why a VAE", id="compare", elem_id="compare-tab"):
                 compare.build()
+            with gr.Tab("Train it live", id="train"):
+                train.build(model_dd)
             with gr.Tab("About the model", id="about"):
                 about.build(default)
-        Api(registry, encode, interpolate, compare, sample).build(model_dd)
+        Api(registry, encode, interpolate, compare, sample, train).build(model_dd)
 
         switch = ModelSwitch(registry, model_info, [explore, encode, manifold, about, sketch])
         model_dd.change(switch.on_model, model_dd, switch.outputs, api_visibility="private")
         links.wire(demo, model_dd, tabs, sample.temperature, sample.seed, interpolate.walk_view.html)
     demo.queue(default_concurrency_limit=4, max_size=64)
+    demo.training_service = service                        # app.py stops its workers at exit
     return demo

@@ -121,6 +121,9 @@ def stop(demo: gr.Blocks, grace: float = SHUTDOWN_GRACE_S) -> None:
         else:
             server.force_exit = True
     demo.close(verbose=False)
+    service = getattr(demo, "training_service", None)   # live-training workers keep their checkpoints
+    if service is not None:
+        service.shutdown()
     thread = getattr(server, "thread", None)
     if thread is not None and thread.is_alive():
         server.force_exit = True

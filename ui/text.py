@@ -37,6 +37,13 @@ TEACH = {
                "the space, so z ~ N(0, I) decodes to clothes. A **β-VAE** (β = 4) pulls harder: larger, "
                "overlapping clouds and more blur. The price of the Gaussian decoder's averaging is **blur**; a "
                "**VQ-VAE** (van den Oord et al. 2017) snaps codes to a learned codebook and keeps detail.",
+    "train": "**Train one yourself**, live. Pick the data (or bring your own pictures), press **Start**, and "
+             "watch the two terms of the ELBO pull against each other: the reconstruction term falls as the "
+             "decoder learns; the KL term, the price of every code's distance from N(0, I), rises and settles. "
+             "Move **β** while it trains (the chart marks the moment): a larger β pulls every cloud towards the "
+             "prior, the map shrinks and dimensions collapse (their KL bar drops to zero); a smaller β lets the "
+             "clouds spread apart and the reconstructions sharpen. **Explore this model** opens the run, as it is "
+             "now, in every tab. Anyone on this server can watch a run; only the page that started it controls it.",
     "manifold": "Figure 4 of Kingma & Welling (2013): for a 2-D latent space, decode a grid of z placed at the "
                 "Gaussian's quantiles. Items morph smoothly into each other: the space has no holes.",
 }

@@ -1,0 +1,301 @@
+"""The Train tab: a class watches a VAE learn, on built-in data or their own pictures, and moves β while it
+trains. The training runs in a worker process (model.serving.jobs, model.training.worker); this panel starts
+and controls jobs with the job's token (kept in this page's state only) and shows any job on the server:
+assets/train.js polls `train_view` twice a second and adds to its charts rather than redrawing them.
+
+"Explore this model" asks the worker for a snapshot, which the service registers as a model in every
+page's picker; "Download this model" hands the weights folder as a zip, which "Load a model" takes back.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+from PIL import Image
+
+from model.data import DataError
+from model.data.intake import augment, collect_images, contact_sheet, split_holdout
+from model.nets.bundle import pack_model, unpack_model
+from model.nets.limits import ExplorerError
+from model.serving.jobs import (
+    BETA_RANGE,
+    DEFAULT_SECONDS,
+    LATENT_CHOICES,
+    LR_RANGE,
+    SECONDS_RANGE,
+    TrainingService,
+)
+from model.serving.registry import ModelRegistry
+
+from . import text
+from .files import image_file, upload_path, zip_file
+from .runtime import PLOTLY_HEAD, PageRuntime
+from .server import bind, user_errors
+
+UPLOAD = "upload"
+DATA_CHOICES = [("Fashion-MNIST (clothes, 28×28 grey)", "fashion-mnist"), ("digits (8×8, upscaled)", "digits"),
+                ("faces with known factors (64×64 colour)", "faces"), ("emoji (32×32 colour)", "emoji"),
+                ("my own images (upload or webcam)", UPLOAD)]
+COLOUR_CHOICES = [("decide from the images", "auto"), ("grey", "grey"), ("colour", "colour")]
+AUGMENT_COPIES = 7                 # a small set becomes 8x as many pictures (flips, shifts)
+PUBLISH_WAIT_S = 60                # "Explore this model" waits this long for the worker's snapshot
+MODEL_NAME = re.compile(r"[^a-z0-9._-]+")
+
+TRAIN_TEMPLATE = (
+    "<div class='vae-train'><div class='vae-train-status' aria-live='polite'>No run yet: press Start, "
+    "or pick a run to watch.</div>"
+    "<div class='vae-train-row'><div class='vae-train-loss' aria-label='the ELBO terms per step'></div>"
+    "<div class='vae-train-kl' aria-label='KL per latent dimension'></div></div>"
+    "<div class='vae-train-row'><figure><canvas class='vae-train-map' width='360' height='360' role='img' "
+    "aria-label='the held-out images on the map'></canvas><figcaption class='vae-train-map-caption'>"
+    "the map</figcaption></figure>"
+    "<div class='vae-train-pictures'><figure><img class='vae-train-originals' alt='8 held-out images'>"
+    "<img class='vae-train-recon' alt='their reconstructions'><figcaption>8 held-out images and their "
+    "reconstructions</figcaption></figure><figure><img class='vae-train-prior' alt='16 draws from the prior'>"
+    "<figcaption>16 fixed draws from the prior N(0, I), decoded</figcaption></figure></div></div></div>")
+
+
+def safe_model_name(stem: str) -> str:
+    name = MODEL_NAME.sub("-", stem.lower()).strip("-.")[:60]
+    return name or "loaded-model"
+
+
+class TrainPanel:
+    """The tab's layout and events; every handler is also what the /train* endpoints call (ui/api.py)."""
+
+    def __init__(self, registry: ModelRegistry, service: TrainingService, runtime: PageRuntime) -> None:
+        self.registry, self.service, self.runtime = registry, service, runtime
+
+    # ------------------------------------------------------------ data
+    @user_errors
+    def prepare(self, files, snapshots: list, colour: str, aug: bool, progress=gr.Progress()) -> tuple:  # noqa: B008 (Gradio finds its bar so)
+        """The uploaded pictures as the model will see them: count, mode, a contact sheet."""
+        paths = [upload_path(p) for p in (files or [])] + [upload_path(p) for p in (snapshots or [])]
+        if not paths:
+            return None, "Upload many pictures (or one zip), or take some with the webcam.", None
+        progress(0, desc="reading the images")
+        try:
+            got = collect_images([str(p) for p in paths], channels={"grey": 1, "colour": 3}.get(colour))
+        except DataError as e:
+            raise ExplorerError(str(e)) from None
+        images = augment(got.images, AUGMENT_COPIES, seed=0) if aug else got.images
+        mode = "colour" if got.channels == 3 else "grey"
+        line = (f"**{len(got.images)} images** ({mode}, {got.size}×{got.size})"
+                + (f", {len(images)} with flips and shifts" if aug else ""))
+        if got.skipped:
+            shown = "; ".join(f"{n}: {why}" for n, why in got.skipped[:5])
+            line += f"  \nskipped {len(got.skipped)}: {shown}" + (" …" if len(got.skipped) > 5 else "")
+        sheet = contact_sheet(images)
+        return {"images": images, "names": got.names}, line, image_file(Image.fromarray(_upscaled(sheet).squeeze()))
+
+    def add_snapshot(self, picture, snapshots: list) -> tuple[list, str]:
+        """A webcam picture joins the set (its file stays in Gradio's upload cache)."""
+        if not picture:
+            return snapshots, f"{len(snapshots)} webcam pictures"
+        snapshots = list(snapshots or []) + [picture]
+        return snapshots, f"{len(snapshots)} webcam pictures"
+
+    # ------------------------------------------------------------ jobs
+    def start_job(self, dataset: str, prepared: dict | None, latent, beta, seconds, size, warmup, lr=2e-3):
+        data = None
+        if dataset == UPLOAD:
+            if not prepared:
+                raise ExplorerError("upload your images first (many files, or one zip)")
+            data = training_arrays(prepared["images"])
+        return self.service.submit({"dataset": dataset, "latent_dim": latent, "beta": beta, "seconds": seconds,
+                                    "size": size, "kl_warmup": warmup, "lr": lr}, data)
+
+    @user_errors
+    def on_start(self, dataset, prepared, latent, beta, seconds, size, warmup, lr):
+        token, job = self.start_job(dataset, prepared, latent, beta, seconds, size, warmup, lr)
+        return token, self.view_value(job.id), gr.update(choices=self.service.watchable(), value=job.id)
+
+    @user_errors
+    def on_pause(self, token):
+        self.service.set(token, paused=True)
+
+    @user_errors
+    def on_resume(self, token, seconds):
+        """Resume a paused job, or train a finished or stopped one on from its checkpoint."""
+        job = self.service.controlled(token)
+        if job.state == "paused":
+            self.service.set(token, paused=False)
+        else:
+            self.service.resume(token, seconds)
+
+    @user_errors
+    def on_stop(self, token):
+        self.service.stop(token)
+
+    def on_set(self, token, beta, lr):
+        """β or the learning rate moved: the running job takes it at its next step (no job: nothing)."""
+        if not token:
+            return
+        try:
+            job = self.service.controlled(token)
+            if job.state in ("running", "paused", "queued"):
+                self.service.set(token, beta=beta, lr=lr)
+        except ExplorerError as e:
+            raise gr.Error(str(e)) from None
+
+    @user_errors
+    def on_explore(self, token, progress=gr.Progress()):  # noqa: B008
+        """A snapshot of the run, in every page's picker; this page switches to it."""
+        job = self.service.controlled(token)
+        before = job.model_version
+        self.service.publish(token)
+        deadline = time.monotonic() + PUBLISH_WAIT_S
+        progress(0, desc="writing the model: weights, map and metrics")
+        while job.model_version <= before and job.state in ("running", "paused") and time.monotonic() < deadline:
+            time.sleep(0.25)
+        if job.model_version == 0:
+            raise ExplorerError("the run has no model yet; try again in a moment")
+        return gr.update(choices=text.picker_choices(self.registry), value=job.model_name)
+
+    @user_errors
+    def on_download(self, token, watched):
+        """The run's weights folder as a zip (anyone watching may download a model that exists)."""
+        job = self.service.find(token or watched)
+        if job.model_version == 0:
+            raise ExplorerError("this run has no model yet: press Explore this model, or wait until it ends")
+        return gr.update(value=zip_file(pack_model(job.dir), job.model_name), visible=True)
+
+    @user_errors
+    def on_load_zip(self, upload):
+        """A model zip (Download this model, on any server) joins the picker as a trained model."""
+        if not upload:
+            return gr.update(), "Choose a model zip."
+        src = Path(upload_path(upload))
+        name = safe_model_name(src.stem)
+        dest = self.service.root / f"loaded-{name}-{int(time.time())}"
+        try:
+            unpack_model(src, dest)
+        except DataError as e:
+            raise ExplorerError(str(e)) from None
+        self.registry.add(name, dest, source="trained")
+        return gr.update(choices=text.picker_choices(self.registry), value=name), f"Loaded **{name}**."
+
+    def on_watch(self, job_id):
+        return self.view_value(job_id) if job_id else gr.update()
+
+    def refresh_watchable(self, current):
+        return gr.update(choices=self.service.watchable(), value=current)
+
+    def refresh_picker(self, seen: int, current):
+        """On focus: the picker gains the models trained since this page loaded."""
+        if seen == self.registry.version:
+            return gr.update(), seen
+        return gr.update(choices=text.picker_choices(self.registry), value=current), self.registry.version
+
+    # ------------------------------------------------------------ the live view's server function
+    def train_view(self, job_id, since_step=-1) -> dict:
+        try:
+            return self.service.live(job_id, int(since_step))
+        except (ExplorerError, TypeError, ValueError) as e:
+            return {"state": "unknown", "message": str(e), "history": []}
+
+    def view_value(self, job_id: str) -> dict:
+        return {"job": job_id, "seq": time.monotonic_ns(), "rules": {"palette": text_palette()}}
+
+    # ------------------------------------------------------------ layout
+    def build(self, model_dd: gr.Dropdown) -> None:
+        gr.Markdown(text.TEACH["train"], elem_classes="teach")
+        self.token = gr.State(None)
+        self.prepared = gr.State(None)
+        self.snapshots = gr.State([])
+        self.picker_version = gr.State(self.registry.version)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1):
+                self.dataset = gr.Radio(DATA_CHOICES, value="fashion-mnist", label="data", elem_id="train-dataset")
+                with gr.Group(visible=False) as own:
+                    self.files = gr.File(file_count="multiple", file_types=["image", ".zip"], type="filepath",
+                                         label="your images: many files, or one zip", elem_id="train-files")
+                    with gr.Row():
+                        self.webcam = gr.Image(sources=["webcam"], type="filepath", label="or take pictures",
+                                               height=200)
+                        add = gr.Button("Add this picture", size="sm")
+                    self.snap_info = gr.Markdown("0 webcam pictures")
+                    with gr.Row():
+                        self.colour = gr.Radio(COLOUR_CHOICES, value="auto", label="grey or colour")
+                        self.augment = gr.Checkbox(True, label="augment: flips and small shifts (small sets)")
+                    self.data_info = gr.Markdown("", elem_id="train-data-info")
+                    self.sheet = gr.Image(label="as the model will see them", interactive=False, height=260,
+                                          elem_id="train-sheet")
+            with gr.Column(scale=1):
+                with gr.Row():
+                    self.latent = gr.Dropdown(list(LATENT_CHOICES), value=2, label="latent size",
+                                              elem_id="train-latent")
+                    self.size = gr.Radio(["small", "medium"], value="small", label="model size")
+                with gr.Row():
+                    self.beta = gr.Slider(BETA_RANGE[0], 10.0, value=1.0, step=0.1, label="β (KL weight)",
+                                          elem_id="train-beta")
+                    self.lr = gr.Slider(LR_RANGE[0], 0.01, value=2e-3, step=1e-4, label="learning rate",
+                                        elem_id="train-lr")
+                with gr.Row():
+                    self.seconds = gr.Slider(10, 600, value=DEFAULT_SECONDS, step=5,
+                                             label=f"time budget (s; the API takes {SECONDS_RANGE[0]}–"
+                                                   f"{SECONDS_RANGE[1]})", elem_id="train-seconds")
+                    self.warmup = gr.Checkbox(True, label="KL warm-up (β ramps up over the first 200 steps)")
+                with gr.Row():
+                    start = gr.Button("Start", variant="primary", elem_id="train-start")
+                    pause = gr.Button("Pause", elem_id="train-pause")
+                    resume = gr.Button("Resume", elem_id="train-resume")
+                    stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+                with gr.Row():
+                    explore = gr.Button("Explore this model", elem_id="train-explore")
+                    download = gr.Button("Download this model", elem_id="train-download")
+                self.zip = gr.File(label="the model as a zip", visible=False, elem_id="train-zip")
+                self.watch = gr.Dropdown(self.service.watchable(), value=None, label="watch a run on this server",
+                                         elem_id="train-watch", allow_custom_value=False)
+                with gr.Accordion("Load a model zip", open=False):
+                    self.load = gr.File(file_types=[".zip"], type="filepath", label="a model zip "
+                                        "(from Download this model)", elem_id="train-load")
+                    self.load_info = gr.Markdown("")
+        self.view = self.runtime.html(self.view_value(None), TRAIN_TEMPLATE, "train.js", "train-view",
+                                      extra_functions=[bind(TrainPanel.train_view, self)], head=PLOTLY_HEAD)
+        self._wire(model_dd, own, add, start, pause, resume, stop, explore, download)
+
+    def _wire(self, model_dd, own, add, start, pause, resume, stop, explore, download) -> None:
+        private = {"api_visibility": "private"}
+        self.dataset.change(lambda d: gr.update(visible=d == UPLOAD), self.dataset, own, **private)
+        add.click(self.add_snapshot, [self.webcam, self.snapshots], [self.snapshots, self.snap_info], **private)
+        data_inputs = [self.files, self.snapshots, self.colour, self.augment]
+        data_outputs = [self.prepared, self.data_info, self.sheet]
+        for trigger in (self.files.change, self.snapshots.change, self.colour.change, self.augment.change):
+            trigger(self.prepare, data_inputs, data_outputs, **private)
+        start.click(self.on_start, [self.dataset, self.prepared, self.latent, self.beta, self.seconds, self.size,
+                                    self.warmup, self.lr], [self.token, self.view, self.watch], **private)
+        pause.click(self.on_pause, self.token, None, **private)
+        resume.click(self.on_resume, [self.token, self.seconds], None, **private)
+        stop.click(self.on_stop, self.token, None, **private)
+        for slider in (self.beta, self.lr):
+            slider.release(self.on_set, [self.token, self.beta, self.lr], None, **private)
+        explore.click(self.on_explore, self.token, model_dd, **private)
+        download.click(self.on_download, [self.token, self.watch], self.zip, **private)
+        self.load.upload(self.on_load_zip, self.load, [model_dd, self.load_info], **private)
+        self.watch.change(self.on_watch, self.watch, self.view, **private)
+        self.watch.focus(self.refresh_watchable, self.watch, self.watch, **private)
+        model_dd.focus(self.refresh_picker, [self.picker_version, model_dd], [model_dd, self.picker_version],
+                       **private)
+
+
+def training_arrays(images: np.ndarray) -> dict:
+    """What the worker trains on (DATA_NAME): a held-out tenth for the live view and the metrics."""
+    train, test = split_holdout(images, seed=0)
+    return {"train_images": train, "train_labels": np.zeros(len(train), np.int64),
+            "test_images": test, "test_labels": np.zeros(len(test), np.int64),
+            "class_names": np.array(["your images"])}
+
+
+def _upscaled(sheet: np.ndarray, target: int = 520) -> np.ndarray:
+    """Nearest-neighbour upscaling, so 28-pixel pictures stay crisp."""
+    f = max(1, target // max(sheet.shape[:2]))
+    return sheet.repeat(f, 0).repeat(f, 1)
+
+
+def text_palette() -> list[str]:
+    from .charts import PALETTE
+    return list(PALETTE)
