@@ -8,7 +8,7 @@ import sys
 import gradio as gr
 
 from model.nets.onnx import cache_root
-from model.serving.registry import ModelRegistry
+from model.serving.registry import LoadedModel, ModelRegistry
 
 from . import text
 from .about import AboutPanel
@@ -26,12 +26,14 @@ from .sketch import SketchView
 from .walk import WalkView
 
 
-def load_registry(weights: str | os.PathLike) -> ModelRegistry:
-    """The models under weights/; a folder that fails to load is named on stderr and left out."""
+def load_registry(weights: str | os.PathLike) -> tuple[ModelRegistry, LoadedModel]:
+    """The models under weights/ (their entries: only the page's default model is loaded) and that default
+    model; a folder that fails its checks, or a default that fails to load, is named on stderr and left out."""
     registry = ModelRegistry(weights)
+    default = registry.load_default()
     for w in registry.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    return registry
+    return registry, default
 
 
 class ModelSwitch:
@@ -50,8 +52,7 @@ class ModelSwitch:
 
 
 def build_demo(weights: str | os.PathLike = ROOT / "weights") -> gr.Blocks:
-    registry = load_registry(weights)
-    default = registry.get(registry.default())
+    registry, default = load_registry(weights)
     onnx = cache_root() / "onnx"                           # the decoders the page runs (model/nets/onnx.py)
     onnx.mkdir(parents=True, exist_ok=True)
     gr.set_static_paths([str(PLOTLY_JS), str(ASSETS), str(onnx)])   # all the page may load besides uploads
