@@ -70,10 +70,12 @@ def app_url(served_app) -> str:
 
 @pytest.fixture(scope="session")
 def registry(weights_root):
-    """The shipped models, loaded once for every test that calls the explorer directly."""
+    """The shipped models, each loaded once (on first use) for every test that calls the explorer directly:
+    max_loaded above their number, so that no model is evicted and reloaded between tests (the page keeps
+    fewer; tests/test_registry.py checks the bound)."""
     from model.serving.registry import ModelRegistry
 
-    return ModelRegistry(weights_root)
+    return ModelRegistry(weights_root, max_loaded=64)
 
 
 @pytest.fixture(scope="session")

@@ -133,9 +133,14 @@ def test_malformed_auth_exits_with_one_line(capsys):
 
 # ---------------------------------------------------------------- one bad model among good ones
 def test_bad_models_left_out_of_the_picker_with_a_warning(weights_root, tmp_path, capsys):
+    """A folder lacking a file is left out at start-up with a warning; one whose files are there but corrupt
+    (start-up reads no weights or atlas: issue 21) stays in the picker and fails on first use, with one line
+    naming the model and the file, while the others serve on."""
     import gradio as gr
 
     import app
+    from model.nets.weights import WeightsError
+    from model.serving.registry import ModelRegistry
 
     goods = good_models(weights_root)
     for d in goods:
@@ -160,13 +165,21 @@ def test_bad_models_left_out_of_the_picker_with_a_warning(weights_root, tmp_path
     err = capsys.readouterr().err
     picker = next(b for b in demo.blocks.values() if isinstance(b, gr.Dropdown) and b.label == "Model")
     choices = [c[1] if isinstance(c, (list, tuple)) else c for c in picker.choices]
-    assert choices == [d.name for d in goods]
+    late = ["zz-broken", "zz-pickled-atlas", "zz-wrong-atlas"]
+    assert choices == [d.name for d in goods] + late
     assert picker.value in choices
-    for bad, why in (("zz-broken", "corrupt or truncated safetensors"), ("zz-no-atlas", "atlas.npz: missing"),
-                     ("zz-wrong-atlas", "atlas.npz: holds means of shape"), ("zz-pickled-atlas", "corrupt atlas")):
-        line = next((ln for ln in err.splitlines() if f"skipping model '{bad}'" in ln), None)
-        assert line and line.startswith("warning: ") and why in line, (bad, err)
-    assert ".hidden" not in err
+    line = next((ln for ln in err.splitlines() if "skipping model 'zz-no-atlas'" in ln), None)
+    assert line and line.startswith("warning: ") and "atlas.npz: missing" in line, err
+    assert ".hidden" not in err and not any(f"'{bad}'" in err for bad in late)
+    registry = ModelRegistry(tmp_path)
+    for bad, file, why in (("zz-broken", "model.safetensors", "corrupt or truncated safetensors"),
+                           ("zz-wrong-atlas", "atlas.npz", "atlas.npz: holds means of shape"),
+                           ("zz-pickled-atlas", "atlas.npz", "corrupt atlas")):
+        with pytest.raises(WeightsError) as info:
+            registry.get(bad)
+        msg = str(info.value)
+        assert msg.startswith(f"model '{bad}': ") and str(tmp_path / bad / file) in msg and why in msg, msg
+    assert registry.get(goods[-1].name).name == goods[-1].name
     assert not marker.exists()
 
 
@@ -197,7 +210,7 @@ def test_pickles_are_refused_and_never_unpickled(weights_root, tmp_path):
         with pytest.raises(WeightsError, match="corrupt or truncated safetensors"):
             load_vae(w)
         with pytest.raises(WeightsError, match="no usable model"):
-            ModelRegistry(tmp_path / "root")
+            ModelRegistry(tmp_path / "root").load_default()        # start-up reads neither file; the page's load does
     finally:
         active[0] = False
     assert unpickled == [] and not marker.exists()

@@ -23,8 +23,8 @@ class AboutPanel:
         met = m.metrics
         if "factor_abs_corr" not in met:
             return "", None
-        scored = [(o.name, {"beta": o.config.beta, **o.metrics}) for o in self.registry.models.values()
-                  if "mig" in o.metrics]
+        scored = [(o.name, {"beta": o.config.beta, **o.metrics}) for o in self.registry.entries()
+                  if "mig" in o.metrics]                           # entries: the others stay unloaded
         title = f"{m.name}: |corr(μ, factor)|, MIG {met['mig']:.3f}"
         return text.factors_markdown(m, scored), factors_figure(met["factor_names"], met["factor_abs_corr"], title)
 

@@ -31,7 +31,7 @@ ANIMATION_TEMPLATE = "<div class='vae-anim-note'></div><div class='vae-anim'></d
 
 def default_models(registry: ModelRegistry) -> list[str]:
     """The lab's 2-D trio when shipped, else the first two models."""
-    names = [n for n in DEFAULT_MODELS if n in registry.models]
+    names = [n for n in DEFAULT_MODELS if n in registry]
     return names if len(names) >= cmp.MIN_MODELS else registry.names()[:cmp.MIN_MODELS]
 
 
@@ -122,7 +122,7 @@ class ComparePanel:
     @user_errors
     def test_pair(self, names) -> list[str]:
         """Two test images of the first model picked (or the default model)."""
-        first = names[0] if names and isinstance(names, list) and names[0] in self.registry.models else None
+        first = names[0] if names and isinstance(names, list) and names[0] in self.registry else None
         return test_pair_files(self.registry.get(first or self.registry.default()))
 
     # ------------------------------------------------------------ layout and events
@@ -169,9 +169,9 @@ class ComparePanel:
                            apply_default_css=False)
         sweep = self.registry.lab_sweep()
         if sweep:
-            others = [(m.name, m.metrics["test_kl"], m.metrics["test_recon"]) for m in self.registry.models.values()
-                      if m.kind == "vae" and m.dim == 16 and m.config.channels == 1 and "recipe" not in m.metrics
-                      and m.metrics.get("test_kl") is not None]
+            others = [(e.name, e.metrics["test_kl"], e.metrics["test_recon"]) for e in self.registry.entries()
+                      if e.kind == "vae" and e.dim == 16 and e.config.channels == 1 and "recipe" not in e.metrics
+                      and e.metrics.get("test_kl") is not None]      # entries: no model is loaded for this
             gr.Plot(rate_distortion_figure(sweep, others),
                     label="rate–distortion (the β sweep)", elem_id="compare-rd")
             gr.Markdown(text.rate_distortion_note(sweep), elem_classes="teach")

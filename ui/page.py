@@ -10,7 +10,7 @@ import gradio as gr
 
 from model.nets.onnx import cache_root
 from model.serving.jobs import TrainingService
-from model.serving.registry import ModelRegistry
+from model.serving.registry import LoadedModel, ModelRegistry
 
 from . import text
 from .about import AboutPanel
@@ -29,12 +29,14 @@ from .train import TrainPanel
 from .walk import WalkView
 
 
-def load_registry(weights: str | os.PathLike) -> ModelRegistry:
-    """The models under weights/; a folder that fails to load is named on stderr and left out."""
+def load_registry(weights: str | os.PathLike) -> tuple[ModelRegistry, LoadedModel]:
+    """The models under weights/ (their entries: only the page's default model is loaded) and that default
+    model; a folder that fails its checks, or a default that fails to load, is named on stderr and left out."""
     registry = ModelRegistry(weights)
+    default = registry.load_default()
     for w in registry.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    return registry
+    return registry, default
 
 
 class ModelSwitch:
@@ -56,9 +58,8 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
                training: dict | None = None) -> gr.Blocks:
     """The page over the models in `weights`; live-training jobs live in `runs` (a private temporary
     folder when not given); `training`: TrainingService's settings (max_running, max_queue, threads, device)."""
-    registry = load_registry(weights)
+    registry, default = load_registry(weights)
     service = TrainingService(runs or tempfile.mkdtemp(prefix="vae-runs-"), registry, **(training or {}))
-    default = registry.get(registry.default())
     onnx = cache_root() / "onnx"                           # the decoders the page runs (model/nets/onnx.py)
     onnx.mkdir(parents=True, exist_ok=True)
     gr.set_static_paths([str(PLOTLY_JS), str(ASSETS), str(onnx)])   # all the page may load besides uploads

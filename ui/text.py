@@ -67,9 +67,9 @@ def describe(m: LoadedModel) -> str:
 
 
 def picker_choices(registry) -> list[tuple[str, str]]:
-    """(label, name) pairs for a model dropdown: the name and its one-line description."""
-    return [(f"{n} — {registry.get(n).description}" if registry.get(n).description else n, n)
-            for n in registry.names()]
+    """(label, name) pairs for a model dropdown: the name and its one-line description (from the entries:
+    listing the models loads none of them)."""
+    return [(f"{e.name} — {e.description}" if e.description else e.name, e.name) for e in registry.entries()]
 
 
 def slider_label(m: LoadedModel, d: int) -> str:

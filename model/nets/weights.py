@@ -87,13 +87,29 @@ def load_config(directory: str | os.PathLike) -> VAEConfig:
         raise WeightsError(f"{path}: not a valid config ({e})") from None
 
 
+ATLAS_FIX = "rerun training (or `python -m model evaluate --atlas`)"
+
+
+def _require(path: Path, fix: str) -> None:
+    if not path.is_file():
+        raise WeightsError(f"{path}: missing; {fix}")
+
+
+def require_files(directory: str | os.PathLike) -> None:
+    """Raise the loaders' own WeightsError when model.safetensors or atlas.npz is absent. A server checks this
+    at start-up for every folder without reading either file (fifty folders start as fast as one); their
+    contents are checked when the model is first loaded."""
+    d = Path(directory)
+    _require(d / WEIGHTS_NAME, f"retrain or copy the weights file into {d}")
+    _require(d / ATLAS_NAME, ATLAS_FIX)
+
+
 def load_vae(directory: str | os.PathLike, device: str | torch.device = "cpu") -> ConvVAE:
     """Rebuild the ConvVAE a weights folder describes, in eval mode, strict about every tensor."""
     d = Path(directory)
     config = load_config(d)
     path = d / WEIGHTS_NAME
-    if not path.is_file():
-        raise WeightsError(f"{path}: missing; retrain or copy the weights file into {d}")
+    _require(path, f"retrain or copy the weights file into {d}")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
@@ -139,8 +155,7 @@ def _thumbnails_of(path: str, stamp: tuple[int, int]) -> dict[str, np.ndarray]:
 def load_atlas(directory) -> dict[str, np.ndarray]:
     """atlas.npz as arrays; shared thumbnails (see save_atlas) are filled in from their owner."""
     path = Path(directory) / ATLAS_NAME
-    if not path.is_file():
-        raise WeightsError(f"{path}: missing; rerun training (or `python -m model evaluate --atlas`)")
+    _require(path, ATLAS_FIX)
     atlas = _read_npz(path)
     if "thumbnails_from" in atlas and "thumbnails" not in atlas:
         atlas["thumbnails"] = shared_thumbnails(path, str(atlas["thumbnails_from"]), atlas.get("thumb_index"))
@@ -167,9 +182,12 @@ def load_metrics(directory) -> dict:
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text())
+        metrics = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise WeightsError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(metrics, dict):                 # every reader looks keys up in it
+        raise WeightsError(f"{path}: not a JSON object (found {type(metrics).__name__})")
+    return metrics
 
 
 def write_metrics(out: Path, metrics: dict) -> None:

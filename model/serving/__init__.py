@@ -2,7 +2,7 @@
 checking its untrusted arguments. Imports everything below it; nothing here imports gradio or plotly.
 
 Read in this order:
-    registry.py         the weights folders a server loads once (LoadedModel, ModelRegistry)
+    registry.py         the models a server offers, loaded on first use (ModelEntry, LoadedModel, ModelRegistry)
     requests.py         decode, encode, reparameterize, sample, interpolate, pick, the map, attributes
     side_by_side.py     the Compare tab's requests: 2-4 models on the same inputs
     results_figure.py   a picture of one model's results: `python -m model figure`

@@ -1,5 +1,9 @@
-"""The models a server offers: every folder under a weights root, loaded once at start.
+"""The models a server offers, by name: every folder under a weights root, and trained runs added
+while it serves.
 
+Start-up reads only what the picker needs (config.json, metrics.json, and that the weights and atlas
+files exist), so fifty folders start about as fast as one. A model's weights and atlas are read on
+first use, and at most `max_loaded` models stay in memory, the least recently used going first.
 A request names a model; names are the only handle it has, so no request can make the app read
 another path.
 """
@@ -7,20 +11,74 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ..nets.config import VAEConfig
 from ..nets.limits import SLIDER_LIMIT, ExplorerError
 from ..nets.placement import MapIndex
 from ..nets.posterior import active_units
 from ..nets.snapshots import SNAPSHOTS_NAME, load_snapshots
 from ..nets.vae import ConvVAE
-from ..nets.weights import WeightsError, load_atlas, load_metrics, load_vae
+from ..nets.weights import WeightsError, load_atlas, load_config, load_metrics, load_vae, require_files
 
 SWEEP_NAME = "lab-sweep.json"
 ATLAS_KEYS = ("mu", "xy", "labels", "class_names", "map_method", "thumb_index", "thumbnails")
+SOURCES = ("shipped", "trained")          # a folder under the root; a run added while serving (add)
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")     # no comma: /compare splits names on commas
+LOAD_ERRORS = (RuntimeError, KeyError, ValueError, IndexError, TypeError, OSError)   # WeightsError too
+
+
+def one_line(e: BaseException) -> str:
+    return " ".join(str(e).split())
+
+
+def describe(metrics: dict) -> str:
+    """The one line the model picker shows beside the name (metrics.json "description")."""
+    return " ".join(str(metrics.get("description", "")).split())[:160]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What the picker and the model listing need, read without the weights: a server keeps one per
+    model however many there are, and loads the model itself (LoadedModel) only when a request uses it."""
+
+    name: str
+    path: Path
+    config: VAEConfig
+    metrics: dict
+    source: str = "shipped"
+
+    @classmethod
+    def read(cls, name: str, path: str | os.PathLike, source: str = "shipped") -> ModelEntry:
+        """config.json and metrics.json read and model.safetensors and atlas.npz present, or WeightsError
+        naming the file; their contents are checked on first load (load_model)."""
+        path = Path(path)
+        try:
+            config = load_config(path)
+            require_files(path)
+            return cls(name, path, config, load_metrics(path), source)
+        except WeightsError:
+            raise
+        except LOAD_ERRORS as e:                # e.g. a file that cannot be read: still a bad folder
+            raise WeightsError(f"{path}: {one_line(e)}") from None
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+    @property
+    def dim(self) -> int:
+        return self.config.latent_dim
+
+    @property
+    def description(self) -> str:
+        return describe(self.metrics)
 
 
 @dataclass
@@ -65,7 +123,7 @@ class LoadedModel:
     @property
     def description(self) -> str:
         """The one line the model picker shows beside the name (metrics.json "description")."""
-        return " ".join(str(self.metrics.get("description", "")).split())[:160]
+        return describe(self.metrics)
 
     def snapshots(self) -> dict | None:
         """What --snapshots recorded during training (model.nets.snapshots), or None; read once."""
@@ -104,33 +162,93 @@ class LoadedModel:
         return [int(d) for d in np.argsort(-self.dim_weight, kind="stable")[:limit]]
 
 
-class ModelRegistry:
-    """A folder that fails to load is left out with a warning; none loading is an error."""
+def load_model(entry: ModelEntry) -> LoadedModel:
+    """Read the weights and the atlas that start-up skipped. A corrupt or mismatched file raises one
+    line naming the model and the file (the page shows it as a gr.Error; the server serves on)."""
+    try:
+        return LoadedModel(entry.name, entry.path, load_vae(entry.path), load_atlas(entry.path), entry.metrics)
+    except LOAD_ERRORS as e:                                       # WeightsError and ValueError name the file
+        detail = one_line(e)
+        where = "" if str(entry.path) in detail else f" (in {entry.path})"
+        raise WeightsError(f"model {entry.name!r}: {detail}{where}") from None
 
-    def __init__(self, root: str | os.PathLike) -> None:
-        self.root = Path(root)
-        self.models: dict[str, LoadedModel] = {}
+
+class ModelRegistry:
+    """The models by name: an entry each (ModelEntry, read at start-up) and at most `max_loaded` of
+    them loaded (LoadedModel, on first use, least recently used out). A folder under the root that
+    fails the start-up checks is left out with a warning; none passing is an error.
+
+    Gradio runs handlers in threads: one lock guards the entries and the loaded models, and a model
+    is loaded outside it (other models stay served meanwhile), once however many threads ask for it.
+    """
+
+    def __init__(self, root: str | os.PathLike, max_loaded: int = 6) -> None:
+        if max_loaded < 1:
+            raise ValueError(f"max_loaded must be at least 1, not {max_loaded}")
+        self.root, self.max_loaded = Path(root), max_loaded
         self.warnings: list[str] = []
+        self._entries: dict[str, ModelEntry] = {}
+        self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()     # least recently used first
+        self._loading: set[str] = set()                                 # names a thread is loading now
+        self._lock = threading.Condition(threading.RLock())
+        self._version = 0
+        self._scan()
+
+    def _scan(self) -> None:
         if not self.root.is_dir():
             raise WeightsError(f"{self.root}: weights folder not found; pass --weights DIR (a folder of model "
                                f"folders, like the repository's weights/)")
         errors = []
         for d in sorted(p for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")):
             try:
-                self.models[d.name] = LoadedModel(d.name, d, load_vae(d), load_atlas(d), load_metrics(d))
-            except (RuntimeError, KeyError, ValueError, IndexError, TypeError, OSError) as e:  # WeightsError too
-                errors.append(" ".join(str(e).split()))
+                self._entries[d.name] = ModelEntry.read(d.name, d, "shipped")
+            except WeightsError as e:
+                errors.append(one_line(e))
                 self.warnings.append(f"skipping model {d.name!r}: {errors[-1]}")
-        if not self.models:
-            train = f"`python -m model train --out {self.root / 'NAME'}`"
-            if errors:
-                raise WeightsError(f"no usable model under {self.root}: {'; '.join(errors)}. Fix or remove the "
-                                   f"folder, retrain it with {train}, or pass --weights DIR")
-            raise WeightsError(f"no model folders (config.json + model.safetensors) under {self.root}: "
-                               f"pass --weights DIR pointing at the shipped weights, or train one with {train}")
+        if not self._entries:
+            raise self._none_usable(errors)
+
+    def _none_usable(self, errors: list[str]) -> WeightsError:
+        train = f"`python -m model train --out {self.root / 'NAME'}`"
+        if errors:
+            return WeightsError(f"no usable model under {self.root}: {'; '.join(errors)}. Fix or remove the "
+                                f"folder, retrain it with {train}, or pass --weights DIR")
+        return WeightsError(f"no model folders (config.json + model.safetensors) under {self.root}: "
+                            f"pass --weights DIR pointing at the shipped weights, or train one with {train}")
+
+    # ------------------------------------------------------------ the entries (no weights read)
+    @property
+    def version(self) -> int:
+        """Goes up on every add or remove: the page compares it with the one its picker was built from."""
+        return self._version
+
+    def entries(self) -> list[ModelEntry]:
+        """In picker order: the shipped models by name, then the trained ones in the order they were added."""
+        with self._lock:
+            every = list(self._entries.values())
+        shipped = sorted((e for e in every if e.source == "shipped"), key=lambda e: e.name)
+        return shipped + [e for e in every if e.source != "shipped"]
 
     def names(self) -> list[str]:
-        return list(self.models)
+        return [e.name for e in self.entries()]
+
+    def listing(self) -> list[dict]:
+        """[{name, kind, latent_dim, source}] in picker order: what a client needs to choose a model."""
+        return [{"name": e.name, "kind": e.kind, "latent_dim": e.dim, "source": e.source} for e in self.entries()]
+
+    def __contains__(self, name) -> bool:
+        with self._lock:
+            return isinstance(name, str) and name in self._entries
+
+    def entry(self, name) -> ModelEntry:
+        """The model's entry; an unknown name (from a request: anything) gets the list to choose from."""
+        with self._lock:
+            if not isinstance(name, str) or name not in self._entries:
+                raise ExplorerError(f"unknown model {str(name)[:80]!r}; choose one of: {', '.join(self.names())}")
+            return self._entries[name]
+
+    def default(self, preferred: str = "fashion-mnist") -> str:
+        return preferred if preferred in self else self.names()[0]
 
     def lab_sweep(self) -> dict | None:
         """The beta sweep's test metrics (lab-sweep.json beside the model folders; model.training.lab), or None."""
@@ -143,10 +261,94 @@ class ModelRegistry:
             raise WeightsError(f"{path}: not valid JSON ({e})") from None
         return sweep if isinstance(sweep, dict) and isinstance(sweep.get("runs"), list) else None
 
-    def default(self, preferred: str = "fashion-mnist") -> str:
-        return preferred if preferred in self.models else self.names()[0]
+    # ------------------------------------------------------------ trained runs, added while serving
+    def add(self, name: str, path: str | os.PathLike, source: str = "trained") -> ModelEntry:
+        """Offer a weights folder outside the root (a training run's published model) under `name`,
+        checked as start-up checks a folder (WeightsError otherwise). A shipped model's name is refused;
+        adding a trained name again replaces it in place and drops its loaded copy, so the next request
+        sees the newer snapshot."""
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+        if not isinstance(name, str) or not MODEL_NAME.fullmatch(name):
+            raise WeightsError(f"{str(name)[:80]!r} is not a model name: 1 to 100 letters, digits, '.', '_' "
+                               f"or '-', starting with a letter or digit")
+        entry = ModelEntry.read(name, path, source)                # reads files: outside the lock
+        with self._lock:
+            old = self._entries.get(name)
+            if old is not None and old.source == "shipped":
+                raise WeightsError(f"{name!r} clashes with a shipped model; pick another name")
+            self._entries[name] = entry
+            self._forget_loaded(name)
+        return entry
 
+    def remove(self, name: str) -> None:
+        """Stop offering a trained model (its folder stays on disk); shipped models cannot be removed."""
+        with self._lock:
+            if self.entry(name).source == "shipped":
+                raise ExplorerError(f"{name!r} is a shipped model; only trained models can be removed")
+            del self._entries[name]
+            self._forget_loaded(name)
+
+    def _forget_loaded(self, name: str) -> None:
+        self._loaded.pop(name, None)
+        self._version += 1
+
+    # ------------------------------------------------------------ the models themselves (loaded on use)
     def get(self, name) -> LoadedModel:
-        if not isinstance(name, str) or name not in self.models:
-            raise ExplorerError(f"unknown model {str(name)[:80]!r}; choose one of: {', '.join(self.models)}")
-        return self.models[name]
+        """The model, loaded on first use; the `max_loaded` most recently used stay loaded. A bad weights
+        or atlas file raises WeightsError naming the model and the file; other models are unaffected."""
+        entry, model = self._claim(name)
+        if model is not None:
+            return model
+        try:
+            model = load_model(entry)
+        finally:
+            self._settle(name, entry, model)
+        return model
+
+    def _claim(self, name) -> tuple[ModelEntry, LoadedModel | None]:
+        """(entry, the loaded model) if it is loaded, else (entry, None) with the name marked as loading by
+        this thread; waits while another thread loads it (a second load would double the work and memory)."""
+        with self._lock:
+            entry = self.entry(name)
+            while name in self._loading:
+                self._lock.wait()
+                entry = self.entry(name)                          # removed or replaced meanwhile?
+            if name in self._loaded:
+                self._loaded.move_to_end(name)
+                return entry, self._loaded[name]
+            self._loading.add(name)
+            return entry, None
+
+    def _settle(self, name: str, entry: ModelEntry, model: LoadedModel | None) -> None:
+        """Keep a model just loaded (unless its entry was replaced meanwhile), evict the least recently
+        used beyond max_loaded, and wake the threads waiting for it (after a failure they try again)."""
+        with self._lock:
+            self._loading.discard(name)
+            if model is not None and self._entries.get(name) is entry:
+                self._loaded[name] = model
+                while len(self._loaded) > self.max_loaded:
+                    self._loaded.popitem(last=False)
+            self._lock.notify_all()
+
+    def loaded_names(self) -> list[str]:
+        """The models in memory now, least recently used first (tests and benchmarks)."""
+        with self._lock:
+            return list(self._loaded)
+
+    def load_default(self, preferred: str = "fashion-mnist") -> LoadedModel:
+        """The model the page opens with, loaded: `preferred`, else the first in picker order that loads.
+        One that fails is left out with a warning, as at start-up; none loading is the start-up error."""
+        errors = []
+        for name in dict.fromkeys([preferred, *self.names()]):
+            if name not in self:
+                continue
+            try:
+                return self.get(name)
+            except WeightsError as e:
+                errors.append(one_line(e))
+                self.warnings.append(f"skipping {errors[-1]}")
+                with self._lock:
+                    self._entries.pop(name, None)
+                    self._forget_loaded(name)
+        raise self._none_usable(errors)
