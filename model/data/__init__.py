@@ -1,5 +1,6 @@
 """Data: Fashion-MNIST (IDX files from Debian's package), scikit-learn's digits, a user's folder of
-images, the emoji builder, and apart from them the checks every uploaded image goes through.
+images, the emoji builder, and apart from them the checks every uploaded image goes through and
+(intake.py) a class's uploaded pictures and zips made into a training set for the Train tab.
 
 Nothing here downloads anything. `python -m model data emoji --out DIR` builds the emoji folder;
 `python -m model data faces --out DIR` the faces with known factors.

@@ -14,4 +14,5 @@ Read in this order:
     weights.py     weights folders: safetensors + JSON, atomic writes, the atlas, metrics
     snapshots.py   the test means recorded during training ("watch it organise")
     onnx.py        the decoder and encoder as ONNX, for the page (`python -m model export`)
+    bundle.py      a model as one zip file (the Train tab's download), unpacked only after checks
 """
