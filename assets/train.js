@@ -25,12 +25,12 @@ function resetCharts() {
   const P = VAE.plotly.lib();
   if (!P) return;
   P.newPlot(lossBox, [
-    { x: [], y: [], name: "reconstruction −log p(x|z)", mode: "lines", line: { color: "#1f77b4" } },
-    { x: [], y: [], name: "KL(q(z|x) ‖ N(0, I))", mode: "lines", yaxis: "y2", line: { color: "#d62728" } },
+    { x: [], y: [], name: "reconstruction −log p(x|z)", mode: "lines", line: { color: palette[0] } },
+    { x: [], y: [], name: "KL(q(z|x) ‖ N(0, I))", mode: "lines", yaxis: "y2", line: { color: palette[3] } },
   ], layout("the tug-of-war: the ELBO's two terms per step (nats)", {
     xaxis: { title: { text: "step" } }, yaxis: { title: { text: "recon" } },
     yaxis2: { title: { text: "KL" }, overlaying: "y", side: "right" } }), { displayModeBar: false, responsive: true });
-  P.newPlot(klBox, [{ x: [], y: [], type: "bar", marker: { color: "#d62728" }, name: "KL" }],
+  P.newPlot(klBox, [{ x: [], y: [], type: "bar", marker: { color: palette[3] }, name: "KL" }],
             layout("KL per latent dimension (nats): awake or collapsed", {
               showlegend: false, xaxis: { title: { text: "dimension" } }, yaxis: { rangemode: "tozero" } }),
             { displayModeBar: false, responsive: true });

@@ -126,8 +126,9 @@ def demo():
 
 
 @pytest.fixture(scope="session")
-def api(registry):
+def api(registry, tmp_path_factory):
     """The public endpoints' handlers (ui/api.py) over the shared registry, as build_demo wires them."""
+    from model.serving.jobs import TrainingService
     from ui.api import Api
     from ui.compare import ComparePanel
     from ui.encode import EncodePanel
@@ -135,12 +136,14 @@ def api(registry):
     from ui.interpolate import InterpolatePanel
     from ui.runtime import PageRuntime
     from ui.sample import SamplePanel
+    from ui.train import TrainPanel
     from ui.walk import WalkView
 
     runtime = PageRuntime(registry)
     explore = ExplorePanel(registry, runtime)
+    service = TrainingService(tmp_path_factory.mktemp("runs"), registry, threads=1)
     return Api(registry, EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(runtime)),
-               ComparePanel(registry), SamplePanel(registry, explore))
+               ComparePanel(registry), SamplePanel(registry, explore), TrainPanel(registry, service, runtime))
 
 
 FILE_PARAMETERS = ("image", "image_a", "image_b")     # the endpoints' upload parameters: given as paths

@@ -28,8 +28,13 @@ ENDPOINTS = {
     "/pick": ["index", "model"],
     "/attribute": ["z", "name", "amount", "model"],
     "/compare": ["image", "models", "seed"],
+    "/train": ["dataset", "images", "latent_dim", "beta", "seconds"],          # issue 21 (tests/test_train_live.py)
+    "/train_status": ["job"],
+    "/train_set": ["job", "beta", "lr"],
+    "/train_stop": ["job"],
+    "/models": [],
 }
-UPLOADS = ("/encode", "/interpolate", "/compare")       # take Gradio's file data raw (preprocess=False)
+UPLOADS = ("/encode", "/interpolate", "/compare", "/train")       # take Gradio's file data raw (preprocess=False)
 
 
 def pixels(path) -> np.ndarray:

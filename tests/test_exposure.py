@@ -142,7 +142,7 @@ def test_defaults_bind_localhost_and_limit_uploads(monkeypatch):
     assert inspect.signature(app.launch).parameters["host"].default == "127.0.0.1"
     seen = {}
     demo = SimpleNamespace(temp_file_sets=[])                          # what main touches after launch
-    monkeypatch.setattr(app, "build_demo", lambda weights: demo)
+    monkeypatch.setattr(app, "build_demo", lambda weights, *rest: demo)
     monkeypatch.setattr(app, "launch", lambda *a, **k: seen.update(args=a, kwargs=k))
     assert app.main([]) == 0
     assert seen["args"][:2] == (demo, "127.0.0.1")
@@ -183,7 +183,7 @@ def test_exposed_host_warns_and_auth_silences_it(monkeypatch, capsys):
     import app
 
     calls = []
-    monkeypatch.setattr(app, "build_demo", lambda weights: SimpleNamespace(temp_file_sets=[]))
+    monkeypatch.setattr(app, "build_demo", lambda weights, *rest: SimpleNamespace(temp_file_sets=[]))
     monkeypatch.setattr(app, "launch", lambda *a, **k: calls.append(a))
     for argv, warned, auth in ((["--host", "0.0.0.0"], True, None), (["--share"], True, None),
                                (["--host", "::"], True, None),

@@ -170,6 +170,8 @@ class TrainPanel:
             return gr.update(), "Choose a model zip."
         src = Path(upload_path(upload))
         name = safe_model_name(src.stem)
+        if name in self.registry and self.registry.entry(name).source == "shipped":
+            raise ExplorerError(f"{name!r} is the name of a model shipped with this server: rename the zip")
         dest = self.service.root / f"loaded-{name}-{int(time.time())}"
         try:
             unpack_model(src, dest)

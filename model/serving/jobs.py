@@ -235,13 +235,13 @@ class TrainingService:
         live = read_json(job.dir / LIVE_NAME)
         with self.lock:
             state, message = job.state, job.message or live.get("message", "")
-            ahead = self.ahead(job)
+            ahead, model = self.ahead(job), job.model_name if job.model_version else None
         return {"job": job.id, "state": state, "step": live.get("step", 0),
                 "images_per_s": live.get("images_per_s", 0.0),
                 "beta": live.get("beta", job.settings["beta"]), "lr": live.get("lr", job.settings["lr"]),
                 "seconds_left": live.get("seconds_left", job.settings["seconds"]),
                 "history": live.get("history", []), "marks": live.get("marks", []),
-                "model": job.model_name if job.model_version else None,
+                "model": model,
                 "queue_position": ahead, "message": message or self._describe(state, ahead),
                 "settings": {k: job.settings[k] for k in ("dataset", "latent_dim", "size", "seconds", "kl_warmup")}}
 
@@ -302,8 +302,8 @@ class TrainingService:
         else:
             job.state = "failed"
             job.message = live.get("message") or self._log_tail(job.dir)
+        self._register(job, live)                      # the last snapshot is a model before the state says "ended"
         write_json_compact(job.dir / LIVE_NAME, live | {"state": job.state, "message": job.message})
-        self._register(job, read_json(job.dir / LIVE_NAME))
 
     def _schedule(self) -> None:
         with self.lock:

@@ -17,11 +17,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
 from ..cli import fail
 from ..data import DataError
+from ..data.intake import builtin_training_set
 from ..nets.weights import atomic_write
 from .checkpoints import TrainingError
 from .live_view import LiveView
@@ -68,6 +70,21 @@ def training_argv(job: dict, run_dir: Path) -> list[str]:
         "--map", "auto" if job["latent_dim"] == 2 else "pca", "--iwae-k", "10", "--seed", str(job.get("seed", 0)),
         "--threads", str(job.get("threads", 0)), "--device", job.get("device", "cpu"),
         "--out", str(run_dir), *(["--resume"] if job.get("resume") else [])]
+
+
+def prepare_data(job: dict, run_dir: Path) -> None:
+    """A built-in set the loop cannot read by name (emoji) becomes RUN_DIR/data.npz, once per run."""
+    path = run_dir / DATA_NAME
+    if job["dataset"] in BUILTIN or path.is_file():
+        return
+    train_ds, test_ds = builtin_training_set(job["dataset"])
+    arrays = {"train_images": train_ds.images, "train_labels": train_ds.labels, "test_images": test_ds.images,
+              "test_labels": test_ds.labels, "class_names": np.array(train_ds.class_names)}
+
+    def w(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    atomic_write(path, w)
 
 
 class LiveHooks(Hooks):
@@ -211,6 +228,7 @@ def main(argv=None) -> int:
         return fail(DataError(f"{run_dir / JOB_NAME}: missing or not JSON"))
     hooks = LiveHooks(run_dir, job)
     try:
+        prepare_data(job, run_dir)
         result = train(parse_args(training_argv(job, run_dir)), hooks=hooks)
     except (DataError, TrainingError, OSError) as e:
         if hooks.view is not None:
