@@ -4,6 +4,7 @@
 
     python tools/screenshot.py [--out assets/screenshot.png] [--weights weights]
     python tools/screenshot.py --compare [--out assets/compare.png]
+    python tools/screenshot.py --train [--out assets/train.png]     # the Train tab mid-run (β changed once)
 """
 from __future__ import annotations
 
@@ -51,6 +52,23 @@ def compare_tab(page, out: Path) -> None:
     page.locator("#compare-tab").screenshot(path=str(out))
 
 
+def train_tab(page, out: Path, seconds: float = 25) -> None:
+    """The Train tab mid-run: Fashion-MNIST, a 2-D latent, the defaults; β moved to 3 after ~12 s."""
+    page.get_by_role("tab", name="Train it live").click()
+    page.locator("#train-start").click()
+    page.wait_for_function("() => VAE.train && VAE.train.state === 'running' && VAE.train.step > 100")
+    page.wait_for_timeout(8000)
+    slider = page.locator("#train-beta input[type=number]")
+    slider.fill("3")
+    slider.press("Enter")
+    page.locator("#train-beta input[type=range]").dispatch_event("change")
+    page.wait_for_function("() => VAE.train.marks > 0", timeout=30_000)
+    page.wait_for_timeout(seconds * 1000 - 8000)
+    page.locator("#train-view").scroll_into_view_if_needed()
+    page.locator("#component-0").screenshot(path=str(out)) if False else page.screenshot(path=str(out),
+                                                                                         full_page=True)
+
+
 def shoot(url: str, out: Path, view) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -67,9 +85,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=None, help="default: assets/screenshot.png (assets/compare.png with --compare)")
     p.add_argument("--compare", action="store_true", help="the Compare tab instead of the first view")
+    p.add_argument("--train", action="store_true", help="the Train tab mid-run instead of the first view")
     p.add_argument("--weights", default=str(ROOT / "weights"))
     a = p.parse_args(argv)
-    a.out = a.out or str(ROOT / "assets" / ("compare.png" if a.compare else "screenshot.png"))
+    a.out = a.out or str(ROOT / "assets" / ("compare.png" if a.compare else "train.png" if a.train
+                                             else "screenshot.png"))
     from ui import build_demo
     from ui.files import private_cache
     from ui.server import launch
@@ -79,7 +99,8 @@ def main(argv=None) -> int:
         port = free_port()
         launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
         try:
-            shoot(f"http://127.0.0.1:{port}/", Path(a.out), compare_tab if a.compare else first_view)
+            shoot(f"http://127.0.0.1:{port}/", Path(a.out),
+                  compare_tab if a.compare else train_tab if a.train else first_view)
         finally:
             demo.close()
     print(f"wrote {a.out}")

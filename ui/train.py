@@ -193,9 +193,12 @@ class TrainPanel:
         return gr.update(choices=text.picker_choices(self.registry), value=current), self.registry.version
 
     # ------------------------------------------------------------ the live view's server function
-    def train_view(self, job_id, since_step=-1) -> dict:
+    def train_view(self, args) -> dict:
+        """[job id, the last step the page has] -> the job's state, newer history rows and pictures."""
         try:
-            return self.service.live(job_id, int(since_step))
+            if not isinstance(args, (list, tuple)) or len(args) != 2:
+                raise ExplorerError("send [job, since_step]")
+            return self.service.live(args[0], int(args[1]))
         except (ExplorerError, TypeError, ValueError) as e:
             return {"state": "unknown", "message": str(e), "history": []}
 
