@@ -64,7 +64,7 @@ class Api:
     @user_errors
     def train(self, dataset: str, images, latent_dim: int, beta: float, seconds: float) -> dict:
         """Queue a training job; the token it returns is the only handle that controls it."""
-        prepared = self.train_panel.prepare(images, [], "auto", False)[0] if dataset == "upload" else None
+        prepared = self.train_panel.collect(images or [])[0] if dataset == "upload" else None
         token, job = self.train_panel.start_job(dataset, prepared, latent_dim, beta, seconds, "small", True)
         return {"job": token, "queue_position": self.train_panel.service.ahead(job)}
 

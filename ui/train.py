@@ -71,25 +71,30 @@ class TrainPanel:
 
     # ------------------------------------------------------------ data
     @user_errors
-    def prepare(self, files, snapshots: list, colour: str, aug: bool, progress=gr.Progress()) -> tuple:  # noqa: B008 (Gradio finds its bar so)
+    def prepare(self, files, snapshots: list, colour: str, aug: bool, progress=gr.Progress()) -> tuple:  # noqa: B008
         """The uploaded pictures as the model will see them: count, mode, a contact sheet."""
         paths = [upload_path(p) for p in (files or [])] + [upload_path(p) for p in (snapshots or [])]
         if not paths:
             return None, "Upload many pictures (or one zip), or take some with the webcam.", None
         progress(0, desc="reading the images")
+        prepared, line = self.collect(paths, colour, aug)
+        sheet = contact_sheet(prepared["images"])
+        return prepared, line, image_file(Image.fromarray(_upscaled(sheet).squeeze()))
+
+    @staticmethod
+    def collect(paths: list, colour: str = "auto", aug: bool = False) -> tuple[dict, str]:
+        """Uploaded files (pictures and zips) as a training set, and the line that describes it."""
         try:
-            got = collect_images([str(p) for p in paths], channels={"grey": 1, "colour": 3}.get(colour))
+            got = collect_images([str(upload_path(p)) for p in paths], channels={"grey": 1, "colour": 3}.get(colour))
         except DataError as e:
             raise ExplorerError(str(e)) from None
-        images = augment(got.images, AUGMENT_COPIES, seed=0) if aug else got.images
         mode = "colour" if got.channels == 3 else "grey"
         line = (f"**{len(got.images)} images** ({mode}, {got.size}×{got.size})"
-                + (f", {len(images)} with flips and shifts" if aug else ""))
+                + (f", {len(got.images) * (1 + AUGMENT_COPIES)} with flips and shifts" if aug else ""))
         if got.skipped:
             shown = "; ".join(f"{n}: {why}" for n, why in got.skipped[:5])
             line += f"  \nskipped {len(got.skipped)}: {shown}" + (" …" if len(got.skipped) > 5 else "")
-        sheet = contact_sheet(images)
-        return {"images": images, "names": got.names}, line, image_file(Image.fromarray(_upscaled(sheet).squeeze()))
+        return {"images": got.images, "names": got.names, "augment": bool(aug)}, line
 
     def add_snapshot(self, picture, snapshots: list) -> tuple[list, str]:
         """A webcam picture joins the set (its file stays in Gradio's upload cache)."""
@@ -104,7 +109,7 @@ class TrainPanel:
         if dataset == UPLOAD:
             if not prepared:
                 raise ExplorerError("upload your images first (many files, or one zip)")
-            data = training_arrays(prepared["images"])
+            data = training_arrays(prepared["images"], prepared.get("augment", False))
         return self.service.submit({"dataset": dataset, "latent_dim": latent, "beta": beta, "seconds": seconds,
                                     "size": size, "kl_warmup": warmup, "lr": lr}, data)
 
@@ -287,9 +292,12 @@ class TrainPanel:
                        **private)
 
 
-def training_arrays(images: np.ndarray) -> dict:
-    """What the worker trains on (DATA_NAME): a held-out tenth for the live view and the metrics."""
+def training_arrays(images: np.ndarray, aug: bool = False) -> dict:
+    """What the worker trains on (DATA_NAME): a held-out tenth for the live view and the metrics, split
+    before augmenting, so no flipped copy of a held-out picture is trained on."""
     train, test = split_holdout(images, seed=0)
+    if aug:
+        train = augment(train, AUGMENT_COPIES, seed=0)
     return {"train_images": train, "train_labels": np.zeros(len(train), np.int64),
             "test_images": test, "test_labels": np.zeros(len(test), np.int64),
             "class_names": np.array(["your images"])}

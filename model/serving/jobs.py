@@ -143,7 +143,7 @@ class TrainingService:
                                     f"try again when one finishes")
             token, public = secrets.token_urlsafe(24), secrets.token_hex(4)
             job = Job(public, _hash(token), self.root / public,
-                      settings | {"threads": self.threads, "device": self.device})
+                      settings | {"threads": self.threads, "device": self.device, "batch_size": batch_for(data)})
             job.dir.mkdir(parents=True)
             if data is not None:
                 atomic_write(job.dir / DATA_NAME, lambda tmp: _save_npz(tmp, data))
@@ -385,6 +385,13 @@ class TrainingService:
                 job.proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 job.proc.terminate()
+
+
+def batch_for(data: dict | None, batch: int = 128) -> int:
+    """128 pictures a step, or for a small upload a quarter of it (a few steps per pass, at least 8 each)."""
+    if data is None:
+        return batch
+    return int(min(batch, max(8, len(data["train_images"]) // 4)))
 
 
 def checkpoint_step(path: Path) -> int | None:
