@@ -38,6 +38,7 @@ BUILTIN = ("fashion-mnist", "digits", "faces")     # read by the loop itself; th
 ROW_EVERY = 5                  # one history row (the mean of this many steps) per ROW_EVERY steps
 VIEW_EVERY_S = 0.7             # the live view's period: the page polls twice as often, so it shows ≥ 1/s
 CONTROL_EVERY_S = 0.2          # how often control.json is looked at (a stat call)
+CONTROL_EVERY_STEPS = 10       # under torchrun: rank 0 reads it and broadcasts it every this many steps
 CHECKPOINT_EVERY_S = 10.0      # a SIGKILL loses at most this much training
 KL_WARMUP_STEPS = 200          # the KL weight ramps from 0 over this many steps when warm-up is on
 LR_WARMUP_STEPS = 20
@@ -127,7 +128,10 @@ class LiveHooks(Hooks):
             self.sums.zero_()
             self.n = 0
         now = time.monotonic()
-        if now - self.t_control >= CONTROL_EVERY_S:
+        if run.world > 1:                  # every rank must reach the broadcast at the same step
+            if step % CONTROL_EVERY_STEPS == 0:
+                self.obey(run, step)
+        elif now - self.t_control >= CONTROL_EVERY_S:
             self.t_control = now
             self.obey(run, step)
         if self.rank0 and now - self.t_view >= VIEW_EVERY_S:
