@@ -255,3 +255,24 @@ def test_own_pictures_train_and_a_second_job_waits_its_turn(api, tmp_path):
     wait_for(service, second["job"], ("done",))
     stopped = api.train_stop(second["job"])                # stopping a finished job changes nothing
     assert stopped["state"] == "done"
+
+
+def test_a_model_zip_loads_keeps_its_name_after_a_restart_and_may_not_take_a_shipped_name(tmp_path):
+    z = tmp_path / "class-model.zip"
+    z.write_bytes(pack_model(WEIGHTS / "fashion-mnist-2d"))
+    runs = tmp_path / "runs"
+    registry = ModelRegistry(WEIGHTS)
+    s = TrainingService(runs, registry, max_running=0)
+    try:
+        with pytest.raises(ExplorerError, match="shipped with this server"):
+            s.load_zip(z, "fashion-mnist")
+        assert s.load_zip(z, "class-model") == "class-model"
+        assert registry.entry("class-model").source == "trained"
+        assert {"name": "class-model", "kind": "vae", "latent_dim": 2, "source": "trained"} in registry.listing()
+    finally:
+        s.shutdown()
+    again = ModelRegistry(WEIGHTS)                     # a restarted server
+    TrainingService(runs, again, max_running=0).shutdown()
+    assert "class-model" in again
+    zed = torch.zeros(1, 2)
+    assert torch.equal(again.get("class-model").vae.decode(zed), registry.get("fashion-mnist-2d").vae.decode(zed))

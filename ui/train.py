@@ -18,7 +18,7 @@ from PIL import Image
 
 from model.data import DataError
 from model.data.intake import augment, collect_images, contact_sheet, split_holdout
-from model.nets.bundle import pack_model, unpack_model
+from model.nets.bundle import pack_model
 from model.nets.limits import ExplorerError
 from model.serving.jobs import (
     BETA_RANGE,
@@ -174,15 +174,7 @@ class TrainPanel:
         if not upload:
             return gr.update(), "Choose a model zip."
         src = Path(upload_path(upload))
-        name = safe_model_name(src.stem)
-        if name in self.registry and self.registry.entry(name).source == "shipped":
-            raise ExplorerError(f"{name!r} is the name of a model shipped with this server: rename the zip")
-        dest = self.service.root / f"loaded-{name}-{int(time.time())}"
-        try:
-            unpack_model(src, dest)
-        except DataError as e:
-            raise ExplorerError(str(e)) from None
-        self.registry.add(name, dest, source="trained")
+        name = self.service.load_zip(src, safe_model_name(src.stem))
         return gr.update(choices=text.picker_choices(self.registry), value=name), f"Loaded **{name}**."
 
     def on_watch(self, job_id):

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from safetensors import SafetensorError, safe_open
 
+from ..nets.bundle import unpack_model
 from ..nets.limits import ExplorerError
 from ..nets.weights import WeightsError, atomic_write
 from ..training.worker import CONTROL_NAME, DATA_NAME, JOB_NAME, LIVE_NAME, MODEL_SIZES, read_json, write_json_compact
@@ -41,6 +42,7 @@ SECONDS_RANGE = (5, 1800)
 DEFAULT_SECONDS = 45
 TERMINAL = ("done", "stopped", "failed")
 MONITOR_EVERY_S = 0.25
+LOADED_NAME = "loaded.json"        # beside a model unpacked from a zip: the name it has in the picker
 
 
 def _hash(token: str) -> str:
@@ -115,7 +117,13 @@ class TrainingService:
     # ------------------------------------------------------------ start-up
     def reload(self) -> None:
         """Runs left by an earlier server: their models come back; a job that was queued or running is
-        stopped, its last checkpoint kept (Resume continues from it)."""
+        stopped, its last checkpoint kept (Resume continues from it). Loaded model zips come back too."""
+        for d in sorted(p for p in self.root.iterdir() if (p / LOADED_NAME).is_file()):
+            name = read_json(d / LOADED_NAME).get("name")
+            try:
+                self.registry.add(str(name), d, source="trained")
+            except (WeightsError, ExplorerError, OSError) as e:
+                print(f"warning: skipping loaded model {d.name}: {e}", file=sys.stderr)
         for d in sorted(p for p in self.root.iterdir() if (p / JOB_NAME).is_file()):
             spec = read_json(d / JOB_NAME)
             if not {"id", "token_sha256", "settings"} <= spec.keys():
@@ -152,6 +160,17 @@ class TrainingService:
             self.jobs[public] = job
         self._schedule()
         return token, job
+
+    def load_zip(self, path, name: str) -> str:
+        """A model zip (Download this model, from any server) as a model in every page's picker, kept in
+        the runs folder so it comes back after a restart. name: already safe (letters, digits, . _ -)."""
+        if name in self.registry and self.registry.entry(name).source == "shipped":
+            raise ExplorerError(f"{name!r} is the name of a model shipped with this server: rename the zip")
+        dest = self.root / f"loaded-{name}-{secrets.token_hex(3)}"
+        unpack_model(path, dest)
+        write_json_compact(dest / LOADED_NAME, {"name": name})
+        self.registry.add(name, dest, source="trained")
+        return name
 
     def find(self, ref) -> Job:
         """A job by its public id or its token (watching needs only the id)."""
