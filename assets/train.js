@@ -12,7 +12,7 @@ const imgs = { originals: q(".vae-train-originals"), recon: q(".vae-train-recon"
 const stats = (VAE.train = { updates: 0, job: null, step: 0, state: null, marks: 0, rows: 0 });
 const POLL_MS = 500, IDLE_MS = 3000;
 const ENDED = ["done", "stopped", "failed", "unknown"];
-let job = null, lastStep = -1, marksDrawn = -1, timer = null, inFlight = false, gen = 0, palette = [];
+let job = null, lastStep = -1, seen = null, marksDrawn = -1, timer = null, inFlight = false, gen = 0, palette = [];
 
 function say(text) { if (statusLine.textContent !== text) statusLine.textContent = text; }
 
@@ -107,6 +107,7 @@ function show(v) {
     if (P) P.restyle(klBox, { x: [v.kl_per_dim.map((_, i) => `z${i + 1}`)], y: [v.kl_per_dim] }, [0]);
   }
   if (v.map) drawMap(v.map);
+  if (v.updated != null) seen = v.updated;
   for (const key of ["originals", "recon", "prior"]) if (v[key] && imgs[key].src !== v[key]) imgs[key].src = v[key];
 }
 
@@ -115,7 +116,7 @@ async function tick(myGen) {
   inFlight = true;
   let next = POLL_MS;
   try {
-    const v = await VAE.runtime.within(server.train_view(job, lastStep), "the training view");
+    const v = await VAE.runtime.within(server.train_view(job, lastStep, seen), "the training view");
     if (myGen !== gen) return;
     show(v);
     if (ENDED.includes(v.state)) next = IDLE_MS;       // an ended run may be resumed: look now and then
@@ -137,6 +138,7 @@ function onValue() {
   job = v.job || null;
   stats.job = job;
   lastStep = -1;
+  seen = null;
   stats.rows = 0;
   resetCharts();
   drawMap(null);

@@ -196,6 +196,8 @@ def test_a_live_run_changes_beta_stops_and_becomes_a_model_every_endpoint_takes(
     live = service.live(job.id, since_step=s["history"][-1]["step"])
     assert live["history"] == [] or live["history"][0]["step"] > s["history"][-1]["step"]   # only newer rows
     assert live["recon"].startswith("data:image/png;base64,") and len(live["kl_per_dim"]) == 2
+    again = service.live(job.id, since_step=10**9, seen=live["updated"])
+    assert again["history"] == [] and ("map" not in again or again["updated"] != live["updated"])  # nothing seen twice
     assert live["map"]["n"] == 360 and "latent plane" in live["map"]["method"]    # digits' whole test split
     service.stop(token)
     s = wait_for(service, token, ("stopped",))

@@ -191,11 +191,13 @@ class TrainPanel:
 
     # ------------------------------------------------------------ the live view's server function
     def train_view(self, args) -> dict:
-        """[job id, the last step the page has] -> the job's state, newer history rows and pictures."""
+        """[job id, the last step the page has, the last update it has] -> the job's state, the newer
+        history rows, and the pictures when they are newer."""
         try:
-            if not isinstance(args, (list, tuple)) or len(args) != 2:
-                raise ExplorerError("send [job, since_step]")
-            return self.service.live(args[0], int(args[1]))
+            if not isinstance(args, (list, tuple)) or len(args) != 3:
+                raise ExplorerError("send [job, since_step, seen]")
+            seen = None if args[2] is None else float(args[2])
+            return self.service.live(args[0], int(args[1]), seen)
         except (ExplorerError, TypeError, ValueError) as e:
             return {"state": "unknown", "message": str(e), "history": []}
 

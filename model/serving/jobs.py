@@ -264,14 +264,17 @@ class TrainingService:
                 "queue_position": ahead, "message": message or self._describe(state, ahead),
                 "settings": {k: job.settings[k] for k in ("dataset", "latent_dim", "size", "seconds", "kl_warmup")}}
 
-    def live(self, ref, since_step: int = -1) -> dict:
-        """For the live view: the status with only the history rows after since_step, and the pictures."""
+    def live(self, ref, since_step: int = -1, seen: float | None = None) -> dict:
+        """For the live view: the status with only the history rows after since_step, and the pictures
+        unless the page has seen this update already (`seen`: the update's time it last got)."""
         job = self.find(ref)
         out = self.status(job.id)
         live = read_json(job.dir / LIVE_NAME)
         out["history"] = [r for r in out["history"] if r["step"] > since_step]
-        for key in ("kl_per_dim", "map", "recon", "prior", "originals", "updated", "model_version"):
-            out[key] = live.get(key)
+        out["updated"] = live.get("updated")
+        if seen is None or out["updated"] != seen:
+            for key in ("kl_per_dim", "map", "recon", "prior", "originals"):
+                out[key] = live.get(key)
         return out
 
     def watchable(self) -> list[tuple[str, str]]:
