@@ -254,6 +254,8 @@ def test_own_pictures_train_and_a_second_job_waits_its_turn(api, tmp_path):
     assert s1["settings"]["dataset"] == "upload" and s1["model"]
     model = api.registry.get(s1["model"])
     assert model.config.channels == 1 and model.config.image_size == 28
+    assert Path(api.decode([0.0, 0.0], s1["model"])).is_file()             # every endpoint takes its name
+    assert any(m["name"] == s1["model"] and m["source"] == "trained" for m in api.models())
     wait_for(service, second["job"], ("done",))
     stopped = api.train_stop(second["job"])                # stopping a finished job changes nothing
     assert stopped["state"] == "done"

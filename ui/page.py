@@ -73,9 +73,10 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
         gr.HTML(text.TITLE)
         with gr.Row(equal_height=False):
+            # allow_custom_value: a model trained after start-up (the Train tab) is not among the choices
+            # the page was built with; every handler checks the name against the registry itself
             model_dd = gr.Dropdown(text.picker_choices(registry), value=default.name, label="Model", scale=1,
-                                   min_width=200,
-                                   elem_id="model-picker")
+                                   min_width=200, allow_custom_value=True, elem_id="model-picker")
             model_info = gr.Markdown(text.describe(default), elem_id="model-info")
         links.build()                                      # Copy link; a link restores its view
         explore.build(model_dd, default)
