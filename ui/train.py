@@ -146,24 +146,33 @@ class TrainPanel:
         except ExplorerError as e:
             raise gr.Error(str(e)) from None
 
+    def shown(self, token, watched):
+        """The run this page shows: the one picked to watch, else its own."""
+        if not (token or watched):
+            raise ExplorerError("no run yet: press Start, or pick a run to watch")
+        return self.service.find(watched or token)
+
     @user_errors
-    def on_explore(self, token, progress=gr.Progress()):  # noqa: B008
-        """A snapshot of the run, in every page's picker; this page switches to it."""
-        job = self.service.controlled(token)
-        before = job.model_version
-        self.service.publish(token)
-        deadline = time.monotonic() + PUBLISH_WAIT_S
-        progress(0, desc="writing the model: weights, map and metrics")
-        while job.model_version <= before and job.state in ("running", "paused") and time.monotonic() < deadline:
-            time.sleep(0.25)
+    def on_explore(self, token, watched, progress=gr.Progress()):  # noqa: B008
+        """The run as a model in every page's picker, and this page switches to it. The page that started
+        it takes a snapshot now; a watcher opens the last one (taken at the end, or by the starter)."""
+        job = self.shown(token, watched)
+        if token and self.service.controlled(token) is job:
+            before = job.model_version
+            self.service.publish(token)
+            deadline = time.monotonic() + PUBLISH_WAIT_S
+            progress(0, desc="writing the model: weights, map and metrics")
+            while job.model_version <= before and job.state in ("running", "paused") and time.monotonic() < deadline:
+                time.sleep(0.25)
         if job.model_version == 0:
-            raise ExplorerError("the run has no model yet; try again in a moment")
+            raise ExplorerError("this run has no model yet: it appears when the run ends, or when the page that "
+                                "started it presses Explore this model")
         return gr.update(choices=text.picker_choices(self.registry), value=job.model_name)
 
     @user_errors
     def on_download(self, token, watched):
         """The run's weights folder as a zip (anyone watching may download a model that exists)."""
-        job = self.service.find(token or watched)
+        job = self.shown(token, watched)
         if job.model_version == 0:
             raise ExplorerError("this run has no model yet: press Explore this model, or wait until it ends")
         return gr.update(value=zip_file(pack_model(job.dir), job.model_name), visible=True)
@@ -277,7 +286,7 @@ class TrainPanel:
         stop.click(self.on_stop, self.token, None, **private)
         for slider in (self.beta, self.lr):
             slider.release(self.on_set, [self.token, self.beta, self.lr], None, **private)
-        explore.click(self.on_explore, self.token, model_dd, **private)
+        explore.click(self.on_explore, [self.token, self.watch], model_dd, **private)
         download.click(self.on_download, [self.token, self.watch], self.zip, **private)
         self.load.upload(self.on_load_zip, self.load, [model_dd, self.load_info], **private)
         self.watch.change(self.on_watch, self.watch, self.view, **private)
