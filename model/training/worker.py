@@ -231,6 +231,8 @@ def main(argv=None) -> int:
     if not job:
         return fail(DataError(f"{run_dir / JOB_NAME}: missing or not JSON"))
     hooks = LiveHooks(run_dir, job)
+    live = read_json(run_dir / LIVE_NAME)
+    write_json_compact(run_dir / LIVE_NAME, live | {"state": "running", "message": "loading the data and the model…"})
     try:
         prepare_data(job, run_dir)
         result = train(parse_args(training_argv(job, run_dir)), hooks=hooks)
