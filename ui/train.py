@@ -118,14 +118,22 @@ class TrainPanel:
         token, job = self.start_job(dataset, prepared, latent, beta, seconds, size, warmup, lr)
         return token, self.view_value(job.id), gr.update(choices=self.service.watchable(), value=job.id)
 
+    @staticmethod
+    def own(token) -> str:
+        """This page's job token; a page that started nothing controls nothing."""
+        if not token:
+            raise ExplorerError("this page has not started a run: press Start (a run you watch is controlled "
+                                "by the page that started it)")
+        return token
+
     @user_errors
     def on_pause(self, token):
-        self.service.set(token, paused=True)
+        self.service.set(self.own(token), paused=True)
 
     @user_errors
     def on_resume(self, token, seconds):
         """Resume a paused job, or train a finished or stopped one on from its checkpoint."""
-        job = self.service.controlled(token)
+        job = self.service.controlled(self.own(token))
         if job.state == "paused":
             self.service.set(token, paused=False)
         else:
@@ -133,7 +141,7 @@ class TrainPanel:
 
     @user_errors
     def on_stop(self, token):
-        self.service.stop(token)
+        self.service.stop(self.own(token))
 
     def on_set(self, token, beta, lr):
         """β or the learning rate moved: the running job takes it at its next step (no job: nothing)."""
