@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -182,10 +183,13 @@ class ModelRegistry:
     is loaded outside it (other models stay served meanwhile), once however many threads ask for it.
     """
 
-    def __init__(self, root: str | os.PathLike, max_loaded: int = 6) -> None:
+    def __init__(self, root: str | os.PathLike, max_loaded: int = 6,
+                 on_evict: Callable[[], None] | None = None) -> None:
+        """on_evict: called (outside the lock) after models were let go, e.g. to hand their memory back to
+        the OS (the server's ui/server.py release_memory; model/ knows nothing of the C library)."""
         if max_loaded < 1:
             raise ValueError(f"max_loaded must be at least 1, not {max_loaded}")
-        self.root, self.max_loaded = Path(root), max_loaded
+        self.root, self.max_loaded, self.on_evict = Path(root), max_loaded, on_evict
         self.warnings: list[str] = []
         self._entries: dict[str, ModelEntry] = {}
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()     # least recently used first
@@ -303,7 +307,9 @@ class ModelRegistry:
         try:
             model = load_model(entry)
         finally:
-            self._settle(name, entry, model)
+            evicted = self._settle(name, entry, model)
+        if evicted and self.on_evict is not None:
+            self.on_evict()
         return model
 
     def _claim(self, name) -> tuple[ModelEntry, LoadedModel | None]:
@@ -320,16 +326,21 @@ class ModelRegistry:
             self._loading.add(name)
             return entry, None
 
-    def _settle(self, name: str, entry: ModelEntry, model: LoadedModel | None) -> None:
+    def _settle(self, name: str, entry: ModelEntry, model: LoadedModel | None) -> int:
         """Keep a model just loaded (unless its entry was replaced meanwhile), evict the least recently
-        used beyond max_loaded, and wake the threads waiting for it (after a failure they try again)."""
+        used beyond max_loaded, and wake the threads waiting for it (after a failure they try again).
+        Returns how many were evicted."""
+        evicted = []
         with self._lock:
             self._loading.discard(name)
             if model is not None and self._entries.get(name) is entry:
                 self._loaded[name] = model
                 while len(self._loaded) > self.max_loaded:
-                    self._loaded.popitem(last=False)
+                    evicted.append(self._loaded.popitem(last=False))
             self._lock.notify_all()
+        n = len(evicted)
+        del evicted                                  # the last references (unless a request still holds one)
+        return n
 
     def loaded_names(self) -> list[str]:
         """The models in memory now, least recently used first (tests and benchmarks)."""
