@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     DEFAULT_WEIGHTS,
+    ROOT,
     Server,
     app_cmd,
     free_port,
@@ -60,6 +61,7 @@ def load_times(root: Path) -> list[float]:
     atlas, map index; what a request's first use of a model adds), one after the other, each let go after."""
     import torch
 
+    sys.path.insert(0, str(ROOT))
     from model.serving.registry import ModelRegistry, load_model
 
     torch.set_num_threads(1)                                  # as the server runs
