@@ -209,13 +209,15 @@ def test_add_and_remove_a_trained_model(root, run, weights_root):
 
 
 def test_re_adding_a_trained_name_replaces_it_and_its_loaded_copy(root, run, weights_root):
-    reg = ModelRegistry(root)
+    released = []
+    reg = ModelRegistry(root, on_evict=lambda: released.append(1))
     reg.add("run", run)
     reg.add("later", run)
     old = reg.get("run")
+    assert released == []
     newer = linked_model(weights_root / "fashion-mnist", run.parent.parent / "r1b" / "model")
     reg.add("run", newer)
-    assert "run" not in reg.loaded_names()
+    assert "run" not in reg.loaded_names() and released == [1]        # its memory handed back
     m = reg.get("run")
     assert m is not old and old.dim == 32 and m.dim == 16 and m.path == newer
     assert reg.names()[-2:] == ["run", "later"]         # replaced in place: the picker does not reorder

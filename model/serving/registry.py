@@ -282,7 +282,8 @@ class ModelRegistry:
             if old is not None and old.source == "shipped":
                 raise WeightsError(f"{name!r} clashes with a shipped model; pick another name")
             self._entries[name] = entry
-            self._forget_loaded(name)
+            dropped = self._forget_loaded(name)
+        self._released(dropped)
         return entry
 
     def remove(self, name: str) -> None:
@@ -291,11 +292,17 @@ class ModelRegistry:
             if self.entry(name).source == "shipped":
                 raise ExplorerError(f"{name!r} is a shipped model; only trained models can be removed")
             del self._entries[name]
-            self._forget_loaded(name)
+            dropped = self._forget_loaded(name)
+        self._released(dropped)
 
-    def _forget_loaded(self, name: str) -> None:
-        self._loaded.pop(name, None)
+    def _forget_loaded(self, name: str) -> bool:
+        """A new version of the entries, without this name's loaded copy (lock held); True if it had one."""
         self._version += 1
+        return self._loaded.pop(name, None) is not None
+
+    def _released(self, dropped) -> None:
+        if dropped and self.on_evict is not None:
+            self.on_evict()
 
     # ------------------------------------------------------------ the models themselves (loaded on use)
     def get(self, name) -> LoadedModel:
@@ -308,8 +315,7 @@ class ModelRegistry:
             model = load_model(entry)
         finally:
             evicted = self._settle(name, entry, model)
-        if evicted and self.on_evict is not None:
-            self.on_evict()
+        self._released(evicted)
         return model
 
     def _claim(self, name) -> tuple[ModelEntry, LoadedModel | None]:
