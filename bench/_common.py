@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -187,6 +188,33 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+COPY_OF = "fashion-mnist-2d"            # the model copied to make a many-models root (issue 21)
+
+
+def many_models_root(n: int, weights: str | os.PathLike, dest: Path) -> Path:
+    """A weights root of n model folders in dest: every model under `weights` (linked: its own files), then
+    copies of COPY_OF named copy-01, copy-02, ... (hard links of its files where the file system allows,
+    else copies), as trained runs would pile up beside the shipped models; lab-sweep.json linked too."""
+    src = Path(weights).resolve()
+    shipped = sorted(d for d in src.iterdir() if d.is_dir() and (d / "config.json").is_file())
+    if n < len(shipped):
+        raise SystemExit(f"--models {n}: {src} already holds {len(shipped)} models")
+    dest.mkdir(parents=True, exist_ok=True)
+    for d in shipped:
+        (dest / d.name).symlink_to(d, target_is_directory=True)
+    for f in src.glob("*.json"):
+        (dest / f.name).symlink_to(f)
+    for i in range(1, n - len(shipped) + 1):
+        copy = dest / f"copy-{i:02d}"
+        copy.mkdir()
+        for f in (src / COPY_OF).iterdir():
+            try:
+                os.link(f, copy / f.name)
+            except OSError:
+                shutil.copy2(f, copy / f.name)
+    return dest
 
 
 def rss_mb(pid: int) -> float:

@@ -114,13 +114,16 @@ def test_get_loads_on_first_use_and_keeps_the_model(root):
 
 
 def test_at_most_max_loaded_models_stay_loaded_least_recently_used_out(root):
-    reg = ModelRegistry(root, max_loaded=3)
+    evictions = []
+    reg = ModelRegistry(root, max_loaded=3, on_evict=lambda: evictions.append(reg.loaded_names()))
     names = reg.names()
     for _ in range(2):
         for name in names:
             reg.get(name)
             assert len(reg.loaded_names()) <= 3
     assert reg.loaded_names() == names[-3:]
+    assert len(evictions) == 2 * len(names) - 3                 # after each eviction, the lock released
+    assert evictions[0] == names[1:4]
     reg.get(names[-3])                                   # used again: now the most recent
     reg.get("copy-0")                                    # loaded: the least recently used goes
     assert reg.loaded_names() == [names[-1], names[-3], "copy-0"]
@@ -206,13 +209,15 @@ def test_add_and_remove_a_trained_model(root, run, weights_root):
 
 
 def test_re_adding_a_trained_name_replaces_it_and_its_loaded_copy(root, run, weights_root):
-    reg = ModelRegistry(root)
+    released = []
+    reg = ModelRegistry(root, on_evict=lambda: released.append(1))
     reg.add("run", run)
     reg.add("later", run)
     old = reg.get("run")
+    assert released == []
     newer = linked_model(weights_root / "fashion-mnist", run.parent.parent / "r1b" / "model")
     reg.add("run", newer)
-    assert "run" not in reg.loaded_names()
+    assert "run" not in reg.loaded_names() and released == [1]        # its memory handed back
     m = reg.get("run")
     assert m is not old and old.dim == 32 and m.dim == 16 and m.path == newer
     assert reg.names()[-2:] == ["run", "later"]         # replaced in place: the picker does not reorder

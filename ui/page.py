@@ -23,7 +23,7 @@ from .links import LinksView
 from .manifold import ManifoldPanel
 from .runtime import PageRuntime
 from .sample import SamplePanel
-from .server import ASSETS, PLOTLY_JS, ROOT, user_errors
+from .server import ASSETS, PLOTLY_JS, ROOT, release_memory, user_errors
 from .sketch import SketchView
 from .train import TrainPanel
 from .walk import WalkView
@@ -32,7 +32,7 @@ from .walk import WalkView
 def load_registry(weights: str | os.PathLike) -> tuple[ModelRegistry, LoadedModel]:
     """The models under weights/ (their entries: only the page's default model is loaded) and that default
     model; a folder that fails its checks, or a default that fails to load, is named on stderr and left out."""
-    registry = ModelRegistry(weights)
+    registry = ModelRegistry(weights, on_evict=release_memory)
     default = registry.load_default()
     for w in registry.warnings:
         print(f"warning: {w}", file=sys.stderr)

@@ -54,6 +54,16 @@ def limit_malloc_arenas(n: int = 2) -> None:
         pass
 
 
+def release_memory() -> None:
+    """Hand glibc's freed heap pages back to the OS now (malloc_trim): the registry calls it when it lets a
+    model go (ui/page.py), so that loading and evicting models one after another leaves RSS flat
+    (bench/many_models.py) instead of drifting up by the fragments of each model. A no-op off glibc."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def trim_malloc_every(seconds: float = 10.0) -> None:
     """A daemon thread that hands glibc's freed heap pages back to the OS (malloc_trim) every few
     seconds: requests allocate and free images and tensors of many sizes, and the freed pages

@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -182,10 +183,13 @@ class ModelRegistry:
     is loaded outside it (other models stay served meanwhile), once however many threads ask for it.
     """
 
-    def __init__(self, root: str | os.PathLike, max_loaded: int = 6) -> None:
+    def __init__(self, root: str | os.PathLike, max_loaded: int = 6,
+                 on_evict: Callable[[], None] | None = None) -> None:
+        """on_evict: called (outside the lock) after models were let go, e.g. to hand their memory back to
+        the OS (the server's ui/server.py release_memory; model/ knows nothing of the C library)."""
         if max_loaded < 1:
             raise ValueError(f"max_loaded must be at least 1, not {max_loaded}")
-        self.root, self.max_loaded = Path(root), max_loaded
+        self.root, self.max_loaded, self.on_evict = Path(root), max_loaded, on_evict
         self.warnings: list[str] = []
         self._entries: dict[str, ModelEntry] = {}
         self._loaded: OrderedDict[str, LoadedModel] = OrderedDict()     # least recently used first
@@ -278,7 +282,8 @@ class ModelRegistry:
             if old is not None and old.source == "shipped":
                 raise WeightsError(f"{name!r} clashes with a shipped model; pick another name")
             self._entries[name] = entry
-            self._forget_loaded(name)
+            dropped = self._forget_loaded(name)
+        self._released(dropped)
         return entry
 
     def remove(self, name: str) -> None:
@@ -287,11 +292,17 @@ class ModelRegistry:
             if self.entry(name).source == "shipped":
                 raise ExplorerError(f"{name!r} is a shipped model; only trained models can be removed")
             del self._entries[name]
-            self._forget_loaded(name)
+            dropped = self._forget_loaded(name)
+        self._released(dropped)
 
-    def _forget_loaded(self, name: str) -> None:
-        self._loaded.pop(name, None)
+    def _forget_loaded(self, name: str) -> bool:
+        """A new version of the entries, without this name's loaded copy (lock held); True if it had one."""
         self._version += 1
+        return self._loaded.pop(name, None) is not None
+
+    def _released(self, dropped) -> None:
+        if dropped and self.on_evict is not None:
+            self.on_evict()
 
     # ------------------------------------------------------------ the models themselves (loaded on use)
     def get(self, name) -> LoadedModel:
@@ -303,7 +314,8 @@ class ModelRegistry:
         try:
             model = load_model(entry)
         finally:
-            self._settle(name, entry, model)
+            evicted = self._settle(name, entry, model)
+        self._released(evicted)
         return model
 
     def _claim(self, name) -> tuple[ModelEntry, LoadedModel | None]:
@@ -320,16 +332,21 @@ class ModelRegistry:
             self._loading.add(name)
             return entry, None
 
-    def _settle(self, name: str, entry: ModelEntry, model: LoadedModel | None) -> None:
+    def _settle(self, name: str, entry: ModelEntry, model: LoadedModel | None) -> int:
         """Keep a model just loaded (unless its entry was replaced meanwhile), evict the least recently
-        used beyond max_loaded, and wake the threads waiting for it (after a failure they try again)."""
+        used beyond max_loaded, and wake the threads waiting for it (after a failure they try again).
+        Returns how many were evicted."""
+        evicted = []
         with self._lock:
             self._loading.discard(name)
             if model is not None and self._entries.get(name) is entry:
                 self._loaded[name] = model
                 while len(self._loaded) > self.max_loaded:
-                    self._loaded.popitem(last=False)
+                    evicted.append(self._loaded.popitem(last=False))
             self._lock.notify_all()
+        n = len(evicted)
+        del evicted                                  # the last references (unless a request still holds one)
+        return n
 
     def loaded_names(self) -> list[str]:
         """The models in memory now, least recently used first (tests and benchmarks)."""
