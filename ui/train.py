@@ -233,7 +233,8 @@ class TrainPanel:
                 self.dataset = gr.Radio(DATA_CHOICES, value="fashion-mnist", label="data", elem_id="train-dataset")
                 with gr.Group(visible=False) as own:
                     self.files = gr.File(file_count="multiple", file_types=["image", ".zip"], type="filepath",
-                                         label="your images: many files, or one zip", elem_id="train-files")
+                                         label="your images: many files, or one zip", elem_id="train-files",
+                                         height=160)       # 200 files listed would push the sheet out of sight
                     with gr.Row():
                         self.webcam = gr.Image(sources=["webcam"], type="filepath", label="or take pictures",
                                                height=200)
