@@ -8,8 +8,14 @@ Serrà et al. (ICLR 2020, "Input complexity and out-of-distribution detection wi
 generative models") subtract the image's complexity L(x), its length under a general-purpose lossless
 compressor (here PNG, in nats): S(x) = -log p(x) - L(x). Both scores: higher means less typical.
 
-Deterministic: the ELBO is averaged over ELBO_SAMPLES fixed draws of eps, so the same pixels always give
-the same number (the page, the API, the stored test distribution).
+Both terms must measure the same thing, the 8-bit pixels, in the same unit. The decoder's Bernoulli-style
+(or fixed-σ Gaussian) likelihood is a density on [0, 1], not a probability of 256 grey levels, so here the
+decoder's mean is read as a discretized logistic per pixel with the end bins open (Salimans et al. 2017,
+PixelCNN++), its scale fitted once per model on its test set: -log p(x) of the very bytes PNG encodes.
+The model's own -ELBO (what it was trained on, what the Encode tab shows) is reported beside it.
+
+Deterministic: every bound is averaged over ELBO_SAMPLES fixed draws of eps, so the same pixels always
+give the same number (the page, the API, the stored test distribution).
 """
 from __future__ import annotations
 
@@ -20,13 +26,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..nets.losses import iwae_bound, reconstruction_nll
+from ..nets.losses import reconstruction_nll
+from ..nets.posterior import standard_normal_log_prob
 from ..nets.vae import ConvVAE
 
 ELBO_SAMPLES = 8                 # eps draws per image: the estimate's spread is ~0.3 nats on Fashion-MNIST
 EPS_SEED = 20190000              # the draws are the same for every image and every call
 IWAE_K = 100
 N_QUANTILES = 1001               # the stored test distribution: every 0.1% (metrics.json "typicality")
+SCALES = np.geomspace(0.005, 0.5, 25)    # the discretized logistic's scale, fitted per model among these
+FIT_IMAGES = 500                 # test images the scale is fitted on
+BIN = 0.5 / 255                  # half a grey level, in [0, 1] units
 VERDICTS = ((99.0, "very unusual for this model"), (95.0, "unusual for this model"),
             (0.0, "typical of what this model was trained on"))
 
@@ -72,48 +82,94 @@ def neg_elbo(vae: ConvVAE, x: torch.Tensor) -> torch.Tensor:
     return recon + kl
 
 
-@torch.inference_mode()
-def iwae_nll(vae: ConvVAE, x: torch.Tensor, k: int = IWAE_K) -> torch.Tensor | None:
-    """-log p(x) estimated by the importance-weighted bound with k samples (Burda et al. 2015), per image;
-    None for a model with no Gaussian posterior."""
-    if vae.config.kind != "vae":
-        return None
-    return -iwae_bound(vae, x, k=k, generator=torch.Generator().manual_seed(EPS_SEED))
+def discrete_nll(x8: torch.Tensor, mean: torch.Tensor, scale: float) -> torch.Tensor:
+    """-log P(x) of uint8-valued pixels x8 (as floats 0..255) under a discretized logistic around the
+    decoder's mean, summed per image (N,): each grey level is a bin of width 1/255, the end bins reach to
+    ±infinity (Salimans et al. 2017, eq. 2), so a black background the decoder predicts costs almost nothing."""
+    return -_log_bin_prob(x8, mean, scale).flatten(1).sum(1)
+
+
+def _log_bin_prob(x8: torch.Tensor, mean: torch.Tensor, scale: float) -> torch.Tensor:
+    """log P(each pixel's grey level), elementwise: the logistic's mass over the pixel's bin."""
+    x = x8 / 255.0
+    upper = torch.sigmoid((x + BIN - mean) / scale)
+    lower = torch.sigmoid((x - BIN - mean) / scale)
+    p = torch.where(x8 <= 0, upper, torch.where(x8 >= 255, 1.0 - lower, upper - lower))
+    return torch.log(p.clamp_min(1e-12))
 
 
 @torch.inference_mode()
-def pixel_nll(vae: ConvVAE, x: torch.Tensor) -> torch.Tensor:
-    """-log p(x_ij | z = mu) per pixel (N, H, W), summed over channels: where the image departs from what
-    the decoder expects at the image's own code."""
+def neg_elbo_8bit(vae: ConvVAE, x8: torch.Tensor, scale: float) -> torch.Tensor:
+    """-ELBO of the 8-bit image (N,), nats: the discretized likelihood averaged over the fixed eps draws,
+    plus the same KL. What the complexity correction is subtracted from."""
     cfg = vae.config
-    logits = vae.decode_logits(vae.posterior(x).mode())
-    if cfg.recon == "bce":
-        nll = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="none")
-    else:
-        mean = torch.sigmoid(logits)
-        nll = 0.5 * ((x - mean) / cfg.mse_sigma) ** 2 + math.log(cfg.mse_sigma) + 0.5 * math.log(2 * math.pi)
-    return nll.sum(1)
+    x = x8 / 255.0
+    q = vae.posterior(x)
+    if cfg.kind != "vae":
+        return discrete_nll(x8, vae.decode(q.mode()), scale) + q.kl()
+    eps = _eps(len(x), cfg.latent_dim)
+    z = (q.mu.unsqueeze(0) + q.std.unsqueeze(0) * eps).reshape(-1, cfg.latent_dim)      # (S*N, D)
+    mean = vae.decode(z).view(ELBO_SAMPLES, *x.shape)
+    nll = torch.stack([discrete_nll(x8, mean[k], scale) for k in range(ELBO_SAMPLES)]).mean(0)
+    return nll + q.kl()
 
 
-def scores(vae: ConvVAE, images: np.ndarray, batch: int = 500) -> dict[str, np.ndarray]:
-    """uint8 (N, C, H, W) -> {"neg_elbo", "complexity", "score"} per image (nats)."""
-    ne = []
+@torch.inference_mode()
+def fit_scale(vae: ConvVAE, test_images: np.ndarray) -> float:
+    """The discretized logistic's scale that gives FIT_IMAGES test images, decoded at their means, the highest
+    likelihood: one number per model, a grid search over one decode per image."""
+    x8 = torch.from_numpy(test_images[:FIT_IMAGES]).float()
+    mean = vae.decode(vae.posterior(x8 / 255.0).mode())
+    costs = [discrete_nll(x8, mean, float(s)).mean().item() for s in SCALES]
+    return round(float(SCALES[int(np.argmin(costs))]), 5)
+
+
+@torch.inference_mode()
+def iwae_nll_8bit(vae: ConvVAE, x8: torch.Tensor, scale: float, k: int = IWAE_K) -> torch.Tensor:
+    """-log p(x) of the 8-bit image by the importance-weighted bound with k samples (Burda et al. 2015):
+    log (1/k) sum_i P(x | z_i) p(z_i) / q(z_i | x), per image (N,). Tighter than the ELBO, for the curious."""
+    if vae.config.kind != "vae":
+        raise ValueError("the importance-weighted bound needs a Gaussian q(z|x)")
+    x = x8 / 255.0
+    q = vae.posterior(x)
+    z = q.sample(torch.Generator().manual_seed(EPS_SEED), n=k)                 # (k, N, D)
+    mean = vae.decode(z.reshape(-1, z.shape[-1])).view(k, *x.shape)
+    log_px = -torch.stack([discrete_nll(x8, mean[i], scale) for i in range(k)])  # (k, N)
+    log_w = log_px + standard_normal_log_prob(z) - q.log_prob(z)
+    return -(torch.logsumexp(log_w, dim=0) - math.log(k))
+
+
+@torch.inference_mode()
+def pixel_nll_8bit(vae: ConvVAE, x8: torch.Tensor, scale: float) -> torch.Tensor:
+    """-log P(pixel) at z = mu, per pixel (N, H, W), summed over channels: where the image departs from what
+    the decoder expects at the image's own code (the anomaly map)."""
+    mean = vae.decode(vae.posterior(x8 / 255.0).mode())
+    return -_log_bin_prob(x8, mean, scale).sum(1)
+
+
+def scores(vae: ConvVAE, images: np.ndarray, scale: float, batch: int = 250) -> dict[str, np.ndarray]:
+    """uint8 (N, C, H, W) -> per image (nats): "elbo" (the model's own -ELBO), "neg_elbo" (-ELBO of the 8-bit
+    image), "complexity" (PNG length) and "score" = neg_elbo - complexity (Serrà et al. 2020)."""
+    own, eight = [], []
     for i in range(0, len(images), batch):
-        x = torch.from_numpy(images[i:i + batch]).float().div_(255)
-        ne.append(neg_elbo(vae, x).double().numpy())
-    neg = np.concatenate(ne) if ne else np.zeros(0)
-    comp = complexity_nats(images)
-    return {"neg_elbo": neg, "complexity": comp, "score": neg - comp}
+        x8 = torch.from_numpy(images[i:i + batch]).float()
+        own.append(neg_elbo(vae, x8 / 255.0).double().numpy())
+        eight.append(neg_elbo_8bit(vae, x8, scale).double().numpy())
+    cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))       # noqa: E731
+    neg, comp = cat(eight), complexity_nats(images)
+    return {"elbo": cat(own), "neg_elbo": neg, "complexity": comp, "score": neg - comp}
 
 
 def reference(vae: ConvVAE, test_images: np.ndarray) -> dict:
-    """The test set's distribution of both scores as quantiles (every 0.1%), for metrics.json: what every
-    percentile is read against. Computed once per model (training, `python -m model evaluate`)."""
-    s = scores(vae, test_images)
+    """The test set's distribution of both scores as quantiles (every 0.1%), and the fitted scale, for
+    metrics.json "typicality": what every percentile is read against. Computed once per model (training,
+    `python -m model evaluate --typicality`)."""
+    scale = fit_scale(vae, test_images)
+    s = scores(vae, test_images, scale)
     qs = np.linspace(0, 1, N_QUANTILES)
-    return {"n": int(len(test_images)), "elbo_samples": ELBO_SAMPLES,
-            "neg_elbo_quantiles": [round(float(v), 3) for v in np.quantile(s["neg_elbo"], qs)],
-            "score_quantiles": [round(float(v), 3) for v in np.quantile(s["score"], qs)]}
+    return {"n": int(len(test_images)), "elbo_samples": ELBO_SAMPLES, "scale": scale,
+            "neg_elbo_quantiles": [round(float(v), 2) for v in np.quantile(s["neg_elbo"], qs)],
+            "score_quantiles": [round(float(v), 2) for v in np.quantile(s["score"], qs)]}
 
 
 def percentile(value: float, quantiles) -> float:

@@ -85,24 +85,27 @@ class _Candidate:
 
 
 # ---------------------------------------------------------------- collecting uploads
-def collect_images(paths: list[str], channels: int | None = None, size: int | None = None) -> Intake:
+def collect_images(paths: list[str], channels: int | None = None, size: int | None = None,
+                   minimum: int = MIN_IMAGES, background: str = BACKGROUND, invert: str = "never") -> Intake:
     """Uploaded files (images and/or zips of them, mixed) -> the training set they make.
 
     channels None: grey or colour as the pictures are (choose_channels); size None: GREY_SIZE for grey,
     COLOUR_SIZE for colour. Raises DataError when the set cannot be made (no files, an unsafe or damaged
-    zip, too few or too many pictures); a single bad picture is only listed in `skipped`."""
+    zip, fewer than `minimum` or too many pictures); a single bad picture is only listed in `skipped`.
+    A folder check fits pictures as the model's uploads are (its background, invert "auto")."""
     _check_shape_request(channels, size)
     if not paths:
-        raise DataError(f"no files: upload at least {MIN_IMAGES} pictures, or a zip of them")
+        raise DataError(f"no files: upload at least {minimum} {'picture' if minimum == 1 else 'pictures'}, "
+                        f"or a zip of them")
     with ExitStack() as stack:
         candidates, skipped = _gather(paths, stack)
         if len(candidates) > MAX_IMAGES:
             raise DataError(f"the uploads hold {len(candidates):,} images; the limit is {MAX_IMAGES:,}")
         plans = [(size or COLOUR_SIZE, 3), (size or GREY_SIZE, 1)] if channels is None else \
             [(size or (COLOUR_SIZE if channels == 3 else GREY_SIZE), channels)]
-        names, fitted = _decode_all(candidates, plans, skipped)
-    if len(names) < MIN_IMAGES:
-        raise DataError(_too_few(len(names), skipped))
+        names, fitted = _decode_all(candidates, plans, skipped, background, invert)
+    if len(names) < minimum:
+        raise DataError(_too_few(len(names), skipped, minimum))
     fitted = [np.stack(arrays) for arrays in fitted]
     chosen = choose_channels(fitted[0]) if channels is None else channels
     images = fitted[[c for _, c in plans].index(chosen)]
@@ -135,13 +138,14 @@ def _gather(paths, stack: ExitStack) -> tuple[list[_Candidate], list[tuple[str, 
     return candidates, skipped
 
 
-def _decode_all(candidates, plans, skipped) -> tuple[list[str], list[list[np.ndarray]]]:
+def _decode_all(candidates, plans, skipped, background: str = BACKGROUND,
+                invert: str = "never") -> tuple[list[str], list[list[np.ndarray]]]:
     """Each candidate decoded once and fitted into every (size, channels) of plans; a picture that
     cannot be used goes into skipped with its reason."""
     names, out = [], [[] for _ in plans]
     for cand in candidates:
         try:
-            arrays = fit_picture(cand.read(), plans)
+            arrays = fit_picture(cand.read(), plans, background, invert)
         except ImageError as e:
             skipped.append((cand.name, str(e)))
             continue
@@ -151,13 +155,14 @@ def _decode_all(candidates, plans, skipped) -> tuple[list[str], list[list[np.nda
     return names, out
 
 
-def fit_picture(source, plans: list[tuple[int, int]]) -> list[np.ndarray]:
+def fit_picture(source, plans: list[tuple[int, int]], background: str = BACKGROUND,
+                invert: str = "never") -> list[np.ndarray]:
     """One picture (a path or its bytes) -> uint8 (C, size, size) per (size, channels) in plans: decoded
     once, fitted as preprocess_image fits an upload (letterboxed on BACKGROUND, never inverted)."""
     work = max(256, 8 * max(s for s, _ in plans))          # preprocess_image's working resolution
     img = open_image(source, draft_side=work)
     try:
-        return [preprocess_image(img, s, c, BACKGROUND, "never") for s, c in plans]
+        return [preprocess_image(img, s, c, background, invert) for s, c in plans]
     finally:
         img.close()
 
@@ -169,10 +174,12 @@ def choose_channels(colour_images: np.ndarray) -> int:
     return 3 if len(colourful) and colourful.mean() >= COLOUR_SHARE else 1
 
 
-def _too_few(n: int, skipped) -> str:
-    head = {0: "none of the files is a usable picture", 1: "one image is not enough to learn a space"}.get(
-        n, f"{n} images are not enough to learn a space")
-    msg = f"{head}: add at least {MIN_IMAGES}"
+def _too_few(n: int, skipped, minimum: int = MIN_IMAGES) -> str:
+    if n == 0:
+        head = "none of the files is a usable picture"
+    else:
+        head = "one image is not enough to learn a space" if n == 1 else f"{n} images are not enough to learn a space"
+    msg = head if n == 0 and minimum <= 1 else f"{head}: add at least {minimum}"
     if skipped:
         shown = "; ".join(f"{name}: {reason}" for name, reason in skipped[:3])
         msg += f" (left out: {shown}{' …' if len(skipped) > 3 else ''})"

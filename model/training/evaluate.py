@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..analysis import typicality
 from ..cli import fail
 from ..data import DataError, Dataset, load_dataset
 from ..nets.encoding import encode_all
@@ -99,6 +100,28 @@ def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed
     return atlas
 
 
+def typicality_of(vae: ConvVAE, ds: Dataset) -> dict:
+    """metrics.json's "typicality": the test set's scores as quantiles (model.analysis.typicality); none for
+    an autoencoder, which has no likelihood."""
+    if not typicality.has_likelihood(vae):
+        return {}
+    return {"typicality": typicality.reference(vae, ds.images)}
+
+
+def store_typicality(vae: ConvVAE, ds: Dataset, folder: Path) -> int:
+    t0 = time.time()
+    found = typicality_of(vae, ds)
+    if not found:
+        print(f"{folder}: a {vae.config.kind} has no likelihood; nothing to store")
+        return 0
+    write_metrics(folder, found)
+    ref = found["typicality"]
+    print(f"{folder}: typicality of {ref['n']} test images (scale {ref['scale']}), median -ELBO of the 8-bit "
+          f"image {ref['neg_elbo_quantiles'][500]:.1f} nats, median score {ref['score_quantiles'][500]:.1f} "
+          f"({time.time() - t0:.1f} s)")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m model evaluate", description=__doc__.splitlines()[0])
     p.add_argument("weights", help="weights folder, e.g. weights/fashion-mnist")
@@ -111,12 +134,17 @@ def main(argv=None) -> int:
     p.add_argument("--map", choices=["auto", "umap", "pca"], default="auto")
     p.add_argument("--thumbnails-from", default=None,
                    help="with --atlas: share the thumbnails of this sibling folder (same data set)")
+    p.add_argument("--typicality", action="store_true",
+                   help="only the test set's distribution of the typicality scores (metrics.json \"typicality\")")
     args = p.parse_args(argv)
     try:
         vae = load_vae(args.weights)
         dataset = args.dataset or load_metrics(args.weights).get("dataset", "fashion-mnist")
         ds = load_dataset(dataset, "test", args.data_dir, vae.config.image_size, vae.config.channels)
+        if args.typicality:
+            return store_typicality(vae, ds, Path(args.weights))
         metrics = compute_metrics(vae, ds, iwae_k=args.iwae_k, iwae_n=args.iwae_n or None, seed=args.seed)
+        metrics.update(typicality_of(vae, ds))
         if args.atlas:
             build_atlas(vae, ds, Path(args.weights), method=args.map, seed=args.seed,
                         thumbnails_from=args.thumbnails_from)

@@ -439,13 +439,13 @@ def train(args: argparse.Namespace, hooks: Hooks | None = None) -> dict:
 def write_weights_folder(model: ConvVAE, args, test_ds, seconds: float, history: list, device) -> None:
     """Write the weights folder: model, atlas (map of the test set), metrics."""
     from ..nets.weights import write_metrics
-    from .evaluate import build_atlas, compute_metrics
+    from .evaluate import build_atlas, compute_metrics, typicality_of
 
     out = Path(args.out)
     save_pretrained(model.eval().to("cpu"), out, half=True)
     model = load_vae(out)          # measure exactly what was shipped (float16 weights)
     build_atlas(model, test_ds, out, method=args.map)
-    metrics = compute_metrics(model, test_ds, iwae_k=args.iwae_k, seed=args.seed)
+    metrics = compute_metrics(model, test_ds, iwae_k=args.iwae_k, seed=args.seed) | typicality_of(model, test_ds)
     ips = [h["images_per_second"] for h in history]
     metrics.update({"epochs": args.epochs, "seconds": round(seconds, 1),
                     "images_per_second": round(float(np.median(ips)), 1) if ips else None,
