@@ -96,7 +96,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
                 manifold.build(default)
             with gr.Tab("Compare: why a VAE", id="compare", elem_id="compare-tab"):
                 compare.build()
-            with gr.Tab("Train it live", id="train"):
+            with gr.Tab("Train it live", id="train", elem_id="train-tab"):
                 train.build(model_dd)
             with gr.Tab("About the model", id="about"):
                 about.build(default)
