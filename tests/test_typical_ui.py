@@ -93,13 +93,13 @@ def test_a_test_image_is_typical_with_its_numbers_histograms_and_map(panel, regi
 
 
 def test_the_lesson_examples_are_what_the_model_sees_in_its_convention(panel, registry):
-    from model.data import load_digits
+    from model.data import stroke_digits
 
     grey = registry.get(MODEL)
     digit = np.asarray(lesson_picture(grey, "digit"))
     assert digit.shape == (280, 280) and digit.max() > 200 and digit[0, 0] == 0       # light ink on black, large
     seen = st.pixels_of(ex.load_upload(grey, panel.lesson("digit", MODEL)))[0]
-    assert np.array_equal(seen, load_digits("test", 28).images[0])                    # exactly scikit-learn's digit
+    assert np.array_equal(seen[0], np.asarray(stroke_digits(8)[7]))                  # exactly the drawn 7
     assert np.asarray(lesson_picture(grey, "blank")).max() == 0
     noise = np.asarray(lesson_picture(grey, "noise"))
     assert np.array_equal(noise, np.asarray(lesson_picture(grey, "noise"))) and noise.std() > 60

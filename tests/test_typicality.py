@@ -58,13 +58,16 @@ def test_percentile_reads_the_share_below():
     assert ty.percentile(25.0, q) == pytest.approx(25.0)
 
 
-def test_the_corrected_score_calls_noise_and_blank_unusual_where_the_raw_elbo_misses_the_blank(m):
+def test_the_corrected_score_calls_noise_and_blank_unusual_where_the_likelihood_is_fooled_by_the_blank(m):
+    """Nalisnick et al. (2019): by the tighter bound (IWAE) a blank image is more likely than most clothes;
+    Serrà et al.'s correction calls it unusual. (Our ELBO is loose on the blank and happens to flag it.)"""
     blank = np.zeros((1, 28, 28), np.uint8)
     noise = np.random.default_rng(1).integers(0, 256, (1, 28, 28), dtype=np.uint8)
     b, n = st.judge_pixels(m, blank, heat=False), st.judge_pixels(m, noise, heat=False)
     assert b["score_percentile"] >= 99 and n["score_percentile"] >= 99
-    assert b["neg_elbo_percentile"] < 95                           # the raw number is fooled by the blank
-    assert "simple" in b["why"] and "Nalisnick" in b["why"] and "unusual" in b["verdict"]
+    assert b["iwae_percentile"] < 50                               # the likelihood is fooled by the blank
+    assert n["iwae_percentile"] >= 99 and n["neg_elbo_percentile"] >= 99     # but not by noise
+    assert "fooled" in b["why"] and "Nalisnick" in b["why"] and b["words"].startswith("very unusual")
 
 
 def test_a_test_image_is_typical(m, test_images):
@@ -77,9 +80,11 @@ def test_the_anomaly_map_is_highest_where_a_patch_was_pasted(m, test_images):
     x8 = test_images[11].copy()
     x8[0, 2:9, 2:9] = 255 - x8[0, 2:9, 2:9] // 4                  # a bright square in the corner
     nll = st.judge_pixels(m, x8)["map"]
-    inside, outside = nll[2:9, 2:9].mean(), np.delete(nll.reshape(-1), [r * 28 + c for r in range(2, 9)
-                                                                         for c in range(2, 9)]).mean()
-    assert inside > 5 * outside
+    inside = np.zeros((28, 28), bool)
+    inside[2:9, 2:9] = True
+    top = np.argsort(nll.reshape(-1))[::-1][:inside.sum()]          # as many of the worst pixels as the patch has
+    assert inside.reshape(-1)[top].mean() > 0.6
+    assert nll[inside].mean() > 3 * nll[~inside].mean()
     img = st.heat_image(m, x8, nll)
     assert img.width == 280 and img.height > 280                     # the map and its legend
 
@@ -122,6 +127,7 @@ def test_every_shipped_model_with_a_likelihood_stores_its_test_distribution(regi
         assert ref and len(ref["score_quantiles"]) == ty.N_QUANTILES, entry.name
         assert ref["scale"] in [round(float(s), 5) for s in ty.SCALES], entry.name
         assert np.all(np.diff(ref["neg_elbo_quantiles"]) >= 0), entry.name
+        assert (len(ref.get("iwae_quantiles", [])) == ty.N_QUANTILES) == (entry.kind == "vae"), entry.name
 
 
 def test_the_eight_bit_bound_is_a_likelihood_of_the_bytes(m, test_images):

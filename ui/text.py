@@ -60,7 +60,7 @@ LESSON = (
     "What They Don't Know?*). Simple images are cheap to describe whatever they show, and −log p(x) mixes *how "
     "simple* with *how familiar*. Serrà et al. (ICLR 2020, *Input complexity and out-of-distribution detection with "
     "likelihood-based generative models*) subtract the image's complexity L(x), its length under a general-purpose "
-    "lossless compressor (here PNG, in nats):\n\n"
+    "lossless compressor (here WebP's lossless mode, in nats):\n\n"
     "  **S(x) = −log p(x) − L(x)**\n\n"
     "what the model saves, or loses, against a compressor that knows nothing of its data. Both numbers here count "
     "the same thing, the 8-bit pixels: the decoder's mean is read as a discretized logistic per grey level "
@@ -97,10 +97,12 @@ def typical_numbers(r: dict) -> str:
             f"of the test images |",
             f"| corrected score S = −ELBO − L(x) (Serrà et al. 2020) | {r['score']:.1f} | more unusual than "
             f"{share(r['score_percentile'])} of the test images |",
-            f"| L(x): its length as a PNG | {r['complexity']:.1f} | |"]
+            f"| L(x): its length as a lossless WebP | {r['complexity']:.1f} | |"]
     if r.get("iwae") is not None:
-        rows.append(f"| for the curious: IWAE bound, k = 100 (Burda et al. 2015) | {r['iwae']:.1f} | tighter than "
-                    f"the ELBO by {r['neg_elbo'] - r['iwae']:.1f} |")
+        against = (f"more unusual than {share(r['iwae_percentile'])} of the test images; "
+                   if r.get("iwae_percentile") is not None else "")
+        rows.append(f"| for the curious: IWAE bound, k = 100 (Burda et al. 2015) | {r['iwae']:.1f} | {against}tighter "
+                    f"than the ELBO by {r['neg_elbo'] - r['iwae']:.1f} |")
     rows.append(f"| the model's own −ELBO (its training loss, pixels in [0, 1]) | {r['model_neg_elbo']:.1f} | |")
     return "| score | nats | against the test set |\n|---|---:|---|\n" + "\n".join(rows)
 
@@ -113,10 +115,11 @@ def reference_note(m: LoadedModel, ref: dict) -> str:
 
 def lesson_table(rows: list[tuple[str, dict]]) -> str:
     """The lesson's examples side by side: where does the raw number go wrong, and the corrected one not?"""
-    lines = [f"| {name} | {share(r['neg_elbo_percentile'])} | {share(r['score_percentile'])} | "
-             f"{r['verdict'].split(':')[0]} |" for name, r in rows]
-    return ("| example | raw −ELBO: more unusual than | corrected score: more unusual than | verdict |\n"
-            "|---|---:|---:|---|\n" + "\n".join(lines))
+    iw = lambda r: share(r["iwae_percentile"]) if r.get("iwae_percentile") is not None else "–"   # noqa: E731
+    lines = [f"| {name} | {share(r['neg_elbo_percentile'])} | {iw(r)} | {share(r['score_percentile'])} | "
+             f"{r['words']} |" for name, r in rows]
+    return ("| example | −ELBO: more unusual than | IWAE: more unusual than | corrected score: more unusual than "
+            "| verdict |\n|---|---:|---:|---:|---|\n" + "\n".join(lines))
 
 
 MANIFOLD_NEEDS_2D = "Pick the 2-D model (`fashion-mnist-2d`) to see its manifold."

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from model.data import load_digits
+from model.data import stroke_digits
 from model.nets.limits import ExplorerError
 from model.nets.pictures import DISPLAY_SIZE, png_data_url, uint8_image
 from model.serving import requests as ex
@@ -30,7 +30,7 @@ from .server import ASSETS, user_errors
 
 LESSON = (("digit", "a handwritten digit"), ("blank", "a blank image"), ("noise", "uniform noise"),
           ("emoji", "an emoji in grey"))
-DIGIT_INDEX = 0                  # scikit-learn's first test digit (a 0), upscaled to the model's size
+DIGIT = 7                        # a 7 drawn as pen strokes (model.data.stroke_digits), as on the sketch pad
 NOISE_SEED = 0
 EMOJI = ASSETS / "examples" / "emoji" / "grinning-face.png"      # rendered from Noto Color Emoji, shipped
 TABLE_HEADERS = ["picture", "file", "−ELBO (nats)", "−ELBO: more unusual than (%)", "score (nats)",
@@ -51,7 +51,7 @@ def _lesson_picture(m: LoadedModel, which: str) -> Image.Image:
     c = m.config
     n, white = c.image_size, c.background == "white"
     if which == "digit":
-        grey = load_digits("test", n).images[DIGIT_INDEX, 0]
+        grey = np.asarray(stroke_digits(DIGIT + 1, seed=0, size=n)[DIGIT])
         return Image.fromarray(255 - grey if white else grey)
     if which == "blank":
         return Image.fromarray(np.full((n, n), 255 if white else 0, np.uint8))
@@ -118,7 +118,7 @@ class TypicalPanel:
         return typicality_figure([
             ("−ELBO of the 8-bit image", st.histogram_of(ref["neg_elbo_quantiles"]), r["neg_elbo"],
              r["neg_elbo_percentile"]),
-            ("corrected score: −ELBO − PNG length", st.histogram_of(ref["score_quantiles"]), r["score"],
+            ("corrected score: −ELBO − WebP length", st.histogram_of(ref["score_quantiles"]), r["score"],
              r["score_percentile"])])
 
     def api_typicality(self, image, model: str) -> dict:
@@ -142,7 +142,7 @@ class TypicalPanel:
         rows = []
         for which, label in LESSON:
             x8 = st.pixels_of(ex.load_upload(m, image_file(lesson_picture(m, which))))[0]
-            rows.append((label, st.judge_pixels(m, x8, iwae=False, heat=False)))
+            rows.append((label, st.judge_pixels(m, x8, heat=False)))
         return text.lesson_table(rows)
 
     # ------------------------------------------------------------ a folder

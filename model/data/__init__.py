@@ -8,7 +8,7 @@ Nothing here downloads anything. `python -m model data emoji --out DIR` builds t
 from __future__ import annotations
 
 from .base import IMAGE_SUFFIXES, DataError, Dataset
-from .digits import load_digits
+from .digits import load_digits, stroke_digits
 from .faces import FACTORS, load_faces
 from .fashion import FASHION_CLASSES, find_fashion_mnist, load_fashion_mnist, read_idx
 from .folder import FolderSource, list_folder, load_folder
@@ -17,7 +17,7 @@ from .uploads import ALLOWED_FORMATS, MAX_PIXELS, ImageError, open_image, prepro
 __all__ = ["ALLOWED_FORMATS", "FACTORS", "FASHION_CLASSES", "IMAGE_SUFFIXES", "MAX_PIXELS", "DataError",
            "Dataset", "FolderSource", "ImageError", "find_fashion_mnist", "list_folder", "load_dataset",
            "load_digits", "load_faces", "load_fashion_mnist", "load_folder", "open_image", "preprocess_image",
-           "read_idx"]
+           "read_idx", "stroke_digits"]
 DATASETS = ("fashion-mnist", "digits", "folder", "faces")
 
 

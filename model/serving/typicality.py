@@ -55,10 +55,12 @@ def judge_pixels(m: LoadedModel, x8: np.ndarray, iwae: bool = True, heat: bool =
     x = torch.from_numpy(x8[None]).float()
     out = {"neg_elbo": round(neg, 2), "neg_elbo_percentile": round(neg_pct, 1), "score": round(score, 2),
            "score_percentile": round(score_pct, 1), "complexity": round(comp, 1),
-           "model_neg_elbo": round(float(s["elbo"][0]), 2), "iwae": None}
+           "model_neg_elbo": round(float(s["elbo"][0]), 2), "iwae": None, "iwae_percentile": None}
     if iwae and m.config.kind == "vae":
         out["iwae"] = round(float(ty.iwae_nll_8bit(m.vae, x, ref["scale"])[0]), 2)
-    out |= ty.verdict(neg_pct, score_pct, comp)
+        if "iwae_quantiles" in ref:
+            out["iwae_percentile"] = round(ty.percentile(out["iwae"], ref["iwae_quantiles"]), 1)
+    out |= ty.verdict(neg_pct, score_pct, comp, out["iwae_percentile"])
     if heat:
         out["map"] = ty.pixel_nll_8bit(m.vae, x, ref["scale"])[0].numpy()
     return out
