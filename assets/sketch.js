@@ -6,15 +6,20 @@
 // drawing; when WebAssembly cannot run, the server's encode_pixels / decode_pixels do it, and the status
 // line says so. "Send μ to sliders" hands μ to live.js (`vae:set-z`), in the page too. The drawing's
 // encoding is page state (VAE.state.sketch); VAE.sketch counts encodings and their latencies.
+// How typical the drawing is, the server judges (typicality_pixels, ui/sketch.py): the pixels just encoded are
+// sent at most every `typical.delay_ms` (from Python) while the drawing changes, and once after the last change;
+// the line under the pad shows the answer (its data-for: the encoding it judged). VAE.sketch counts the asks.
 const VAE = window.VAE;
 const q = sel => element.querySelector(sel);
 const pad = q(".vae-sketch-pad"), inputCanvas = q(".vae-sketch-input"), recon = q(".vae-sketch-recon");
 const mini = q(".vae-sketch-map"), chart = q(".vae-sketch-chart"), statusLine = q(".vae-sketch-status"), send = q(".vae-sketch-send");
 const brush = q(".vae-sketch-brush"), ink = q(".vae-sketch-ink"), eraser = q(".vae-sketch-eraser");
-const stats = (VAE.sketch = { encodes: 0, latencies: [], backend: null });
+const typicalLine = q(".vae-sketch-typical");
+const stats = (VAE.sketch = { encodes: 0, latencies: [], backend: null, asked: 0, judged: 0 });
 const shown = (VAE.state.sketch = { model: null, mu: null, logvar: null, pixels: null });
 let s = null;              // {model, shape, background, sigma, f, enc, dec, at, ort}
 let dirty = false, busy = false, pendingAt = null, last = null;
+let typicalTimer = null, typicalBusy = false, typicalSent = -1;
 
 function say(text) { if (statusLine.textContent !== text) statusLine.textContent = text; }
 function bg() { return s.background === "white" ? "#ffffff" : "#000000"; }
@@ -94,15 +99,20 @@ function pixels() {
   return out;
 }
 
+// uint8 pixels as base64, how the server functions take them
+function base64(px) {
+  let bin = "";
+  for (let i = 0; i < px.length; i++) bin += String.fromCharCode(px[i]);
+  return btoa(bin);
+}
+
 async function encodePixels(px) {
   if (s.enc.kind === "wasm") {
     const x = Float32Array.from(px, v => v / 255);
     const r = await VAE.runtime.encode(s.enc.session, x, 1, s.shape);
     return { mu: Array.from(r.mu), logvar: r.logvar ? Array.from(r.logvar) : null };
   }
-  let bin = "";
-  for (let i = 0; i < px.length; i++) bin += String.fromCharCode(px[i]);
-  return VAE.runtime.within(server.encode_pixels(s.model, btoa(bin)), "the server's encoder");
+  return VAE.runtime.within(server.encode_pixels(s.model, base64(px)), "the server's encoder");
 }
 
 async function encodeNow() {
@@ -147,6 +157,36 @@ function done(cur, px, r, started, ms) {
   const where = cur.enc.kind === "wasm" ? "encoded in your browser (WebAssembly)" : `encoded on the server (${cur.enc.reason})`;
   say(`${where}, ${ms.toFixed(1)} ms${cur.sigma ? "" : " · this model has no σ: its encoder gives one point"}`
     + (cur.atError ? ` · the map cannot show the drawing: ${cur.atError}` : ""));
+  typicalSoon();
+}
+
+// ---------------------------------------------------------------- how typical the drawing is (the server)
+function typicalSoon() {
+  if (!s || !s.typical || s.typical.note || typicalTimer !== null) return;
+  typicalTimer = setTimeout(judgeNow, s.typical.delay_ms);
+}
+
+// one request in flight; when the drawing changed meanwhile, its latest pixels are sent after it
+async function judgeNow() {
+  typicalTimer = null;
+  const cur = s, seq = stats.encodes, px = shown.pixels;
+  if (!cur || typicalBusy || !px || shown.model !== cur.model || seq === typicalSent) return;
+  typicalBusy = true;
+  typicalSent = seq;
+  stats.asked += 1;
+  try {
+    const r = await VAE.runtime.within(server.typicality_pixels(cur.model, base64(px)), "the server's judgement");
+    if (s !== cur) return;
+    typicalLine.textContent = r.note || r.line;
+    stats.judged += 1;
+    Object.assign(typicalLine.dataset, { for: String(seq), verdict: r.verdict || "",
+      negPercentile: String(r.neg_elbo_percentile), scorePercentile: String(r.score_percentile) });
+  } catch (e) {
+    if (s === cur) typicalLine.textContent = "how typical is it: " + VAE.reason(e);
+  } finally {
+    typicalBusy = false;
+    if (s && stats.encodes !== typicalSent) typicalSoon();
+  }
 }
 
 // ---------------------------------------------------------------- the map, small, beside the pad
@@ -239,12 +279,15 @@ async function onValue() {
   const [C, H, W] = v.shape, f = Math.max(1, Math.round(280 / W));
   const cur = { model: v.model, shape: v.shape, background: v.background, sigma: v.sigma, f, ort: v.rules.ort, mini: null,
                 limit: v.limit,                       // the sliders' range (model.registry latent_limit)
+                typical: v.typical,                   // {delay_ms, note}: note says why this model cannot judge
                 enc: null, dec: null, at: null };
   s = cur;
   pad.width = W * f; pad.height = H * f;
   inputCanvas.width = recon.width = W; inputCanvas.height = recon.height = H;
   q(".vae-sketch-ink-label").style.display = C === 3 ? "" : "none";
   send.disabled = true;
+  typicalLine.textContent = (v.typical && v.typical.note) || "how typical is it: draw something";
+  delete typicalLine.dataset.for;
   stats.backend = element.dataset.backend = "loading";
   say("loading the encoder…");
   clear();

@@ -8,6 +8,7 @@ The fast suite (`-m "not slow and not browser"`) starts no server: a test that n
 `app_url`, `client`, `kinds_app`, a subprocess running app.py) is marked slow. The public endpoints are
 tested through `endpoint`, once called directly (fast) and once through the served app (slow).
 """
+import json
 import os
 import socket
 import sys
@@ -137,16 +138,19 @@ def api(registry, tmp_path_factory):
     from ui.runtime import PageRuntime
     from ui.sample import SamplePanel
     from ui.train import TrainPanel
+    from ui.typical import TypicalPanel
     from ui.walk import WalkView
 
     runtime = PageRuntime(registry)
     explore = ExplorePanel(registry, runtime)
     service = TrainingService(tmp_path_factory.mktemp("runs"), registry, threads=1)
     return Api(registry, EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(runtime)),
-               ComparePanel(registry), SamplePanel(registry, explore), TrainPanel(registry, service, runtime))
+               ComparePanel(registry), SamplePanel(registry, explore), TrainPanel(registry, service, runtime),
+               TypicalPanel(registry))
 
 
 FILE_PARAMETERS = ("image", "image_a", "image_b")     # the endpoints' upload parameters: given as paths
+FILE_LISTS = ("images",)                               # ... and their lists of uploads: given as lists of paths
 
 
 class DirectEndpoints:
@@ -165,6 +169,9 @@ class DirectEndpoints:
         for k in FILE_PARAMETERS:
             if isinstance(kwargs.get(k), (str, Path)):
                 kwargs[k] = {"path": str(kwargs[k]), "meta": {"_type": "gradio.FileData"}}
+        for k in FILE_LISTS:
+            if isinstance(kwargs.get(k), list):
+                kwargs[k] = [{"path": str(p), "meta": {"_type": "gradio.FileData"}} for p in kwargs[k]]
         out = self.api.endpoints()[api_name.removeprefix("/")](**kwargs)
         return out[0] if api_name == "/sample" else out
 
@@ -183,6 +190,9 @@ class ServedEndpoints:
         for k in FILE_PARAMETERS:
             if isinstance(kwargs.get(k), (str, Path)):
                 kwargs[k] = handle_file(str(kwargs[k]))
+        for k in FILE_LISTS:
+            if isinstance(kwargs.get(k), list):
+                kwargs[k] = [handle_file(str(p)) for p in kwargs[k]]
         return self.client.predict(**kwargs, api_name=api_name)
 
 
@@ -251,10 +261,22 @@ def chromium():
         browser.close()
 
 
+def server_function(request) -> str:
+    """The name of the gr.HTML server function a page's request calls (Gradio posts them all to
+    /gradio_api/component_server, naming the function in the body), or '' for any other request."""
+    if "/component_server" not in request.url:
+        return ""
+    try:
+        return json.loads(request.post_data or "{}").get("fn_name", "")
+    except (ValueError, AttributeError):
+        return ""
+
+
 @pytest.fixture(scope="module")
 def open_page(chromium):
     """open_page(url, **context options) -> a page that records its errors (.problems), every request URL
-    (.requests) and dialogs (.dialogs, dismissed), and waits until the page decodes z."""
+    (.requests; a server function's call as its URL + '#' + the function's name) and dialogs (.dialogs,
+    dismissed), and waits until the page decodes z."""
     contexts = []
 
     def open_(url: str, wait_decoder: bool = True, **options):
@@ -267,7 +289,7 @@ def open_page(chromium):
         page.problems, page.requests, page.dialogs = [], [], []
         page.on("console", lambda m: m.type == "error" and page.problems.append(f"console: {m.text}"))
         page.on("pageerror", lambda e: page.problems.append(f"pageerror: {e}"))
-        page.on("request", lambda r: page.requests.append(r.url))
+        page.on("request", lambda r: page.requests.append(r.url + (f"#{fn}" if (fn := server_function(r)) else "")))
         page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
         page.goto(url)
         if wait_decoder:

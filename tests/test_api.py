@@ -33,8 +33,11 @@ ENDPOINTS = {
     "/train_set": ["job", "beta", "lr"],
     "/train_stop": ["job"],
     "/models": [],
+    "/typicality": ["image", "model"],                                         # issue 22 (tests/test_typical_ui.py)
+    "/typicality_batch": ["images", "model"],
 }
-UPLOADS = ("/encode", "/interpolate", "/compare", "/train")       # take Gradio's file data raw (preprocess=False)
+UPLOADS = ("/encode", "/interpolate", "/compare", "/train", "/typicality",   # take Gradio's file data raw
+           "/typicality_batch")                                              # (preprocess=False)
 
 
 def pixels(path) -> np.ndarray:

@@ -5,6 +5,7 @@
     python tools/screenshot.py [--out assets/screenshot.png] [--weights weights]
     python tools/screenshot.py --compare [--out assets/compare.png]
     python tools/screenshot.py --train [--out assets/train.png]     # the Train tab mid-run (β changed once)
+    python tools/screenshot.py --typical [--out assets/typical.png] # "Is this typical?" on the lesson's digit
 """
 from __future__ import annotations
 
@@ -66,6 +67,21 @@ def train_tab(page, out: Path, seconds: float = 25) -> None:
     page.locator("#train-tab").screenshot(path=str(out))
 
 
+def typical_tab(page, out: Path) -> None:
+    """The "Is this typical?" tab on the lesson's handwritten digit: its verdict, numbers, map and histograms."""
+    page.get_by_role("tab", name="Is this typical?").click()
+    page.locator("#typical-digit").click()
+    page.wait_for_selector("#typical-map img", state="visible")
+    page.wait_for_selector("#typical-plot .js-plotly-plot", state="attached")
+    page.wait_for_function("() => !document.querySelector('.progress-text, .eta-bar')")
+    page.wait_for_timeout(1500)
+    scroll = page.evaluate("window.scrollY")                 # boxes are in the viewport; the clip is in the page
+    top = page.locator("#typical-note").bounding_box()["y"] + scroll - 8
+    lesson = page.locator("#typical-lesson").bounding_box()
+    bottom = lesson["y"] + scroll + lesson["height"] + 8
+    page.screenshot(path=str(out), full_page=True, clip={"x": 0, "y": top, "width": 1440, "height": bottom - top})
+
+
 def shoot(url: str, out: Path, view) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -83,10 +99,11 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="default: assets/screenshot.png (assets/compare.png with --compare)")
     p.add_argument("--compare", action="store_true", help="the Compare tab instead of the first view")
     p.add_argument("--train", action="store_true", help="the Train tab mid-run instead of the first view")
+    p.add_argument("--typical", action="store_true", help="the Is-this-typical tab on a digit instead")
     p.add_argument("--weights", default=str(ROOT / "weights"))
     a = p.parse_args(argv)
     a.out = a.out or str(ROOT / "assets" / ("compare.png" if a.compare else "train.png" if a.train
-                                             else "screenshot.png"))
+                                             else "typical.png" if a.typical else "screenshot.png"))
     from ui import build_demo
     from ui.files import private_cache
     from ui.server import launch
@@ -97,7 +114,7 @@ def main(argv=None) -> int:
         launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
         try:
             shoot(f"http://127.0.0.1:{port}/", Path(a.out),
-                  compare_tab if a.compare else train_tab if a.train else first_view)
+                  compare_tab if a.compare else train_tab if a.train else typical_tab if a.typical else first_view)
         finally:
             demo.close()
     print(f"wrote {a.out}")

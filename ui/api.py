@@ -1,11 +1,13 @@
-"""The public HTTP endpoints: /decode, /pick, /encode, /interpolate, /sample, /compare, and issue 21's
-/train, /train_status, /train_set, /train_stop and /models. Their names, parameters
-(and /attribute, issue 15) and outputs are an API that users script against (README, "HTTP API"): keep them stable.
+"""The public HTTP endpoints: /decode, /pick, /encode, /interpolate, /sample, /compare, issue 21's
+/train, /train_status, /train_set, /train_stop and /models, and issue 22's /typicality and /typicality_batch.
+Their names, parameters (and /attribute, issue 15) and outputs are an API that users script against (README,
+"HTTP API"): keep them stable.
 
 Every endpoint hangs on one hidden button: /decode, /pick, /attribute and /sample with hidden inputs and
-outputs, so gradio_client calls do not touch the page; /encode, /interpolate and /compare with the
-page's own inputs (their upload checks). The panels own the page's events, which are private; the
-handlers here call the same code, so each value is computed once per request.
+outputs, so gradio_client calls do not touch the page; /encode, /interpolate, /compare and /typicality with
+the page's own inputs (their upload checks); /train and /typicality_batch with a hidden file list. The panels
+own the page's events, which are private; the handlers here call the same code, so each value is computed once
+per request.
 """
 from __future__ import annotations
 
@@ -21,12 +23,14 @@ from .interpolate import InterpolatePanel
 from .sample import SamplePanel, controls
 from .server import user_errors
 from .train import TrainPanel
+from .typical import TypicalPanel
 
 
 class Api:
     def __init__(self, registry: ModelRegistry, encode: EncodePanel, interpolate: InterpolatePanel,
-                 compare: ComparePanel, sample: SamplePanel, train: TrainPanel) -> None:
+                 compare: ComparePanel, sample: SamplePanel, train: TrainPanel, typical: TypicalPanel) -> None:
         self.registry = registry
+        self.typical_panel = typical
         self.train_panel = train
         self.sample_panel = sample
         self.compare_panel = compare
@@ -80,6 +84,17 @@ class Api:
     def train_stop(self, job: str) -> dict:
         return self.train_panel.service.stop(job)
 
+    @user_errors
+    def typicality(self, image, model: str) -> dict:
+        """{neg_elbo, neg_elbo_percentile, iwae, score, score_percentile, verdict}: higher scores are less typical;
+        each percentile is the share of the model's test images scoring lower."""
+        return self.typical_panel.api_typicality(image, model)
+
+    @user_errors
+    def typicality_batch(self, images, model: str):
+        """Many images (files and zips) scored: the rows, least typical first, and the CSV file."""
+        return self.typical_panel.api_batch(images, model)
+
     def models(self) -> list[dict]:
         return self.registry.listing()
 
@@ -88,7 +103,8 @@ class Api:
         return {"decode": self.decode, "pick": self.pick, "attribute": self.attribute, "encode": self.encode,
                 "interpolate": self.interpolate, "compare": self.compare, "sample": self.sample_panel.draw,
                 "train": self.train, "train_status": self.train_status, "train_set": self.train_set,
-                "train_stop": self.train_stop, "models": self.models}
+                "train_stop": self.train_stop, "models": self.models, "typicality": self.typicality,
+                "typicality_batch": self.typicality_batch}
 
     def build(self, model_dd: gr.Dropdown) -> None:
         with gr.Row(visible=False):
@@ -104,8 +120,9 @@ class Api:
             dataset, files = gr.Textbox(label="dataset"), gr.File(file_count="multiple", label="images")
             latent, beta, seconds, lr = (gr.Number(label=n) for n in ("latent_dim", "beta", "seconds", "lr"))
             job, status, listing = gr.Textbox(label="job"), gr.JSON(label="status"), gr.JSON(label="models")
+            judged, rows, csv = gr.JSON(label="typicality"), gr.JSON(label="rows"), gr.File(label="csv")
             button = gr.Button("api")
-        enc, interp, cmp = self.encode_panel, self.interpolate_panel, self.compare_panel
+        enc, interp, cmp, typ = self.encode_panel, self.interpolate_panel, self.compare_panel, self.typical_panel
         wiring = {                     # api_name -> inputs, outputs, whether Gradio preprocesses the inputs
             "decode": ([z, model_dd], [image], True),
             "pick": ([index, model_dd], [mu, image], True),
@@ -119,6 +136,8 @@ class Api:
             "train_set": ([job, beta, lr], [status], True),
             "train_stop": ([job], [status], True),
             "models": ([], [listing], True),
+            "typicality": ([typ.image, model_dd], [judged], False),                    # our upload checks
+            "typicality_batch": ([files, model_dd], [rows, csv], False),
         }
         for api_name, fn in self.endpoints().items():
             inputs, outputs, preprocess = wiring[api_name]

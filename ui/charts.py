@@ -185,3 +185,30 @@ def factors_figure(factor_names: list[str], corr: list[list[float]], title: str)
     fig.update_layout(title=title, xaxis_title="latent dimension (μ)", **dict(LAYOUT, height=380))
     fig.update_yaxes(autorange="reversed")
     return fig
+
+
+def typicality_figure(panels: list[tuple[str, dict, float, float]]) -> go.Figure:
+    """One small histogram per score of the model's test set (rebuilt from its stored quantiles: share of the
+    test images per bin), with this image's value marked by a vertical line; a value beyond the test set's
+    range is marked at the edge, with its number. panels: (title, {"edges", "share"}, value, percentile)."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.12)
+    for col, (_, hist, value, pct) in enumerate(panels, start=1):
+        edges = np.asarray(hist["edges"], dtype=float)
+        share = np.asarray(hist["share"], dtype=float) * 100
+        fig.add_trace(go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=share, width=np.diff(edges), showlegend=False,
+                             marker_color="rgba(37,99,235,0.45)", name="test images",
+                             hovertemplate="%{x:.0f} nats: %{y:.1f}% of the test images<extra></extra>"),
+                      row=1, col=col)
+        lo, hi = float(edges[0]), float(edges[-1])
+        at = min(max(value, lo), hi)
+        where = "" if at == value else (" (off the chart →)" if value > hi else " (← off the chart)")
+        label = f"this image: {value:.0f}{where}<br>{pct:.0f}% score lower" if 1 <= pct <= 99 else \
+            f"this image: {value:.0f}{where}<br>{pct:.1f}% score lower"
+        fig.add_vline(x=at, line=dict(color="#dc2626", width=3), row=1, col=col,
+                      annotation=dict(text=label, font=dict(color="#dc2626", size=11)),
+                      annotation_position="top left" if at > (lo + hi) / 2 else "top right")
+        fig.update_xaxes(title_text="nats (higher: less typical)", range=[lo - 0.02 * (hi - lo), hi + 0.02 * (hi - lo)],
+                         row=1, col=col)
+        fig.update_yaxes(title_text="% of test images" if col == 1 else None, row=1, col=col)
+    fig.update_layout(bargap=0, **dict(LAYOUT, height=260, margin=dict(l=50, r=10, t=40, b=45)))
+    return fig

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gradio as gr
 
+from model.nets.limits import ExplorerError
 from model.serving import requests as ex
+from model.serving import typicality as st
 from model.serving.registry import LoadedModel, ModelRegistry
 
 from . import text
@@ -30,6 +32,16 @@ def selected_image(gallery, evt: gr.SelectData):
     return item[0] if isinstance(item, (list, tuple)) else item["image"]["path"]
 
 
+def how_typical(m: LoadedModel, x) -> str:
+    """The compact line under the ELBO: the verdict and both percentiles of the model input x (1, C, H, W), as the
+    "Is this typical?" tab judges the same pixels; a model that cannot judge says why."""
+    try:
+        r = st.judge_pixels(m, st.pixels_of(x)[0], iwae=False, heat=False)
+    except ExplorerError as e:                 # no likelihood (an autoencoder), or no stored test distribution
+        return f"**How typical is it?** {e}"
+    return f"**How typical is it?** {text.typical_line(r)} (details: the *Is this typical?* tab)"
+
+
 class EncodePanel:
     def __init__(self, registry: ModelRegistry, explore: ExplorePanel) -> None:
         self.registry = registry
@@ -44,11 +56,14 @@ class EncodePanel:
 
     @user_errors
     def on_upload(self, image, model: str) -> dict:
-        """Everything the page shows for an upload, from one encoding."""
-        recon, model_input, info = self.encoding(image, model)
+        """Everything the page shows for an upload, from one encoding, and how typical the same pixels are."""
+        m = self.registry.get(model)
+        x = ex.load_upload(m, upload_path(image))                    # decoded once, for both
+        info = ex.encode_input(m, x)
+        recon, model_input = info.pop("recon_image"), info.pop("input_image")
         chart = posterior_figure(info["mu"], info["sigma"], info["z"])
         return {self.recon: image_file(recon), self.info: info, self.model_input: image_file(model_input),
-                self.plot: chart, self.stats: text.stats_markdown(info),
+                self.plot: chart, self.stats: text.stats_markdown(info), self.typical: how_typical(m, x),
                 self.explore.map: map_value(model, upload=info["map_xy"]), self.state: info}
 
     @user_errors
@@ -91,6 +106,7 @@ class EncodePanel:
                     self.recon = gr.Image(label="reconstruction", type="pil", format="png", interactive=False,
                                           height=200, elem_id="recon", buttons=["download"])
                 self.stats = gr.Markdown(text.ENCODE_FIRST, elem_id="elbo-stats")
+                self.typical = gr.Markdown("", elem_id="encode-typical")
                 with gr.Row():
                     resample_btn = gr.Button("Resample ε (reparameterization)", size="sm")
                     send_btn = gr.Button("Send μ to sliders", size="sm", variant="primary")
@@ -104,7 +120,8 @@ class EncodePanel:
         self.refresh_outputs = [gallery]
 
         # uploads reach the handler as Gradio's file data (preprocess=False, see server.upload_path)
-        shown = [self.recon, self.info, self.model_input, self.plot, self.stats, self.explore.map, self.state]
+        shown = [self.recon, self.info, self.model_input, self.plot, self.stats, self.typical, self.explore.map,
+                 self.state]
         self.upload.change(self.on_upload, [self.upload, model_dd], shown,
                            api_visibility="private", preprocess=False)
         gallery.select(selected_image, gallery, self.upload, api_visibility="private")

@@ -143,6 +143,11 @@ def zip_file(data: bytes, stem: str) -> str:
     return OUTPUTS.write(data, ".zip", stem)
 
 
+def csv_file(data: bytes, stem: str) -> str:
+    """A CSV to download, named stem-HASH.csv (see OutputFiles)."""
+    return OUTPUTS.write(data, ".csv", stem)
+
+
 def gif_file(frames: list[Image.Image], duration: int) -> str:
     """A looping GIF of the frames, as a path (see OutputFiles)."""
     return OUTPUTS.gif(frames, duration)

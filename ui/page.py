@@ -26,6 +26,7 @@ from .sample import SamplePanel
 from .server import ASSETS, PLOTLY_JS, ROOT, release_memory, user_errors
 from .sketch import SketchView
 from .train import TrainPanel
+from .typical import TypicalPanel
 from .walk import WalkView
 
 
@@ -68,7 +69,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
     encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(runtime))
     sample, manifold, about = SamplePanel(registry, explore), ManifoldPanel(registry), AboutPanel(registry)
     sketch, links = SketchView(registry, runtime), LinksView(registry)
-    compare = ComparePanel(registry)
+    compare, typical = ComparePanel(registry), TypicalPanel(registry)
     train = TrainPanel(registry, service, runtime)
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
         gr.HTML(text.TITLE)
@@ -85,6 +86,8 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
                 encode.build(model_dd, default)
             with gr.Tab("Draw it yourself", id="draw"):
                 sketch.build(default)
+            with gr.Tab("Is this typical?", id="typical"):
+                typical.build(model_dd, default)
             with gr.Tab("Interpolate", id="interpolate"):
                 interpolate.build(model_dd)
             with gr.Tab("Sample from the prior", id="sample"):
@@ -97,9 +100,9 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
                 train.build(model_dd)
             with gr.Tab("About the model", id="about"):
                 about.build(default)
-        Api(registry, encode, interpolate, compare, sample, train).build(model_dd)
+        Api(registry, encode, interpolate, compare, sample, train, typical).build(model_dd)
 
-        switch = ModelSwitch(registry, model_info, [explore, encode, manifold, about, sketch])
+        switch = ModelSwitch(registry, model_info, [explore, encode, manifold, about, sketch, typical])
         model_dd.change(switch.on_model, model_dd, switch.outputs, api_visibility="private")
         links.wire(demo, model_dd, tabs, sample.temperature, sample.seed, interpolate.walk_view.html)
     demo.queue(default_concurrency_limit=4, max_size=64)

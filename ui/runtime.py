@@ -29,7 +29,7 @@ from model.nets.onnx import cached_decoder, cached_encoder
 from model.nets.pictures import to_uint8
 from model.nets.walk import SLERP_MIN_ANGLE, SLERP_MIN_NORM, traversal_values
 from model.serving import requests as ex
-from model.serving.registry import ModelRegistry
+from model.serving.registry import LoadedModel, ModelRegistry
 
 from .charts import PALETTE
 from .server import ASSETS, PLOTLY_JS, bind
@@ -102,9 +102,9 @@ class PageRuntime:
             x = to_uint8(m.vae.decode(z)).numpy()
         return {"shape": list(x.shape), "data": base64.b64encode(x.tobytes()).decode("ascii")}
 
-    @torch.inference_mode()
-    def encode_pixels(self, args) -> dict:
-        """The fallback encoder: [model, base64 uint8 pixels (C, H, W)] -> {mu, logvar (None: no σ)}."""
+    def drawn_pixels(self, args) -> tuple[LoadedModel, np.ndarray]:
+        """[model, base64 uint8 pixels (C, H, W)], as the sketch pad sends them -> the model and the pixels
+        (1, C, H, W), uint8; anything else is refused before it is decoded."""
         if not isinstance(args, (list, tuple)) or len(args) != 2 or not isinstance(args[1], str):
             raise ExplorerError("send [model, base64 pixels]")
         model, data = args
@@ -120,7 +120,13 @@ class PageRuntime:
             raise ExplorerError("the drawing's pixels are not base64") from None
         if len(raw) != n:
             raise ExplorerError(f"the drawing has {len(raw)} pixels; this model takes {n}")
-        x = torch.from_numpy(np.frombuffer(raw, dtype=np.uint8).reshape(shape).astype(np.float32) / 255)
+        return m, np.frombuffer(raw, dtype=np.uint8).reshape(shape).copy()     # writable, for torch
+
+    @torch.inference_mode()
+    def encode_pixels(self, args) -> dict:
+        """The fallback encoder: [model, base64 uint8 pixels (C, H, W)] -> {mu, logvar (None: no σ)}."""
+        m, x8 = self.drawn_pixels(args)
+        x = torch.from_numpy(x8.astype(np.float32) / 255)
         mu, logvar = m.vae.encode(x)
         return {"mu": mu[0].tolist(), "logvar": None if logvar is None else logvar[0].tolist()}
 

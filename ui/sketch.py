@@ -2,9 +2,14 @@
 draw. Everything runs in the page (assets/sketch.js): the drawing is reduced to the model's own pixels,
 encoded by the ONNX encoder (model/nets/onnx.py) in WebAssembly, its μ decoded for the reconstruction, and
 the diamond with its μ ± 2σ cloud placed on the map by the server's rule (place.js). "Send μ to sliders"
-moves the sliders in the page too. No request reaches the server while drawing; when WebAssembly cannot
-run, the runtime's `encode_pixels` is the fallback (ui/runtime.py). Uploads stay on the Encode tab (the
-server checks them).
+moves the sliders in the page too. No request reaches the server to encode the drawing; when WebAssembly cannot
+run, the runtime's `encode_pixels` is the fallback (ui/runtime.py). Uploads stay on the Encode and "Is this
+typical?" tabs (the server checks them).
+
+How typical the drawing is (issue 22) needs the decoder eight times over and a PNG compressor, so the server
+judges it: sketch.js sends the drawing's pixels (the ones it encoded) to `typicality_pixels` at most every
+TYPICAL_DELAY_MS while the drawing changes, and once more after the last change, and shows the verdict and both
+percentiles in a line under the pad: the numbers /typicality gives for a PNG of the same pixels.
 """
 from __future__ import annotations
 
@@ -12,9 +17,15 @@ import time
 
 import gradio as gr
 
+from model.nets.limits import ExplorerError
+from model.serving import typicality as st
 from model.serving.registry import LoadedModel, ModelRegistry
 
+from . import text
 from .runtime import PageRuntime, page_rules
+from .server import bind
+
+TYPICAL_DELAY_MS = 400           # the pad asks how typical the drawing is at most this often
 
 SKETCH_TEMPLATE = (
     "<div class='vae-sketch'><div class='vae-sketch-row'>"
@@ -33,6 +44,7 @@ SKETCH_TEMPLATE = (
     "<figure><canvas class='vae-sketch-map' width='336' height='336' role='img' "
     "aria-label='where μ lands on the map'></canvas><figcaption>where μ lands on the map</figcaption>"
     "</figure></div>"
+    "<div class='vae-sketch-typical' aria-live='polite'>how typical is it: draw something</div>"
     "<canvas class='vae-sketch-chart' width='640' height='220' role='img' "
     "aria-label='the encoder output per dimension'></canvas>"
     "<div class='vae-sketch-row'><button class='vae-sketch-send' type='button' disabled>Send μ to sliders</button>"
@@ -52,13 +64,35 @@ class SketchView:
         c = m.config
         return {"model": m.name, "shape": [c.channels, c.image_size, c.image_size], "background": c.background,
                 "sigma": c.kind == "vae", "dim": m.dim, "rules": page_rules(), "seq": time.monotonic_ns(),
-                "limit": m.latent_limit}         # the chart's range: the sliders'
+                "limit": m.latent_limit,         # the chart's range: the sliders'
+                "typical": {"delay_ms": TYPICAL_DELAY_MS, "note": self.typical_note(m)}}
+
+    @staticmethod
+    def typical_note(m: LoadedModel) -> str | None:
+        """Why this model cannot say how typical a drawing is (None: it can): the pad then asks nothing."""
+        try:
+            st.reference(m)
+        except ExplorerError as e:
+            return f"how typical is it: {e}"
+        return None
+
+    def typicality_pixels(self, args) -> dict:
+        """[model, base64 uint8 pixels (C, H, W)] (checked as encode_pixels checks them) -> the verdict, both
+        scores and their percentiles, and the line the pad shows; {"note"} for a model that cannot judge."""
+        m, x8 = self.runtime.drawn_pixels(args)
+        note = self.typical_note(m)
+        if note:
+            return {"note": note}
+        r = st.judge_pixels(m, x8[0], iwae=False, heat=False)
+        keys = ("neg_elbo", "neg_elbo_percentile", "score", "score_percentile", "verdict", "why")
+        return {k: r[k] for k in keys} | {"line": f"how typical is it: {text.typical_line(r)}"}
 
     def refresh(self, model: str) -> dict:
         return {self.html: self.value(self.registry.get(model))}
 
     # ------------------------------------------------------------ layout
     def build(self, default: LoadedModel) -> gr.HTML:
-        self.html = self.runtime.html(self.value(default), SKETCH_TEMPLATE, "sketch.js", "sketch")
+        self.html = self.runtime.html(self.value(default), SKETCH_TEMPLATE, "sketch.js", "sketch",
+                                      extra_functions=[bind(SketchView.typicality_pixels, self)])
         self.refresh_outputs = [self.html]
         return self.html

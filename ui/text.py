@@ -44,9 +44,80 @@ TEACH = {
              "prior, the map shrinks and dimensions collapse (their KL bar drops to zero); a smaller β lets the "
              "clouds spread apart and the reconstructions sharpen. **Explore this model** opens the run, as it is "
              "now, in every tab. Anyone on this server can watch a run; only the page that started it controls it.",
+    "typical": "**Is this image typical?** A VAE gives every image a number, its **−ELBO**: a bound on "
+               "−log p(x), the nats the model needs to describe the image. Alone the number means little, so it is "
+               "read against the model's own test images: *more unusual than 62% of them* means 62% of the test "
+               "images score lower. The **corrected score** subtracts what the image would cost any compressor; "
+               "the **map** shows, pixel by pixel, where the image departs from what the model expects.",
     "manifold": "Figure 4 of Kingma & Welling (2013): for a 2-D latent space, decode a grid of z placed at the "
                 "Gaussian's quantiles. Items morph smoothly into each other: the space has no holes.",
 }
+
+LESSON = (
+    "### Likelihood can mislead\n"
+    "A large −log p(x) should mean *unusual*. It famously does not: a model trained on Fashion-MNIST gives "
+    "handwritten digits a *higher* likelihood than clothes (Nalisnick et al. 2019, *Do Deep Generative Models Know "
+    "What They Don't Know?*). Simple images are cheap to describe whatever they show, and −log p(x) mixes *how "
+    "simple* with *how familiar*. Serrà et al. (ICLR 2020, *Input complexity and out-of-distribution detection with "
+    "likelihood-based generative models*) subtract the image's complexity L(x), its length under a general-purpose "
+    "lossless compressor (here PNG, in nats):\n\n"
+    "  **S(x) = −log p(x) − L(x)**\n\n"
+    "what the model saves, or loses, against a compressor that knows nothing of its data. Both numbers here count "
+    "the same thing, the 8-bit pixels: the decoder's mean is read as a discretized logistic per grey level "
+    "(Salimans et al. 2017, PixelCNN++), its scale fitted once on the test set. Try the four examples and compare the "
+    "two percentiles: where the raw −ELBO calls an image typical and the corrected score does not, the page says why.")
+
+TYPICAL_FIRST = "Upload an image, pick an example or a test image, or try the lesson's examples below."
+FOLDER_FIRST = "Upload many images or one zip: each is scored, and the table lists them least typical first."
+
+
+def share(pct: float) -> str:
+    """'62%' of the test images scoring lower, with the ends said in words."""
+    if pct >= 100.0:
+        return "all"
+    if pct <= 0.0:
+        return "none"
+    return f"{pct:.1f}%" if pct > 99.0 or pct < 1.0 else f"{pct:.0f}%"
+
+
+def typical_line(r: dict) -> str:
+    """One line, plain text (the Encode tab's and the sketch pad's): the verdict and both percentiles."""
+    return (f"{r['verdict']}; raw −ELBO: more unusual than {share(r['neg_elbo_percentile'])} of the test images")
+
+
+def typical_markdown(r: dict) -> str:
+    """The Is-this-typical tab's verdict in words, and when the two scores disagree, why."""
+    out = f"**{r['verdict']}**"
+    return out + (f"\n\n{r['why']}" if r.get("why") else "")
+
+
+def typical_numbers(r: dict) -> str:
+    """Both scores with their percentiles, the complexity, and beside the ELBO the tighter IWAE bound."""
+    rows = [f"| −ELBO of the 8-bit image | {r['neg_elbo']:.1f} | more unusual than {share(r['neg_elbo_percentile'])} "
+            f"of the test images |",
+            f"| corrected score S = −ELBO − L(x) (Serrà et al. 2020) | {r['score']:.1f} | more unusual than "
+            f"{share(r['score_percentile'])} of the test images |",
+            f"| L(x): its length as a PNG | {r['complexity']:.1f} | |"]
+    if r.get("iwae") is not None:
+        rows.append(f"| for the curious: IWAE bound, k = 100 (Burda et al. 2015) | {r['iwae']:.1f} | tighter than "
+                    f"the ELBO by {r['neg_elbo'] - r['iwae']:.1f} |")
+    rows.append(f"| the model's own −ELBO (its training loss, pixels in [0, 1]) | {r['model_neg_elbo']:.1f} | |")
+    return "| score | nats | against the test set |\n|---|---:|---|\n" + "\n".join(rows)
+
+
+def reference_note(m: LoadedModel, ref: dict) -> str:
+    """What every percentile on the tab is read against."""
+    return (f"Percentiles are read against {m.name}'s {ref['n']:,} test images (their scores, stored with the "
+            f"weights by `python -m model evaluate --typicality`); higher means less typical.")
+
+
+def lesson_table(rows: list[tuple[str, dict]]) -> str:
+    """The lesson's examples side by side: where does the raw number go wrong, and the corrected one not?"""
+    lines = [f"| {name} | {share(r['neg_elbo_percentile'])} | {share(r['score_percentile'])} | "
+             f"{r['verdict'].split(':')[0]} |" for name, r in rows]
+    return ("| example | raw −ELBO: more unusual than | corrected score: more unusual than | verdict |\n"
+            "|---|---:|---:|---|\n" + "\n".join(lines))
+
 
 MANIFOLD_NEEDS_2D = "Pick the 2-D model (`fashion-mnist-2d`) to see its manifold."
 ENCODE_FIRST = "Upload an image to see its ELBO terms."

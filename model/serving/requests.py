@@ -49,14 +49,19 @@ def load_upload(m: LoadedModel, source) -> torch.Tensor:
     return torch.from_numpy(arr).float().div(255).unsqueeze(0)
 
 
-@torch.inference_mode()
 def encode(m: LoadedModel, source, seed: int = 0) -> dict:
     """Encode an upload: its posterior q(z|x) = N(mu, sigma^2), one sample z = mu + sigma * eps,
     the reconstruction from z, and the ELBO terms for this image (nats).
 
     A plain autoencoder or a VQ-VAE has no sigma: z is its code, and logvar, sigma and eps are None.
     The autoencoder has no KL either, so its kl and elbo are None; the VQ-VAE's KL is groups * log K."""
-    x = load_upload(m, source)                                   # (1, C, H, W)
+    return encode_input(m, load_upload(m, source), seed)
+
+
+@torch.inference_mode()
+def encode_input(m: LoadedModel, x: torch.Tensor, seed: int = 0) -> dict:
+    """encode() of an upload already fitted to the model (load_upload's (1, C, H, W) in [0, 1]): for a
+    caller that scores the same pixels otherwise too (the Encode tab's typicality line)."""
     q = m.vae.posterior(x)
     gaussian = q.logvar is not None
     eps = q.noise(torch.Generator().manual_seed(checks.seed(seed))) if gaussian else None
