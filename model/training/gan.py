@@ -36,7 +36,7 @@ from .checkpoints import TrainingError, load_state, save_state
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 DEFAULTS = {"wgan-gp": {"lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5},    # Gulrajani, Algorithm 1
-            "ns": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1}}       # Miyato et al., setting C
+            "ns": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1}}       # Miyato et al. 2018: n_dis = 1
 MUST_MATCH = ("batch_size", "seed", "lr", "beta1", "beta2", "n_critic", "gp", "dataset")
 QUALITY_DRAWS = 256
 
