@@ -18,6 +18,8 @@ COMMANDS = {                   # name -> (module with main(argv), what it does)
     "attributes": ("model.analysis.attributes", "compute and store attribute directions (White 2016)"),
     "disentangle": ("model.analysis.disentangle", "MIG and the prior-sample distance of the faces models"),
     "figure": ("model.serving.results_figure", "a picture of a model: reconstructions, a walk, samples"),
+    "gan": ("model.training.gan", "train a GAN whose generator is our decoder (checkpointed, resumable)"),
+    "prior": ("model.training.prior", "train a VQ-VAE's learned prior over its code grid (a gated PixelCNN)"),
 }
 
 

@@ -15,4 +15,6 @@ Read in this order:
     snapshots.py   the test means recorded during training ("watch it organise")
     onnx.py        the decoder and encoder as ONNX, for the page (`python -m model export`)
     bundle.py      a model as one zip file (the Train tab's download), unpacked only after checks
+    prior.py       the VQ-VAE's learned prior: a gated PixelCNN over its grid of code indices
+    gan.py         a GAN whose generator is our Decoder: the discriminator and the losses
 """

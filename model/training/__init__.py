@@ -8,4 +8,7 @@ Read in this order:
     devices.py       CPU or GPU, and torchrun's process group (DistributedDataParallel)
     evaluate.py      `python -m model evaluate`: test metrics and the atlas (the map, thumbnails)
     lab.py           `python -m model lab`: one recipe, the bottleneck varies; the beta sweep
+    gan.py           `python -m model gan`: a GAN whose generator is our decoder (background run)
+    prior.py         `python -m model prior`: the VQ-VAE's PixelCNN prior over its code grid
+    background.py    what those long runs share: a time budget, SIGTERM, sample grids
 """

@@ -52,3 +52,48 @@ def load_checkpoint(path: Path, model: ConvVAE, opt: torch.optim.Optimizer) -> d
                     st[name] = st[name].view_as(p).to(p.device)
     opt.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
     return meta
+
+
+def save_state(path: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+               meta: dict) -> None:
+    """Several networks and optimizers in one checkpoint (the GAN's two, the prior's one): tensors under
+    "NAME.key" (a module's state) and "NAME.INDEX.key" (an optimizer's state), param groups in the JSON.
+    Every name must differ from the others and hold no dot."""
+    tensors = {f"{name}.{k}": v.detach().cpu().contiguous()
+               for name, m in modules.items() for k, v in m.state_dict().items()}
+    groups = {}
+    for name, opt in optimizers.items():
+        sd = opt.state_dict()
+        groups[name] = sd["param_groups"]
+        for idx, st in sd["state"].items():
+            for key, val in st.items():
+                t = torch.as_tensor(val).detach().cpu()
+                tensors[f"{name}.{idx}.{key}"] = (t.reshape(1) if t.dim() == 0 else t).contiguous().clone()
+    meta = dict(meta, param_groups=groups)
+    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"meta": json.dumps(meta)}))
+
+
+def load_state(path: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> dict:
+    """Restore what save_state wrote into the given networks and optimizers (strict); returns the metadata."""
+    try:
+        tensors = load_file(str(path))
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["meta"])
+    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
+        raise TrainingError(f"{path}: unreadable checkpoint ({e}); delete it to start over") from None
+    for name, m in modules.items():
+        sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(f"{name}.")}
+        try:
+            m.load_state_dict(sd, strict=True)
+        except RuntimeError as e:
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            raise TrainingError(f"{path}: does not match the {name} ({lines[-1][:200]})") from None
+    groups = meta.pop("param_groups")
+    for name, opt in optimizers.items():
+        state: dict[int, dict] = {}
+        for k, v in tensors.items():
+            if k.startswith(f"{name}."):
+                idx, key = k[len(name) + 1:].split(".", 1)
+                state.setdefault(int(idx), {})[key] = v.reshape(()) if key == "step" else v
+        opt.load_state_dict({"state": state, "param_groups": groups[name]})
+    return meta

@@ -1,0 +1,280 @@
+"""Train a GAN whose generator is our decoder: `python -m model gan --out DIR [--seconds S] [--resume]`.
+
+The generator is model.nets.vae.Decoder built from the same VAEConfig as the shipped 16-D Fashion-MNIST
+VAE (latent 16, widths 32,64, hidden 512, one residual block), so the two differ only in how they were
+trained. Default loss: the non-saturating GAN loss with a spectrally normalised discriminator (Miyato et
+al. 2018), one discriminator step per generator step; `--loss wgan-gp` trains WGAN-GP (Gulrajani et al.
+2017) with 5 critic steps and a gradient penalty instead, about 7x slower per generator step on a CPU.
+
+Every few minutes (--checkpoint-every) and at the end it writes, atomically: OUT/checkpoint.safetensors
+(both networks, both optimizers, the step, the loss history), OUT/samples.png and
+OUT/samples/step-NNNNNNN.png (64 fixed-seed samples), OUT/gan.json with OUT/generator.safetensors (what
+ships), and the sharpness and shape distance of 256 fixed samples. `--resume` continues from the
+checkpoint and reaches the same weights as an uninterrupted run: every random draw (shuffling, z, the
+penalty's interpolation) is seeded from (seed, epoch) or (seed, step).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from ..analysis.sample_quality import nearest_distances, sharpness_ratio
+from ..cli import fail
+from ..data import DataError, load_dataset
+from ..nets.config import VAEConfig
+from ..nets.gan import GAN_LOSSES, Discriminator, GANConfig, Generator, critic_loss, generator_loss
+from ..nets.weights import atomic_write, write_json
+from .background import Budget, remove_stale_temps, write_grid
+from .checkpoints import TrainingError, load_state, save_state
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+DEFAULTS = {"wgan-gp": {"lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5},    # Gulrajani, Algorithm 1
+            "ns": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1}}       # Miyato et al. 2018: n_dis = 1
+MUST_MATCH = ("batch_size", "seed", "lr", "beta1", "beta2", "n_critic", "gp", "dataset")
+QUALITY_DRAWS = 256
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m model gan", description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, help="run folder: checkpoint, sample grids, the generator")
+    p.add_argument("--dataset", choices=("fashion-mnist", "digits"), default="fashion-mnist")
+    p.add_argument("--data-dir", default=None, help="folder with the data (see README)")
+    p.add_argument("--epochs", type=float, default=200, help="passes of the discriminator over the training set")
+    p.add_argument("--seconds", type=float, default=0, help="stop (checkpointed) after this long in this process")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.safetensors")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    p.add_argument("--loss", choices=GAN_LOSSES, default="ns")
+    p.add_argument("--latent-dim", type=int, default=16)
+    p.add_argument("--widths", default="32,64", help="the generator's (decoder's) channels per stride-2 stage")
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--res-blocks", type=int, default=1)
+    p.add_argument("--disc-widths", default="64,128,256", help="the discriminator's channels per stride-2 conv")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=None, help="Adam's rate, both networks (default: per loss)")
+    p.add_argument("--beta1", type=float, default=None)
+    p.add_argument("--beta2", type=float, default=None)
+    p.add_argument("--n-critic", type=int, default=None, help="discriminator steps per generator step")
+    p.add_argument("--gp", type=float, default=10.0, help="wgan-gp: the penalty's weight lambda")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint-every", type=float, default=180.0, help="seconds between checkpoints")
+    p.add_argument("--log-every", type=int, default=100, help="generator steps per history row")
+    args = p.parse_args(argv)
+    for key, value in DEFAULTS[args.loss].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+def build_config(args, channels: int, image_size: int, class_names) -> GANConfig:
+    vae_cfg = VAEConfig(image_size=image_size, channels=channels, latent_dim=args.latent_dim,
+                        widths=tuple(int(w) for w in args.widths.split(",")), res_blocks=args.res_blocks,
+                        hidden=args.hidden, class_names=class_names)
+    return GANConfig(generator=vae_cfg, disc_widths=tuple(int(w) for w in args.disc_widths.split(",")),
+                     spectral_norm=args.loss == "ns", loss=args.loss)
+
+
+@dataclass
+class GANRun:
+    """Everything a GAN run carries from step to step."""
+
+    args: argparse.Namespace
+    cfg: GANConfig
+    gen: Generator
+    disc: Discriminator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    train_x: torch.Tensor                  # uint8 (N, C, H, W)
+    test_x: np.ndarray                     # uint8, for the sample measures
+    step: int = 0                          # generator steps done
+    batches: int = 0                       # real batches the discriminator has seen
+    seconds: float = 0.0                   # training time before this process
+    history: list = field(default_factory=list)
+    quality: list = field(default_factory=list)
+    _perm: tuple[int, torch.Tensor] | None = None
+
+    @property
+    def out(self) -> Path:
+        return Path(self.args.out)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return len(self.train_x) // self.args.batch_size
+
+    @property
+    def epoch(self) -> float:
+        return self.batches / self.steps_per_epoch
+
+    def fixed_z(self, n: int = QUALITY_DRAWS) -> torch.Tensor:
+        """The same n latent draws at every checkpoint (the grid shows the first 64)."""
+        return torch.randn(n, self.cfg.latent_dim, generator=torch.Generator().manual_seed(self.args.seed + 4242))
+
+
+def setup(args: argparse.Namespace) -> GANRun:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train = load_dataset(args.dataset, "train", args.data_dir)
+    test = load_dataset(args.dataset, "test", args.data_dir)
+    _, c, h, _ = train.images.shape
+    cfg = build_config(args, c, h, train.class_names)
+    torch.manual_seed(args.seed)
+    gen, disc = Generator(cfg.generator), Discriminator(cfg)
+    betas = (args.beta1, args.beta2)
+    run = GANRun(args, cfg, gen, disc, torch.optim.Adam(gen.parameters(), args.lr, betas=betas),
+                 torch.optim.Adam(disc.parameters(), args.lr, betas=betas), torch.from_numpy(train.images),
+                 test.images)
+    if run.steps_per_epoch == 0:
+        raise TrainingError(f"batch size {args.batch_size} is larger than the training set ({len(train.images)})")
+    run.out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(run.out)
+    restore(run)
+    return run
+
+
+def restore(run: GANRun) -> None:
+    path = run.out / CHECKPOINT_NAME
+    if not run.args.resume:
+        if path.exists():
+            raise TrainingError(f"{path} exists: pass --resume to continue it, or choose a new --out")
+        return
+    if not path.is_file():
+        print(f"no checkpoint at {path}: starting from scratch", flush=True)
+        return
+    meta = load_state(path, {"generator": run.gen, "discriminator": run.disc},
+                      {"opt_g": run.opt_g, "opt_d": run.opt_d})
+    if GANConfig.from_dict(meta["config"]) != run.cfg:
+        raise TrainingError(f"{path}: was trained with another network configuration; use the same arguments")
+    changed = [k for k in MUST_MATCH if meta["args"].get(k) != getattr(run.args, k)]
+    if changed:
+        raise TrainingError(f"{path}: was trained with other {', '.join(changed)}; use the same values to resume")
+    run.step, run.batches, run.seconds = meta["step"], meta["batches"], meta["seconds"]
+    run.history, run.quality = meta["history"], meta["quality"]
+    print(f"resuming from {path} at generator step {run.step} (epoch {run.epoch:.2f})", flush=True)
+
+
+def real_batch(run: GANRun) -> torch.Tensor:
+    """The next training batch in [0, 1]: epoch e's shuffled order is seeded from (seed, e)."""
+    spe, b = run.steps_per_epoch, run.args.batch_size
+    epoch, i = divmod(run.batches, spe)
+    if run._perm is None or run._perm[0] != epoch:
+        g = torch.Generator().manual_seed(run.args.seed * 100_003 + epoch)
+        run._perm = (epoch, torch.randperm(len(run.train_x), generator=g))
+    run.batches += 1
+    return run.train_x[run._perm[1][i * b:(i + 1) * b]].float().div_(255)
+
+
+def train_step(run: GANRun) -> dict[str, float]:
+    """n_critic discriminator steps, then one generator step; every draw seeded from (seed, step)."""
+    args, cfg = run.args, run.cfg
+    g = torch.Generator().manual_seed(args.seed * 1_000_003 + run.step)
+    for _ in range(args.n_critic):
+        real = real_batch(run)
+        with torch.no_grad():
+            fake = run.gen(torch.randn(len(real), cfg.latent_dim, generator=g))
+        terms = critic_loss(cfg, run.disc, real, fake, args.gp, generator=g)
+        run.opt_d.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        run.opt_d.step()
+    g_loss = generator_loss(cfg, run.disc, run.gen(torch.randn(args.batch_size, cfg.latent_dim, generator=g)))
+    run.opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    run.opt_g.step()
+    run.step += 1
+    out = {("d_loss" if k == "loss" else k): v.item() for k, v in terms.items()} | {"g_loss": g_loss.item()}
+    if not all(np.isfinite(v) for v in out.values()):
+        raise TrainingError(f"a loss became non-finite at generator step {run.step} ({out}); the last "
+                            f"checkpoint is intact: resume with a lower --lr")
+    return out
+
+
+@torch.no_grad()
+def measure(run: GANRun) -> dict:
+    """Write the sample grids; sharpness and median shape distance to the nearest test image of 256 fixed draws."""
+    samples = run.gen(run.fixed_z())
+    write_grid(samples[:64], run.out / "samples" / f"step-{run.step:07d}.png")
+    write_grid(samples[:64], run.out / "samples.png")
+    x = samples.numpy()
+    return {"step": run.step, "epoch": round(run.epoch, 3),
+            "sharpness": round(sharpness_ratio(x, run.test_x[:1000]), 3),
+            "shape_distance": round(float(np.median(nearest_distances(x, run.test_x, shape=True))), 3)}
+
+
+def checkpoint(run: GANRun, seconds: float) -> dict:
+    """The grids and measures, what ships (gan.json, generator.safetensors), then the checkpoint itself."""
+    q = measure(run)
+    run.quality.append(q)
+    state = {k: v.detach().contiguous() for k, v in run.gen.state_dict().items()}     # "decoder.*", as in ConvVAE
+    atomic_write(run.out / "generator.safetensors", lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    write_json(run.out / "gan.json", run.cfg.to_dict() | {"step": run.step, "epoch": round(run.epoch, 3)})
+    save_state(run.out / CHECKPOINT_NAME, {"generator": run.gen, "discriminator": run.disc},
+               {"opt_g": run.opt_g, "opt_d": run.opt_d},
+               {"step": run.step, "batches": run.batches, "seconds": seconds, "history": run.history,
+                "quality": run.quality, "config": run.cfg.to_dict(), "args": vars(run.args)})
+    return q
+
+
+def log_row(run: GANRun, sums: dict, n: int, dt: float, seconds: float) -> dict:
+    """One history row: the mean of each term over the last n generator steps, and the speed."""
+    row = {"step": run.step, "epoch": round(run.epoch, 4), "seconds": round(seconds, 1)}
+    row |= {k: round(v / n, 5) for k, v in sums.items()}
+    row["steps_per_second"] = round(n / dt, 3)
+    row["images_per_second"] = round(n * run.args.n_critic * run.args.batch_size / dt, 1)   # real images
+    run.history.append(row)
+    terms = "  ".join(f"{k} {v:8.4f}" for k, v in row.items() if k not in ("step", "epoch", "seconds",
+                                                                           "steps_per_second", "images_per_second"))
+    print(f"step {run.step:7d}  epoch {run.epoch:6.2f}  {terms}  {row['images_per_second']:6.0f} img/s  "
+          f"{row['steps_per_second']:5.2f} steps/s  {seconds / 60:6.1f} min", flush=True)
+    return row
+
+
+def train(args: argparse.Namespace) -> dict:
+    run = setup(args)
+    budget = Budget(args.seconds, args.checkpoint_every)
+    budget.catch_signals()
+    total_batches = int(args.epochs * run.steps_per_epoch)
+    print(f"GAN ({run.cfg.loss}): generator {sum(p.numel() for p in run.gen.parameters()):,} parameters, "
+          f"discriminator {sum(p.numel() for p in run.disc.parameters()):,}; {run.steps_per_epoch} batches of "
+          f"{args.batch_size} per epoch; writing {run.out}", flush=True)
+    if run.step == 0:
+        print(f"step 0 samples: {checkpoint(run, 0.0)}", flush=True)
+    sums: dict[str, float] = {}
+    n, t_log = 0, time.monotonic()
+    reason = None
+    while reason is None:
+        if run.batches + args.n_critic > total_batches:
+            reason = f"{args.epochs:g} epochs done"
+            break
+        for k, v in train_step(run).items():
+            sums[k] = sums.get(k, 0.0) + v
+        n += 1
+        if n == args.log_every:
+            log_row(run, sums, n, time.monotonic() - t_log, run.seconds + budget.elapsed())
+            sums, n, t_log = {}, 0, time.monotonic()
+        reason = budget.spent()
+        if budget.due() and reason is None:
+            t0 = time.monotonic()
+            print(f"checkpoint at step {run.step}: {checkpoint(run, run.seconds + budget.elapsed())}", flush=True)
+            budget.checkpointed()
+            t_log += time.monotonic() - t0             # the speed counts training steps only
+    q = checkpoint(run, run.seconds + budget.elapsed())
+    print(f"{reason}: checkpoint at step {run.step}: {q}; resume with --resume", flush=True)
+    return {"step": run.step, "seconds": run.seconds + budget.elapsed(), "reason": reason, "quality": q}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        train(args)
+    except (DataError, TrainingError, ValueError) as e:
+        return fail(e)
+    except OSError as e:
+        print(f"error: could not write {getattr(e, 'filename', None) or args.out}: {e.strerror or e}; "
+              f"the last checkpoint is intact, continue with --resume", file=sys.stderr)
+        return 2
+    return 0
