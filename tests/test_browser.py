@@ -135,8 +135,8 @@ def api_requests(page, since: int) -> list[str]:
 
 
 def upload_an_example(page, name: str = "drawn-tshirt.png") -> None:
-    """On the "Encode an image" tab, upload one of assets/examples; returns once its reconstruction is shown."""
-    page.get_by_role("tab", name="Encode an image").click()
+    """On the "Encode" tab, upload one of assets/examples; returns once its reconstruction is shown."""
+    page.get_by_role("tab", name="Encode").click()
     page.locator("#upload input[type=file]").set_input_files(str(EXAMPLES / name))
     page.wait_for_selector("#recon img")
     page.wait_for_function("() => /ELBO/.test(document.querySelector('#elbo-stats').innerText)")

@@ -254,7 +254,7 @@ def test_eight_pages_pressing_the_same_buttons_at_once_show_no_broken_image(app)
                 pages.append(page)
             for page in pages:
                 page.get_by_role("button", name="Reset z = 0").wait_for()
-                page.get_by_role("tab", name="Sample from the prior").click()
+                page.get_by_role("tab", name="Sample the prior").click()
             for page in pages:                                            # within the same second
                 page.get_by_role("button", name="Reset z = 0").click(no_wait_after=True)
             for page in pages:

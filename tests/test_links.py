@@ -69,7 +69,7 @@ def test_restore_sets_the_model_tab_sampler_and_walk(registry):
         view.wire(demo, *parts)
     out = view.restore({"model": "fashion-mnist-2d", "tab": "sample", "T": "0.5", "seed": "9",
                         "a": "1,1", "b": "-1,0", "t": "0.75", "z": "1,2"},
-                       {"Sample from the prior": "sample", "Interpolate": "interpolate"})
+                       {"Sample the prior": "sample", "Interpolate": "interpolate"})
     model, tabs, T, seed, walk = (out[c] for c in parts)
     value = out[view.html]
     bare = view.restore({}, {})
@@ -107,7 +107,7 @@ def test_a_lesson_link_round_trips(open_page, app_url):
     assert got["walk"] == {"model": "fashion-mnist-2d", "a": [1, 1], "b": [-1, 0.5], "t": 0.25}
     page.wait_for_function("() => +document.querySelector('#walk .vae-walk').dataset.paints > 0")
     assert page.get_attribute("#walk .vae-walk", "data-t") == "0.25"
-    page.get_by_role("tab", name="Sample from the prior").click()
+    page.get_by_role("tab", name="Sample the prior").click()
     assert page.input_value("#sample-temperature input[type=number]") == "0.6"
     assert page.input_value("#sample-seed input[type=number]") == "42"
     page.wait_for_timeout(400)
@@ -145,7 +145,7 @@ def test_a_hostile_link_gives_defaults_and_one_line(open_page, app_url, case):
     page = open_page(link(app_url, **q))
     got = restored(page)
     assert got["message"].startswith("This link's ") and got["model"] == "fashion-mnist"
-    assert set(got["z"]) == {0.0} and got["tab"] == "Encode an image"
+    assert set(got["z"]) == {0.0} and got["tab"] == "Encode"
     lines = page.evaluate("(() => { const m = document.querySelector('#links .vae-links-msg');"
                           " const r = m.getBoundingClientRect();"
                           " return r.height / parseFloat(getComputedStyle(m).lineHeight); })()")

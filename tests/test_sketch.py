@@ -164,7 +164,7 @@ STROKE = [(0.5, 0.15), (0.55, 0.35), (0.4, 0.5), (0.6, 0.65), (0.45, 0.85)]     
 
 def open_draw_tab(open_page, url, **options):
     page = open_page(url, **options)
-    page.get_by_role("tab", name="Draw it yourself").click()
+    page.get_by_role("tab", name="Draw").click()
     page.wait_for_function("() => VAE.sketch && VAE.sketch.backend !== 'loading' && VAE.sketch.encodes > 0")
     page.locator("#sketch .vae-sketch-pad").scroll_into_view_if_needed()
     return page

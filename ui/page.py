@@ -82,23 +82,23 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
         links.build()                                      # Copy link; a link restores its view
         explore.build(model_dd, default)
         with gr.Tabs() as tabs:
-            with gr.Tab("Encode an image", id="encode"):
+            with gr.Tab("Encode", id="encode"):
                 encode.build(model_dd, default)
-            with gr.Tab("Draw it yourself", id="draw"):
+            with gr.Tab("Draw", id="draw"):
                 sketch.build(default)
             with gr.Tab("Is this typical?", id="typical"):
                 typical.build(model_dd, default)
             with gr.Tab("Interpolate", id="interpolate"):
                 interpolate.build(model_dd)
-            with gr.Tab("Sample from the prior", id="sample"):
+            with gr.Tab("Sample the prior", id="sample"):
                 sample.build(model_dd)
-            with gr.Tab("Manifold (2-D models)", id="manifold"):
+            with gr.Tab("Manifold (2-D)", id="manifold"):
                 manifold.build(default)
             with gr.Tab("Compare: why a VAE", id="compare", elem_id="compare-tab"):
                 compare.build()
             with gr.Tab("Train it live", id="train", elem_id="train-tab"):
                 train.build(model_dd)
-            with gr.Tab("About the model", id="about"):
+            with gr.Tab("About", id="about"):
                 about.build(default)
         Api(registry, encode, interpolate, compare, sample, train, typical).build(model_dd)
 
