@@ -1,6 +1,7 @@
 """Is this image typical? (issue 22): how well each score tells a model's test set from other images.
 
     python bench/typicality.py [--models fashion-mnist,faces,...] [--n 2000]
+    python bench/typicality.py speed [--reps 40] [--folder 1000]     # /typicality against /encode; the folder check
 
 For every shipped model with a likelihood, the ROC AUC of three "how unusual" scores, the model's test images
 (negatives) against each other set (positives): the model's own -ELBO (its training objective), the -ELBO of
@@ -91,7 +92,63 @@ def test_set(name: str, vae, n: int) -> np.ndarray:
     return images[:n]
 
 
+def speed(reps: int, folder: int) -> None:
+    """/typicality p50 against /encode p50, alternating in one run against one server (target <= 1.5x); and
+    the folder check's images/s in-process on Fashion-MNIST test images sent as PNGs (target >= 200/s)."""
+    import random
+    import tempfile
+
+    from _common import Server, app_cmd, free_port, met, ms, pct, ratio, row
+    from gradio_client import Client, handle_file
+
+    from model.serving import typicality as st
+    from model.serving.registry import ModelRegistry
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-typicality-"))
+    port = free_port()
+    server = Server(app_cmd(port, str(ROOT / "weights")), port, env={"GRADIO_TEMP_DIR": str(tmp / "app")})
+    examples = [handle_file(str(e)) for e in sorted((ROOT / "assets" / "examples").glob("drawn-*.png"))]
+    times = {"/encode": [], "/typicality": []}
+    try:
+        server.wait()
+        client = Client(server.url, verbose=False, download_files=str(tmp / "client"))
+        rng = random.Random(0)
+        for rep in range(reps + 3):                             # 3 warm-up rounds, not counted
+            for api in rng.sample(list(times), 2):
+                t = time.perf_counter()
+                client.predict(rng.choice(examples), "fashion-mnist", api_name=api)
+                if rep >= 3:
+                    times[api].append(time.perf_counter() - t)
+    finally:
+        server.stop()
+    header("Is this image typical? speed (issue 22)", ["figure", "ours", "against", "ratio", "target", "met?"])
+    enc, typ = pct(times["/encode"], 50), pct(times["/typicality"], 50)
+    row([f"/typicality p50 (p95), gradio_client, fashion-mnist, {reps} calls each, alternating",
+         f"{ms(typ)} ({ms(pct(times['/typicality'], 95))})", f"/encode {ms(enc)} ({ms(pct(times['/encode'], 95))})",
+         ratio(typ, enc), "<= 1.5x", met(typ / enc, 1.5)])
+    m = ModelRegistry(ROOT / "weights").get("fashion-mnist")
+    pictures = tmp / "folder"
+    pictures.mkdir()
+    images = test_set("fashion-mnist", m.vae, folder)
+    for i, im in enumerate(images):
+        Image.fromarray(im[0]).save(pictures / f"{i:05d}.png")
+    torch.set_num_threads(1)                                    # as the server runs a request
+    t = time.perf_counter()
+    rows, skipped = st.judge_files(m, sorted(str(p) for p in pictures.iterdir()))
+    rate = len(rows) / (time.perf_counter() - t)
+    row([f"folder check, {folder:,} PNG files of 28x28 (decode, fit, score, sort), one thread", f"{rate:,.0f} images/s",
+         "-", "-", ">= 200 images/s", "yes" if rate >= 200 else "**no**"])
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["speed"]:
+        p = argparse.ArgumentParser(prog="bench/typicality.py speed")
+        p.add_argument("--reps", type=int, default=40)
+        p.add_argument("--folder", type=int, default=1000)
+        a = p.parse_args(argv[1:])
+        speed(a.reps, a.folder)
+        return 0
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default=",".join(GREY + COLOUR))
     p.add_argument("--n", type=int, default=2000, help="test images per model (and faces per set)")

@@ -88,7 +88,7 @@ def shoot(url: str, out: Path, view) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
         page = browser.new_page(viewport={"width": 1440, "height": 900})
-        page.set_default_timeout(90_000)
+        page.set_default_timeout(240_000)                 # a loaded machine: the worker starts late
         page.goto(url)
         view(page, out)
         browser.close()

@@ -12,6 +12,7 @@ server (max_running); the others wait in a queue of bounded length.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -343,10 +344,9 @@ class TrainingService:
                             "TQDM_DISABLE": "1", "PYTHONUNBUFFERED": "1"}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_ROOT), env.get("PYTHONPATH")]))
         log = open(job.dir / "worker.log", "ab")
-        niceness = self.niceness
         job.proc = subprocess.Popen([sys.executable, "-m", "model", "worker", str(job.dir)], cwd=PACKAGE_ROOT,
                                     env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    preexec_fn=lambda: os.nice(niceness), start_new_session=True)
+                                    preexec_fn=functools.partial(lower_priority, self.niceness))
         log.close()
         job.state = "running"
         job.message = "starting the worker…"
@@ -407,6 +407,19 @@ class TrainingService:
                 job.proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 job.proc.terminate()
+
+
+def lower_priority(niceness: int) -> None:
+    """In the worker, before it starts: its own session (Ctrl-C on the server does not reach it; the service
+    stops it and it checkpoints), then niced. With Linux's autogroups (sched_autogroup_enabled) a new session
+    is a new scheduling group whose share a plain nice cannot lower: the group is niced too."""
+    os.setsid()
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(niceness))
+    except OSError:                  # no autogroups (another kernel, another OS): the plain nice is enough
+        pass
+    os.nice(niceness)
 
 
 def batch_for(data: dict | None, batch: int = 128) -> int:
