@@ -2,7 +2,9 @@
 here they are placed, and a change of model refreshes every panel that shows one."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -60,7 +62,10 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
     """The page over the models in `weights`; live-training jobs live in `runs` (a private temporary
     folder when not given); `training`: TrainingService's settings (max_running, max_queue, threads, device)."""
     registry, default = load_registry(weights)
-    service = TrainingService(runs or tempfile.mkdtemp(prefix="vae-runs-"), registry, **(training or {}))
+    if runs is None:                       # a page built for tests or a notebook: its runs go when it does
+        runs = tempfile.mkdtemp(prefix="vae-runs-")
+        atexit.register(shutil.rmtree, runs, True)
+    service = TrainingService(runs, registry, **(training or {}))
     onnx = cache_root() / "onnx"                           # the decoders the page runs (model/nets/onnx.py)
     onnx.mkdir(parents=True, exist_ok=True)
     gr.set_static_paths([str(PLOTLY_JS), str(ASSETS), str(onnx)])   # all the page may load besides uploads
