@@ -127,7 +127,7 @@ def judge_files(m: LoadedModel, paths: list, progress=None) -> tuple[list[dict],
     rows, batch = [], 200
     for i in range(0, len(got.images), batch):
         part = got.images[i:i + batch]
-        s = ty.scores(m.vae, part, ref["scale"])
+        s = ty.scores(m.vae, part, ref["scale"], own=False)       # the table shows the 8-bit bound only
         for j in range(len(part)):
             neg, score = float(s["neg_elbo"][j]), float(s["score"][j])
             rows.append({"file": got.names[i + j], "neg_elbo": round(neg, 2),
