@@ -100,7 +100,7 @@ def test_resume_under_torchrun(ddp_run, tmp_path):
     before = history(out)
     p = torchrun(out, "--resume", epochs=3)
     assert p.stdout.count("resuming from") == 1, p.stdout          # rank 0 only
-    assert "after epoch 2" in p.stdout
+    assert "(epoch 2)" in p.stdout                                # "after step 44 (epoch 2)"
     hist = history(out)
     assert [h["epoch"] for h in hist] == [1, 2, 3]
     assert hist[:2] == before                                       # the first two epochs were not rerun

@@ -123,7 +123,7 @@ class TrainPanel:
         """This page's job token; a page that started nothing controls nothing."""
         if not token:
             raise ExplorerError("this page has not started a run: press Start (a run you watch is controlled "
-                                "by the page that started it)")
+                                "only by the page that started it, with its job token)")
         return token
 
     @user_errors
