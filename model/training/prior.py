@@ -32,6 +32,7 @@ from ..nets.vae import ConvVAE
 from ..nets.weights import WEIGHTS_NAME, WeightsError, atomic_write, load_vae, write_json
 from .background import Budget, remove_stale_temps, write_grid
 from .checkpoints import TrainingError, load_state, save_state
+from .loop import lr_at  # the loop's schedule: warm-up, then cosine to 2%
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 MUST_MATCH = ("batch_size", "seed", "lr", "epochs", "lr_warmup")
@@ -129,14 +130,6 @@ class PriorRun:
     @property
     def total_steps(self) -> int:
         return self.steps_per_epoch * self.args.epochs
-
-
-def lr_at(step: int, total: int, warmup: int, base: float) -> float:
-    """Linear warm-up, then cosine decay to 2% of the base rate."""
-    if step < warmup:
-        return base * (step + 1) / warmup
-    t = (step - warmup) / max(1, total - warmup)
-    return base * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
 
 def setup(args: argparse.Namespace) -> PriorRun:
