@@ -252,7 +252,9 @@ class TrainingService:
     def status(self, ref) -> dict:
         """The public state of a job: what /train_status returns."""
         job = self.find(ref)
-        live = read_json(job.dir / LIVE_NAME)
+        return self._status(job, read_json(job.dir / LIVE_NAME))
+
+    def _status(self, job: Job, live: dict) -> dict:
         with self.lock:
             state, message = job.state, job.message or live.get("message", "")
             ahead, model = self.ahead(job), job.model_name if job.model_version else None
@@ -269,8 +271,8 @@ class TrainingService:
         """For the live view: the status with only the history rows after since_step, and the pictures
         unless the page has seen this update already (`seen`: the update's time it last got)."""
         job = self.find(ref)
-        out = self.status(job.id)
-        live = read_json(job.dir / LIVE_NAME)
+        live = read_json(job.dir / LIVE_NAME)                  # read once: it can hold thousands of rows
+        out = self._status(job, live)
         out["history"] = [r for r in out["history"] if r["step"] > since_step]
         out["updated"] = live.get("updated")
         if seen is None or out["updated"] != seen:

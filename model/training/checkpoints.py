@@ -27,13 +27,18 @@ def save_checkpoint(path: Path, model: ConvVAE, opt: torch.optim.Optimizer, meta
     atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"meta": json.dumps(meta)}))
 
 
-def load_checkpoint(path: Path, model: ConvVAE, opt: torch.optim.Optimizer) -> dict:
+def read_checkpoint(path: Path) -> tuple[dict, dict]:
+    """A checkpoint's tensors and its JSON metadata, or a TrainingError that says how to start over."""
     try:
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as f:
-            meta = json.loads(f.metadata()["meta"])
+            return tensors, json.loads(f.metadata()["meta"])
     except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
         raise TrainingError(f"{path}: unreadable checkpoint ({e}); delete it to start over") from None
+
+
+def load_checkpoint(path: Path, model: ConvVAE, opt: torch.optim.Optimizer) -> dict:
+    tensors, meta = read_checkpoint(path)
     model_sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(model_sd, strict=True)
@@ -75,12 +80,7 @@ def save_state(path: Path, modules: dict[str, torch.nn.Module], optimizers: dict
 
 def load_state(path: Path, modules: dict[str, torch.nn.Module], optimizers: dict[str, torch.optim.Optimizer]) -> dict:
     """Restore what save_state wrote into the given networks and optimizers (strict); returns the metadata."""
-    try:
-        tensors = load_file(str(path))
-        with safe_open(str(path), framework="pt") as f:
-            meta = json.loads(f.metadata()["meta"])
-    except (SafetensorError, OSError, KeyError, json.JSONDecodeError) as e:
-        raise TrainingError(f"{path}: unreadable checkpoint ({e}); delete it to start over") from None
+    tensors, meta = read_checkpoint(path)
     for name, m in modules.items():
         sd = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(f"{name}.")}
         try:

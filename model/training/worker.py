@@ -119,12 +119,9 @@ class LiveHooks(Hooks):
     def after_step(self, run: Run, step: int, terms: dict) -> None:
         self.sums += torch.stack([terms["recon"].detach(), terms["kl"].detach()]).double().cpu()
         self.n += 1
-        if self.n == ROW_EVERY and self.rank0:
-            recon, kl = (self.sums / self.n).tolist()
-            self.view.add_row(step, recon, kl)
-            self.sums.zero_()
-            self.n = 0
-        elif self.n == ROW_EVERY:
+        if self.n == ROW_EVERY:
+            if self.rank0:
+                self.view.add_row(step, *(self.sums / self.n).tolist())
             self.sums.zero_()
             self.n = 0
         now = time.monotonic()
