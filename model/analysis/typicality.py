@@ -55,7 +55,8 @@ def complexity_nats(images: np.ndarray, workers: int = 2) -> np.ndarray:
     2020). WebP's lossless mode: Serrà et al. found the better the compressor, the better the correction,
     and here it is (ROC AUC, emoji in grey against Fashion-MNIST: 0.971 with WebP, 0.889 with PNG;
     bench/typicality.py). Effort: method 6 at quality 50 encodes ~15x faster than at quality 100 (2,700 against
-    180 images/s on one thread here) and ranks as well (0.971 against 0.967), which the folder check needs. The same compressor for every image, so its fixed header shifts every score alike.
+    180 images/s on one thread here) and ranks as well (0.971 against 0.967), which the folder check needs.
+    The same compressor for every image, so its fixed header shifts every score alike.
     Pillow releases the GIL while it encodes: a batch is compressed on `workers` threads."""
     if len(images) > 8 and workers > 1:
         with ThreadPoolExecutor(workers) as pool:
