@@ -15,8 +15,9 @@ from model.nets.onnx import OPSET, cached_decoder, export_decoder, weights_hash
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("name", ["fashion-mnist", "fashion-mnist-2d", "emoji"])
+@pytest.mark.parametrize("name", ["fashion-mnist", "fashion-mnist-2d", "emoji", "fashion-mnist-gan"])
 def test_onnx_decoder_matches_torch_on_256_random_z(registry, name, tmp_path):
+    """The page's decoder is the server's, the GAN's generator included."""
     m = registry.get(name)
     path = export_decoder(m.vae, tmp_path / "decoder.onnx")
     graph = onnx.load(str(path))

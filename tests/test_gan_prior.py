@@ -1,6 +1,9 @@
 """The VQ-VAE's learned prior (a gated PixelCNN over its code grid) and the GAN whose generator is our
 decoder: causality, sampling, a training step, and checkpoints that resume to identical weights. Tiny
 configurations on scikit-learn's digits, so the whole file runs in seconds."""
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -14,6 +17,7 @@ from model.training import background
 from model.training import gan as gan_training
 from model.training import prior as prior_training
 
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 TINY_PRIOR = PriorConfig(grid=5, codebook_size=7, channels=8, layers=3, kernel=3, first_kernel=5, embed_dim=4)
 
 
@@ -192,3 +196,62 @@ def test_prior_training_resumes_mid_epoch_to_identical_weights(tmp_path, tiny_vq
 def test_the_prior_needs_a_vq_vae(tmp_path):
     save_pretrained(ConvVAE(GEN), tmp_path / "vae")
     assert prior_training.main([str(tmp_path / "vae"), "--out", str(tmp_path / "p"), "--dataset", "digits"]) == 2
+
+
+# ---------------------------------------------------------------- the shipped prior and GAN (issue 23)
+def test_the_shipped_prior_samples_like_the_data_where_uniform_codes_do_not(registry):
+    """Prior samples of fashion-mnist-vq lie as near the test images by shape as the data does (<= 1.5x the
+    test set's own nearest-neighbour distance); uniformly random codes, the model without its prior, do not."""
+    from model.analysis.sample_quality import nearest_distances
+    from model.nets.walk import prior_draws
+
+    m = registry.get("fashion-mnist-vq")
+    assert m.vae.code_prior is not None
+    test = m.atlas["thumbnails"]
+    own = np.median(nearest_distances(test[:200], test, exclude_self=True, shape=True))
+    with torch.inference_mode():
+        prior = m.vae.decode(prior_draws(m.vae, 48, 1.0, seed=0)).numpy()
+        uniform = m.vae.decode(m.vae.quantizer.lookup(torch.randint(256, (48, 49), generator=torch.Generator()
+                                                                     .manual_seed(0)))).numpy()
+    assert np.median(nearest_distances(prior, test, shape=True)) <= 1.5 * own
+    assert np.median(nearest_distances(uniform, test, shape=True)) > 1.5 * own
+    assert m.metrics["prior"]["test_nll"] < m.metrics["prior"]["uniform_nll"]
+
+
+def test_the_prior_sampler_crops_rows_without_changing_a_logit():
+    """Sampling row r runs only rows <= r: the logits there equal the full grid's (causality)."""
+    prior = tiny_prior().eval()
+    idx = prior.sample(4, torch.Generator().manual_seed(1))
+    full = prior(idx)
+    g = TINY_PRIOR.grid
+    for r in range(g):
+        assert torch.allclose(prior._logits(idx[:, :(r + 1) * g].view(4, r + 1, g)), full[:, :, :r + 1], atol=1e-5)
+
+
+def test_the_shipped_gan_has_no_encoder_and_says_so(registry):
+    from model.nets.limits import ExplorerError
+    from model.nets.onnx import export_encoder
+    from model.serving import requests as ex
+
+    m = registry.get("fashion-mnist-gan")
+    assert m.kind == "gan" and m.vae.encoder is None and "measures" in m.metrics
+    with pytest.raises(ExplorerError, match="no encoder"):
+        ex.encode(m, str(ASSETS / "examples" / "drawn-bag.png"))
+    with pytest.raises(ExplorerError, match="no encoder"):
+        export_encoder(m.vae, "/nonexistent/encoder.onnx")
+    images, z = ex.sample(m, 4, 1.0, 0)                      # it samples, slides and walks like any decoder
+    assert len(images) == 4 and z.shape == (4, 16)
+    assert ex.hover_card(m, 0)["original"] is None           # its map's points are draws, not test images
+
+
+def test_compare_takes_the_gan_and_the_prior_sampled_vq_vae(registry):
+    from model.serving import side_by_side as cmp
+    from ui.compare import ComparePanel
+
+    report = ComparePanel(registry).report(str(ASSETS / "examples" / "drawn-bag.png"),
+                                           ["fashion-mnist", "fashion-mnist-vq", "fashion-mnist-gan"], 3)
+    gan, vq = report["models"]["fashion-mnist-gan"], report["models"]["fashion-mnist-vq"]
+    assert gan["reconstruction"] is None and gan["recon_nats"] is None and gan["samples"].startswith("data:image/png")
+    assert vq["reconstruction"].startswith("data:image/png") and vq["sample_shape_distance"] < 0.5
+    with pytest.raises(ValueError, match="encoder"):
+        cmp.reconstructions([registry.get("fashion-mnist-gan")] * 2, str(ASSETS / "examples" / "drawn-bag.png"))

@@ -59,10 +59,10 @@ class ComparePanel:
         seed = checks.seed(seed)
         encodings = cmp.reconstructions(models, upload_path(image), seed)
         out = {"seed": seed, "models": {}}
-        for m, e in zip(models, encodings, strict=True):
+        for m, e in zip(models, encodings, strict=True):          # e is None for a GAN: no encoder
             out["models"][m.name] = {
-                "kind": m.kind, "latent_dim": m.dim, "recon_nats": e["recon"], "kl_nats": e["kl"],
-                "reconstruction": png_data_url(e["recon_image"]),
+                "kind": m.kind, "latent_dim": m.dim, "recon_nats": e and e["recon"], "kl_nats": e and e["kl"],
+                "reconstruction": e and png_data_url(e["recon_image"]),
                 "samples": png_data_url(cmp.draws(m, seed)), **cmp.measures(m)}
         return out
 
@@ -73,26 +73,33 @@ class ComparePanel:
         seed = checks.seed(seed)
         a, b = upload_path(image_a), upload_path(image_b)
         encodings = cmp.reconstructions(models, a, seed)
-        recon = [(image_file(encodings[0]["input_image"]), "the image (as the first model sees it)")]
+        encoded = [(m, e) for m, e in zip(models, encodings, strict=True) if e is not None]   # a GAN cannot encode
+        recon = [(image_file(encoded[0][1]["input_image"]), "the image (as the first model sees it)")]
         recon += [(image_file(e["recon_image"]), f"{m.name}: recon {e['recon']:.1f} · {kl_text(e['kl'])} nats")
-                  for m, e in zip(models, encodings, strict=True)]
+                  for m, e in encoded]
         samples = [(image_file(cmp.draws(m, seed)), self.sample_caption(m)) for m in models]
-        walks = None if b is None else image_file(grid([self.walk_strip(m, a, b) for m in models], cols=1))
+        walks = None if b is None else image_file(grid([self.walk_strip(m, a, b, seed) for m in models], cols=1))
         zoom = strip([centre_crop(e["recon_image"] if i else e["input_image"])   # the ones shown above
-                      for i, e in enumerate([encodings[0], *encodings])], gap=6)
+                      for i, e in enumerate([encoded[0][1]] + [e for _, e in encoded])], gap=6)
         out = self.outputs
         return {out["recon"]: recon, out["samples"]: samples, out["walks"]: walks, out["clouds"]: self.clouds(models),
                 out["organise"]: self.organise(models), out["numbers"]: self.numbers(models, encodings),
                 out["zoom"]: image_file(zoom), out["note"]: text.compare_note([m.kind for m in models])}
 
     @staticmethod
-    def walk_strip(m, a, b):
-        frames = ex.interpolate_images(m, a, b, INTERPOLATION_STEPS, "linear")["frames"]
+    def walk_strip(m, a, b, seed: int):
+        """The model's walk between the two images; a GAN cannot encode them, so it walks between two of its
+        own draws (the seed's first two)."""
+        if m.kind == "gan":
+            frames = cmp.walk_between_draws(m, seed, INTERPOLATION_STEPS)
+        else:
+            frames = ex.interpolate_images(m, a, b, INTERPOLATION_STEPS, "linear")["frames"]
         return strip([f.resize((84, 84), Image.NEAREST) for f in frames], gap=2, bg=0)
 
     def sample_caption(self, m) -> str:
         d = cmp.measures(m)
-        what = "random codes" if m.kind == "vq" else "z ~ N(0, I)"
+        what = {"vq": "codes from its PixelCNN prior" if m.vae.code_prior is not None else "random codes",
+                "gan": "z ~ N(0, I) through the generator"}.get(m.kind, "z ~ N(0, I)")
         return (f"{m.name}: {what}; median shape distance to the nearest test image "
                 f"{d['sample_shape_distance']:.2f} (test images: {d['data_shape_distance']:.2f})")
 
@@ -113,8 +120,9 @@ class ComparePanel:
         rows = []
         for m, e in zip(models, encodings, strict=True):
             d = cmp.measures(m)
-            rows.append([m.name, ex.KIND_NAMES[m.kind], e["recon"], "none" if e["kl"] is None else e["kl"],
-                         d["sharp_recon"], d["sharp_samples"],
+            recon, kl = ("no encoder",) * 2 if e is None else (e["recon"], "none" if e["kl"] is None else e["kl"])
+            rows.append([m.name, ex.KIND_NAMES[m.kind], recon, kl,
+                         "no encoder" if d["sharp_recon"] is None else d["sharp_recon"], d["sharp_samples"],
                          f"{d['sample_shape_distance']:.2f} (test images {d['data_shape_distance']:.2f})",
                          f"{d['sample_distance']:.2f} (test images {d['data_distance']:.2f})"])
         return rows

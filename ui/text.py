@@ -226,7 +226,10 @@ KIND_LINES = {
     "vae": lambda c: f"β = {c.beta}",
     "ae": lambda c: "a plain autoencoder: z = encoder(x), no σ, no KL term, no prior",
     "vq": lambda c: (f"a VQ-VAE: {c.groups} codes from a codebook of {c.codebook_size} "
-                     f"(KL = {c.groups}·log {c.codebook_size} against a uniform prior)"),
+                     f"(KL = {c.groups}·log {c.codebook_size} against a uniform prior; samples come from a "
+                     f"PixelCNN prior over the codes when one ships)"),
+    "gan": lambda c: "a GAN's generator: our decoder trained against a discriminator, with no encoder, so no "
+                     "reconstruction, no ELBO and no map of encoded images (its map shows its own draws)",
 }
 
 
@@ -241,8 +244,13 @@ def compare_note(kinds: list[str]) -> str:
         lines.append("**The VAE's samples are clothes, but blurry**: the KL term packed its clouds around N(0, I); "
                      "the decoder predicts each pixel's mean, an average over the images a cloud could be.")
     if "vq" in kinds:
-        lines.append("**The VQ-VAE reconstructs sharply, but uniformly random codes decode to noise**: it needs a "
-                     "learned prior over its codes (the paper fits a PixelCNN) before it can sample.")
+        lines.append("**The VQ-VAE reconstructs sharply, and samples through a learned prior**: uniformly random "
+                     "codes decode to noise, so its samples draw the 7×7 grid of codes one by one from a PixelCNN "
+                     "(as van den Oord et al. 2017 did), which puts codes where the data puts them.")
+    if "gan" in kinds:
+        lines.append("**The GAN's samples are the sharpest, but it cannot encode**: its generator is the same decoder, "
+                     "trained to fool a discriminator instead of to reconstruct, so nothing averages over a cloud. "
+                     "It has no encoder: no reconstruction, no ELBO, and its walk runs between two of its own draws.")
     return "\n\n".join(lines)
 
 

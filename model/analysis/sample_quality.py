@@ -41,20 +41,27 @@ def nearest_distances(queries: np.ndarray, reference: np.ndarray, chunk: int = 2
     shape=True scales every image to unit length first, so only its shape counts, not its
     brightness: a faint, nearly black image is close in plain pixel distance to every dark test image
     (a sandal, a bag strap) without looking like any of them."""
+    return nearest(queries, reference, chunk, exclude_self, shape)[0]
+
+
+def nearest(queries: np.ndarray, reference: np.ndarray, chunk: int = 256, exclude_self: bool = False,
+            shape: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """nearest_distances, with which reference image is the nearest (N,) int."""
     q = _unit(queries).reshape(len(queries), -1).astype(np.float64)
     r = _unit(reference).reshape(len(reference), -1).astype(np.float64)
     if shape:
         q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-6)
         r = r / np.maximum(np.linalg.norm(r, axis=1, keepdims=True), 1e-6)
     r2 = (r ** 2).sum(1)
-    out = np.empty(len(q))
+    out, which = np.empty(len(q)), np.empty(len(q), dtype=np.int64)
     for i in range(0, len(q), chunk):
         block = q[i:i + chunk]
         d2 = (block ** 2).sum(1, keepdims=True) - 2 * block @ r.T + r2
         if exclude_self:
             d2[np.arange(len(block)), np.arange(i, i + len(block))] = np.inf
+        which[i:i + chunk] = d2.argmin(1)
         out[i:i + chunk] = np.sqrt(np.maximum(d2.min(1), 0))
-    return out
+    return out, which
 
 
 @torch.inference_mode()
@@ -67,12 +74,14 @@ def blur_and_distance(vae, reference: np.ndarray, n_recon: int = MEASURE_IMAGES,
     data). sample_distance: median distance from the draws to their nearest reference image, beside
     data_distance, the same for n_draws reference images to the others: draws that look like data
     sit about as close to it as the data does. The *_shape_ distances compare shapes only (every
-    image scaled to unit length; measures.nearest_distances), which faint draws cannot game."""
+    image scaled to unit length; measures.nearest_distances), which faint draws cannot game. A GAN has no
+    encoder, so no reconstructions: its sharp_recon is None."""
     ref = reference[:n_recon]
-    recon = vae.decode(vae.posterior(torch.from_numpy(ref).float().div(255)).mode()).numpy()
     samples = vae.decode(prior_draws(vae, n_draws, 1.0, seed)).numpy()
-    out = {"sharp_recon": round(sharpness_ratio(recon, ref), 3),
-           "sharp_samples": round(sharpness_ratio(samples, ref), 3)}
+    out = {"sharp_recon": None, "sharp_samples": round(sharpness_ratio(samples, ref), 3)}
+    if vae.encoder is not None:
+        recon = vae.decode(vae.posterior(torch.from_numpy(ref).float().div(255)).mode()).numpy()
+        out["sharp_recon"] = round(sharpness_ratio(recon, ref), 3)
     for key, shape in (("", False), ("_shape", True)):
         out[f"sample{key}_distance"] = round(float(np.median(nearest_distances(samples, reference, shape=shape))), 3)
         out[f"data{key}_distance"] = round(float(np.median(nearest_distances(

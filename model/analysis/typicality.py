@@ -46,8 +46,8 @@ VERDICTS = ((99.0, "very unusual for this model"), (95.0, "unusual for this mode
 
 
 def has_likelihood(vae: ConvVAE) -> bool:
-    """A plain autoencoder has no KL term, so no ELBO and no likelihood to judge by."""
-    return vae.config.kind != "ae"
+    """A plain autoencoder has no KL term, and a GAN no encoder: no ELBO, no likelihood to judge by."""
+    return vae.config.kind in ("vae", "vq")
 
 
 def complexity_nats(images: np.ndarray, workers: int = 2) -> np.ndarray:

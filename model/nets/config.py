@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass, field
 
 RECON_LOSSES = ("bce", "mse")
-KINDS = ("vae", "ae", "vq")      # the lab's three bottlenecks over one encoder/decoder (see vae.py)
+KINDS = ("vae", "ae", "vq", "gan")   # the lab's three bottlenecks over one encoder/decoder (see vae.py), and a
+                                     # GAN's generator: the same decoder with no encoder (model/nets/gan.py)
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class VAEConfig:
     mse_sigma: float = 0.1       # fixed decoder sigma for the Gaussian ("mse") likelihood
     beta: float = 1.0            # weight of the KL term (beta-VAE); 1.0 is the true ELBO
     background: str = "black"    # the data set's background; uploads are composited onto it
-    kind: str = "vae"            # "vae": Gaussian q(z|x); "ae": a point, no KL; "vq": a codebook (VQ-VAE)
+    kind: str = "vae"            # "vae": Gaussian q(z|x); "ae": a point, no KL; "vq": a codebook (VQ-VAE);
+                                 # "gan": a generator only (no encoder, no ELBO), z ~ N(0, I)
     codebook_size: int = 0       # "vq": K learned code vectors, shared by every group
     code_dim: int = 4            # "vq": numbers per code; z holds one code per bottleneck position
     commitment: float = 0.25     # "vq": weight of the commitment loss (van den Oord et al. 2017, eq. 3)

@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 from ..cli import run
-from .vae import ConvVAE
+from .limits import ExplorerError
+from .vae import NO_ENCODER, ConvVAE
 from .weights import CONFIG_NAME, WEIGHTS_NAME, WeightsError, atomic_write, load_vae
 
 OPSET = 17
@@ -80,7 +81,9 @@ def export_decoder(vae: ConvVAE, path: str | os.PathLike) -> Path:
 
 
 def export_encoder(vae: ConvVAE, path: str | os.PathLike) -> Path:
-    """Write the encoder as ONNX: image (N, C, H, W) in [0, 1] -> mu (N, D) [and logvar (N, D)]."""
+    """Write the encoder as ONNX: image (N, C, H, W) in [0, 1] -> mu (N, D) [and logvar (N, D)]. A GAN has none."""
+    if vae.encoder is None:
+        raise ExplorerError(NO_ENCODER)
     vae = vae.eval().float()
     c = vae.config
     x = torch.full((1, c.channels, c.image_size, c.image_size), 0.5)
@@ -132,6 +135,8 @@ def main(argv=None) -> int:
 
     def export() -> str:
         vae, out = load_vae(a.weights), Path(a.out or a.weights)
-        paths = [export_decoder(vae, out / DECODER_NAME), export_encoder(vae, out / ENCODER_NAME)]
+        paths = [export_decoder(vae, out / DECODER_NAME)]
+        if vae.encoder is not None:                                  # a GAN has only its generator
+            paths.append(export_encoder(vae, out / ENCODER_NAME))
         return "wrote " + ", ".join(f"{p} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths)
     return run(export, WeightsError)

@@ -116,8 +116,9 @@ class GatedLayer(nn.Module):
         k = self.half
         v_feat = self.v_conv(F.pad(v, (k, k, k, 0)))                # (B, 2c, H, W): rows <= r of v
         h_feat = self.h_conv(F.pad(h_in, (k, 0, 0, 0)))             # (B, 2c, H, W): columns <= c of h_in
-        v_out = gate(v_feat + self.where[0])
-        h_act = gate(h_feat + self.v_to_h(v_feat) + self.where[1])
+        where = self.where[:, :, :v.shape[-2]]                       # the rows given (sampling crops them)
+        v_out = gate(v_feat + where[0])
+        h_act = gate(h_feat + self.v_to_h(v_feat) + where[1])
         h_out = self.h_out(h_act)
         return v_out, h_out if self.first else h + h_out
 
@@ -143,7 +144,12 @@ class PixelCNNPrior(nn.Module):
 
     def forward(self, indices: torch.Tensor) -> torch.Tensor:
         """(B, H*W) indices -> logits (B, K, H, W); the logits at a position depend only on earlier ones."""
-        x = self.embed(self.grid_of(indices)).permute(0, 3, 1, 2)  # (B, e, H, W)
+        return self._logits(self.grid_of(indices))
+
+    def _logits(self, grid: torch.Tensor) -> torch.Tensor:
+        """(B, R, W) indices of the first R rows -> logits (B, K, R, W): row r depends only on rows <= r,
+        so a sampler that is filling row r need not run the rows below it."""
+        x = self.embed(grid).permute(0, 3, 1, 2)                    # (B, e, R, W)
         v = h = x
         for layer in self.layers:
             v, h = layer(v, h)
@@ -162,7 +168,8 @@ class PixelCNNPrior(nn.Module):
         g, dev = self.config.grid, next(self.parameters()).device
         idx = torch.zeros(n, g * g, dtype=torch.long, device=dev)
         for pos in range(g * g):
-            logits = self(idx)[:, :, pos // g, pos % g]                # (n, K)
+            row, col = divmod(pos, g)
+            logits = self._logits(idx[:, :(row + 1) * g].view(n, row + 1, g))[:, :, row, col]    # (n, K)
             if temperature <= 0:
                 idx[:, pos] = logits.argmax(1)
             else:
@@ -178,6 +185,22 @@ def save_prior(prior: PixelCNNPrior, directory: str | os.PathLike, half: bool = 
              for k, v in prior.state_dict().items()}
     atomic_write(d / PRIOR_WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
     write_json(d / PRIOR_CONFIG_NAME, prior.config.to_dict())
+
+
+def attach_prior(vae, directory: str | os.PathLike) -> bool:
+    """Give a VQ-VAE the prior its weights folder holds (prior.json, prior.safetensors), if it holds one, so
+    that model.nets.walk.prior_draws samples through it. The prior stays outside the VAE's state dict (a plain
+    attribute, not a submodule): model.safetensors and the ONNX decoder are unchanged by it."""
+    if vae.config.kind != "vq" or not (Path(directory) / PRIOR_CONFIG_NAME).is_file():
+        return False
+    prior = load_prior(directory)
+    c = prior.config
+    if c.grid != vae.config.bottleneck or c.codebook_size != vae.config.codebook_size:
+        raise WeightsError(f"{Path(directory) / PRIOR_CONFIG_NAME}: a {c.grid}x{c.grid} grid of {c.codebook_size} "
+                           f"codes, but the VQ-VAE has {vae.config.bottleneck}x{vae.config.bottleneck} of "
+                           f"{vae.config.codebook_size}")
+    object.__setattr__(vae, "code_prior", prior)        # not nn.Module.__setattr__: no submodule, no state dict
+    return True
 
 
 def load_prior(directory: str | os.PathLike, device: str | torch.device = "cpu") -> PixelCNNPrior:

@@ -6,7 +6,8 @@ the decoder maps z back to per-pixel Bernoulli means (or Gaussian means for "mse
 The lab's other two kinds share every layer but the bottleneck (config.kind): "ae", the
 traditional autoencoder, whose encoder gives one point z and no variance; and "vq", a VQ-VAE
 (van den Oord et al. 2017), which keeps the bottleneck's grid (no fully connected layers) and
-snaps the code at each position to its nearest entry of a learned codebook.
+snaps the code at each position to its nearest entry of a learned codebook. A fourth, "gan", is a GAN's
+generator (model/nets/gan.py): this decoder alone, trained against a discriminator, with no encoder.
 """
 from __future__ import annotations
 
@@ -15,7 +16,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import VAEConfig
+from .limits import ExplorerError
 from .posterior import DiagonalGaussian, PointCode, QuantizedCode
+
+NO_ENCODER = ("a GAN has no encoder: it cannot encode an image, so it has no reconstruction, no ELBO and no "
+              "map of encoded images; its z can still be slid, sampled and interpolated")
 
 
 class ResBlock(nn.Module):
@@ -134,9 +139,11 @@ class ConvVAE(nn.Module):
     def __init__(self, config: VAEConfig | None = None) -> None:
         super().__init__()
         self.config = config or VAEConfig()
-        self.encoder = Encoder(self.config)
+        self.encoder = Encoder(self.config) if self.config.kind != "gan" else None
         self.decoder = Decoder(self.config)
         self.quantizer = VectorQuantizer(self.config) if self.config.kind == "vq" else None
+
+    code_prior = None   # "vq": a learned prior over the code grid (model.nets.prior.attach_prior), else None
 
     @property
     def kind(self) -> str:
@@ -144,7 +151,9 @@ class ConvVAE(nn.Module):
 
     def posterior(self, x: torch.Tensor) -> DiagonalGaussian | PointCode:
         """x: (N, C, H, W) in [0, 1] -> q(z|x) over (N, D): a diagonal Gaussian ("vae"), a point
-        ("ae") or a codebook entry per group ("vq")."""
+        ("ae") or a codebook entry per group ("vq"). A GAN has no encoder: a clear error."""
+        if self.encoder is None:
+            raise ExplorerError(NO_ENCODER)
         h = self.encoder(x)
         if self.kind == "vae":
             return DiagonalGaussian(*h.chunk(2, dim=1))

@@ -67,10 +67,16 @@ def add_attribute(z: np.ndarray, vector: np.ndarray, amount: float) -> np.ndarra
 
 def prior_draws(vae, n: int, temperature: float, seed: int) -> torch.Tensor:
     """n latent vectors (n, D) drawn the way the page samples this model: z ~ N(0, T^2 I); for a
-    VQ-VAE, one uniformly random code per group (its prior is uniform until a learned one, such as
-    the paper's PixelCNN, is fitted; the temperature does not apply)."""
+    VQ-VAE, a grid of codes from its learned prior (a PixelCNN over the grid, as van den Oord et al. 2017
+    fitted; the temperature divides its logits), or, without one, one uniformly random code per group
+    (the temperature does not apply)."""
     cfg = vae.config
     if cfg.kind == "vq":
         g = torch.Generator().manual_seed(seed)
-        return vae.quantizer.lookup(torch.randint(cfg.codebook_size, (n, cfg.groups), generator=g))
+        if vae.code_prior is not None:
+            with torch.inference_mode():
+                idx = vae.code_prior.sample(n, g, temperature)
+        else:
+            idx = torch.randint(cfg.codebook_size, (n, cfg.groups), generator=g)
+        return vae.quantizer.lookup(idx)
     return sample_prior(n, cfg.latent_dim, temperature, seed)

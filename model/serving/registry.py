@@ -24,6 +24,7 @@ from ..nets.config import VAEConfig
 from ..nets.limits import SLIDER_LIMIT, ExplorerError
 from ..nets.placement import MapIndex
 from ..nets.posterior import active_units
+from ..nets.prior import attach_prior
 from ..nets.snapshots import SNAPSHOTS_NAME, load_snapshots
 from ..nets.vae import ConvVAE
 from ..nets.weights import WeightsError, load_atlas, load_config, load_metrics, load_vae, require_files
@@ -109,8 +110,9 @@ class LoadedModel:
         self.map_index = MapIndex(self.atlas["mu"], self.atlas["xy"], str(self.atlas["map_method"]))
         self.active = active_units(self.atlas["mu"])          # (D,) bool, Burda et al.'s definition
         # how far the sliders reach (every request clamps to it): ±4 covers 99.99% of N(0, 1) for a VAE;
-        # an autoencoder's or VQ-VAE's codes are not held near the prior, so its range covers every test code
-        self.latent_limit = SLIDER_LIMIT if self.kind == "vae" else float(
+        # (a GAN's z is drawn from it); an autoencoder's or VQ-VAE's codes are not held near the prior, so its
+        # range covers every test code
+        self.latent_limit = SLIDER_LIMIT if self.kind in ("vae", "gan") else float(
             max(SLIDER_LIMIT, np.ceil(np.abs(mu).max() * 1.1)))
 
     @property
@@ -167,7 +169,9 @@ def load_model(entry: ModelEntry) -> LoadedModel:
     """Read the weights and the atlas that start-up skipped. A corrupt or mismatched file raises one
     line naming the model and the file (the page shows it as a gr.Error; the server serves on)."""
     try:
-        return LoadedModel(entry.name, entry.path, load_vae(entry.path), load_atlas(entry.path), entry.metrics)
+        vae = load_vae(entry.path)
+        attach_prior(vae, entry.path)                              # a VQ-VAE's learned prior, when shipped
+        return LoadedModel(entry.name, entry.path, vae, load_atlas(entry.path), entry.metrics)
     except LOAD_ERRORS as e:                                       # WeightsError and ValueError name the file
         detail = one_line(e)
         where = "" if str(entry.path) in detail else f" (in {entry.path})"

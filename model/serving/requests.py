@@ -97,7 +97,7 @@ def reparameterize(m: LoadedModel, mu, logvar, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- walking and sampling
-KIND_NAMES = {"vae": "VAE", "ae": "plain autoencoder", "vq": "VQ-VAE"}
+KIND_NAMES = {"vae": "VAE", "ae": "plain autoencoder", "vq": "VQ-VAE", "gan": "GAN"}
 
 
 @torch.inference_mode()
@@ -185,7 +185,7 @@ def hover_card(m: LoadedModel, index) -> dict:
     thumbs = m.atlas["thumb_index"]
     pos = int(np.searchsorted(thumbs, i))
     original = None
-    if pos < len(thumbs) and thumbs[pos] == i:
+    if pos < len(thumbs) and thumbs[pos] == i and m.kind != "gan":     # a GAN's points are draws, not test images
         original = png_data_url(uint8_image(m.atlas["thumbnails"][pos], 84))
     decoded = to_image(m.vae.decode(atlas_mean(m, i)[None])[0], 84)
     label = int(m.atlas["labels"][i])
@@ -200,7 +200,7 @@ def place(m: LoadedModel, z) -> list[float]:
 
 def test_set_gallery(m: LoadedModel, per_class: int = 2, size: int = 84) -> list[tuple[Image.Image, str]]:
     """A few stored test-set thumbnails per class, with their class names (the page's picker)."""
-    labels = m.atlas["labels"][m.atlas["thumb_index"]]
+    labels = m.atlas.get("thumb_labels", m.atlas["labels"][m.atlas["thumb_index"]])  # a GAN's labels are its draws'
     out = []
     for c, name in enumerate(m.class_names):
         for pos in (labels == c).nonzero()[0][:per_class]:

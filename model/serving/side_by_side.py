@@ -2,8 +2,9 @@
 
 The story it makes visible: an autoencoder maps an image to a point; a VAE maps it to a Gaussian
 cloud, and the KL term packs the clouds around N(0, I) so that the space can be sampled; a larger
-beta packs them harder and blurs more; a VQ-VAE's codebook keeps detail but leaves it with no
-prior to sample from. Nothing here imports gradio or plotly.
+beta packs them harder and blurs more; a VQ-VAE's codebook keeps detail and samples through a
+learned prior over its codes; a GAN's generator (the same decoder) is sharp but has no encoder.
+Nothing here imports gradio or plotly.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from PIL import Image
 from ..analysis.sample_quality import blur_and_distance
 from ..nets.limits import ExplorerError
 from ..nets.pictures import grid, to_images
-from ..nets.walk import prior_draws
+from ..nets.walk import interpolate, prior_draws
 from . import requests as ex
 from .registry import LoadedModel, ModelRegistry
 
@@ -34,10 +35,12 @@ def pick_models(registry: ModelRegistry, names) -> list[LoadedModel]:
     return [registry.get(n) for n in names]
 
 
-def reconstructions(models: list[LoadedModel], source, seed: int = 0) -> list[dict]:
+def reconstructions(models: list[LoadedModel], source, seed: int = 0) -> list[dict | None]:
     """Each model's encoding of the same image: its input, reconstruction, and the two ELBO terms
-    (recon nats; KL nats, None for an autoencoder, which has no KL)."""
-    return [ex.encode(m, source, seed) for m in models]
+    (recon nats; KL nats, None for an autoencoder, which has no KL). None for a GAN: it has no encoder."""
+    if all(m.kind == "gan" for m in models):
+        raise ExplorerError("pick a model with an encoder too: a GAN cannot reconstruct the image")
+    return [None if m.kind == "gan" else ex.encode(m, source, seed) for m in models]
 
 
 @torch.inference_mode()
@@ -47,13 +50,25 @@ def draws(m: LoadedModel, seed: int, n: int = 16) -> Image.Image:
     return grid(images, cols=int(np.ceil(np.sqrt(n))))
 
 
+@torch.inference_mode()
+def walk_between_draws(m: LoadedModel, seed: int, steps: int) -> list[Image.Image]:
+    """A linear walk between the model's first two draws for this seed: what a GAN, which cannot encode the
+    two images, shows in the walk row."""
+    z = prior_draws(m.vae, 2, 1.0, seed)
+    return to_images(m.vae.decode(interpolate(z[0], z[1], steps, "linear")))
+
+
 def test_images(m: LoadedModel) -> np.ndarray:
     """The stored test-set thumbnails, uint8 (N, C, H, W): the reference for every measure here."""
     return m.atlas["thumbnails"]
 
 
 def measures(m: LoadedModel) -> dict:
-    """blur_and_distance on the model's stored test thumbnails, computed once per model."""
+    """blur_and_distance against the full test set, as training or `python -m model lab report` stored it
+    (metrics.json "measures"); else on the model's stored test thumbnails, computed once per model."""
+    stored = m.metrics.get("measures")
+    if stored:
+        return {k: v for k, v in stored.items() if k != "images"}
     if "measures" not in m.cache:
         m.cache["measures"] = blur_and_distance(m.vae, test_images(m))
     return m.cache["measures"]

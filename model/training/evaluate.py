@@ -14,14 +14,17 @@ import numpy as np
 import torch
 
 from ..analysis import typicality
+from ..analysis.sample_quality import nearest
 from ..cli import fail
 from ..data import DataError, Dataset, load_dataset
 from ..nets.encoding import encode_all
 from ..nets.losses import iwae_bound, reconstruction_nll
+from ..nets.pictures import to_uint8
 from ..nets.placement import embed_2d
 from ..nets.posterior import DiagonalGaussian, active_units
 from ..nets.vae import ConvVAE
-from ..nets.weights import WeightsError, load_metrics, load_vae, save_atlas, write_metrics
+from ..nets.walk import sample_prior
+from ..nets.weights import WeightsError, load_atlas, load_metrics, load_vae, save_atlas, write_metrics
 
 N_THUMBNAILS = 3000
 THUMBNAIL_BYTES = 6_000_000        # at most this much raw pixel data: 3,000 28x28 thumbnails, 488 of 64x64x3
@@ -96,6 +99,31 @@ def build_atlas(vae: ConvVAE, ds: Dataset, out: Path, method: str = "auto", seed
         atlas["code_var"] = mu.var(axis=0).astype(np.float32)
     if thumbnails_from:
         atlas["thumbnails_from"] = np.array(thumbnails_from)
+    save_atlas(out, **atlas)
+    return atlas
+
+
+GENERATOR_DRAWS = 5000       # a GAN's map: this many draws z ~ N(0, I)
+
+
+@torch.inference_mode()
+def build_generator_atlas(vae: ConvVAE, ds: Dataset, out: Path, thumbnails_from: str, n: int = GENERATOR_DRAWS,
+                          seed: int = 0, method: str = "auto") -> dict:
+    """A GAN's atlas: with no encoder there are no encoded test images to map, so its map holds n draws
+    z ~ N(0, I), placed by UMAP of the images they make (the generator's own picture of its output) and
+    coloured by the class of each image's nearest test image by shape (sample_quality.nearest). The test
+    thumbnails are shared with a sibling folder (the reference the measures use); "thumb_labels" are
+    theirs, since the map's labels belong to the draws."""
+    z = sample_prior(n, vae.config.latent_dim, 1.0, seed)
+    images = np.concatenate([to_uint8(vae.decode(z[i:i + 1000])).numpy() for i in range(0, n, 1000)])
+    _, nearest_test = nearest(images, ds.images, shape=True)
+    xy, used = embed_2d(images.reshape(n, -1).astype(np.float32) / 255, method=method, seed=seed)
+    owner = load_atlas(out.parent / thumbnails_from)
+    atlas = {"mu": z.numpy(), "labels": ds.labels[nearest_test].astype(np.int16),
+             "class_names": np.array(ds.class_names, dtype=str), "xy": xy.astype(np.float32),
+             "map_method": np.array(f"{used} of the generated images"),
+             "thumb_index": owner["thumb_index"], "thumb_labels": ds.labels[owner["thumb_index"]].astype(np.int16),
+             "code_var": z.numpy().var(axis=0).astype(np.float32), "thumbnails_from": np.array(thumbnails_from)}
     save_atlas(out, **atlas)
     return atlas
 

@@ -16,6 +16,7 @@ penalty's interpolation) is seeded from (seed, epoch) or (seed, step).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from ..analysis.sample_quality import nearest_distances, sharpness_ratio
 from ..cli import fail
@@ -63,6 +64,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n-critic", type=int, default=None, help="discriminator steps per generator step")
     p.add_argument("--gp", type=float, default=10.0, help="wgan-gp: the penalty's weight lambda")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--install", default=None, metavar="DEST",
+                   help="instead of training: write OUT's generator as an explorer model folder DEST (kind gan)")
+    p.add_argument("--thumbnails-from", default="fashion-mnist",
+                   help="with --install: the sibling model folder whose test thumbnails DEST shares")
     p.add_argument("--checkpoint-every", type=float, default=180.0, help="seconds between checkpoints")
     p.add_argument("--log-every", type=int, default=100, help="generator steps per history row")
     args = p.parse_args(argv)
@@ -267,9 +272,55 @@ def train(args: argparse.Namespace) -> dict:
     return {"step": run.step, "seconds": run.seconds + budget.elapsed(), "reason": reason, "quality": q}
 
 
+def install(run_dir: Path, dest: Path, thumbnails_from: str) -> dict:
+    """A run's generator as an explorer model (weights/NAME): config.json with kind "gan", model.safetensors
+    (its "decoder.*" keys, float16), a map of generated images (evaluate.build_generator_atlas) and
+    metrics.json with the training record and the sample measures. No encoder, so no ELBO and no typicality."""
+    from ..analysis.sample_quality import blur_and_distance  # noqa: PLC0415
+    from ..nets.vae import ConvVAE  # noqa: PLC0415
+    from ..nets.weights import load_metrics, save_pretrained  # noqa: PLC0415
+    from .evaluate import build_generator_atlas  # noqa: PLC0415
+
+    record = json.loads((run_dir / "gan.json").read_text())
+    cfg = GANConfig.from_dict({k: v for k, v in record.items() if k not in ("step", "epoch")})
+    vae = ConvVAE(VAEConfig.from_dict(cfg.generator.to_dict() | {"kind": "gan"}))
+    state = load_file(str(run_dir / "generator.safetensors"))
+    vae.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    vae.eval()
+    dest.mkdir(parents=True, exist_ok=True)
+    save_pretrained(vae, dest, half=True)
+    test = load_dataset("fashion-mnist", "test")
+    build_generator_atlas(vae, test, dest, thumbnails_from)
+    minutes, speeds = _log_speed(run_dir / "train.log")
+    metrics = load_metrics(dest) | {
+        "kind": "gan", "dataset": "fashion-mnist", "test_images": len(test),
+        "description": f"a GAN: our decoder as the generator ({cfg.loss} loss, spectral norm), "
+                       f"{record['epoch']:.1f} epochs; no encoder",
+        "gan": {"loss": cfg.loss, "disc_widths": list(cfg.disc_widths), "spectral_norm": cfg.spectral_norm,
+                "generator_steps": record["step"], "epochs": record["epoch"], "minutes": minutes,
+                "images_per_second": speeds, "device": "cpu (2 cores, niced, shared)",
+                "command": "python -m model gan --out RUN --threads 1 [--seconds S --resume]"},
+        "measures": dict(blur_and_distance(vae, test.images), images=len(test))}
+    write_json(dest / "metrics.json", metrics)
+    return metrics
+
+
+def _log_speed(log: Path) -> tuple[float | None, float | None]:
+    """From a run's train.log: the minutes trained and the median images/s of its rows (None: no log)."""
+    lines = log.read_text().splitlines() if log.is_file() else []
+    rows = [ln.split() for ln in lines if ln.startswith("step ") and "img/s" in ln]
+    if not rows:
+        return None, None
+    return float(rows[-1][-2]), float(np.median([float(r[r.index("img/s") - 1]) for r in rows]))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
+        if args.install:
+            m = install(Path(args.out), Path(args.install), args.thumbnails_from)
+            print(json.dumps({k: m[k] for k in ("description", "gan", "measures")}, indent=2))
+            return 0
         train(args)
     except (DataError, TrainingError, ValueError) as e:
         return fail(e)

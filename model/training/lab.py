@@ -90,12 +90,14 @@ def report(weights: Path, names: list[str]) -> list[dict]:
     metrics.json ("measures") and returned as rows for the README's table."""
     from ..analysis.sample_quality import blur_and_distance  # noqa: PLC0415
     from ..data import load_dataset  # noqa: PLC0415
+    from ..nets.prior import attach_prior  # noqa: PLC0415
     from ..nets.weights import load_vae  # noqa: PLC0415
 
     test = load_dataset("fashion-mnist", "test").images
     rows = []
     for name in names:
         vae = load_vae(weights / name)
+        attach_prior(vae, weights / name)                 # a VQ-VAE samples through its prior when it ships one
         measured = blur_and_distance(vae, test)
         metrics = load_metrics(weights / name)
         metrics["measures"] = dict(measured, images=len(test))
