@@ -72,7 +72,7 @@ def test_config_refuses_a_vq_that_cannot_be_cut_into_groups():
     with pytest.raises(ValueError, match="code_dim x bottleneck"):
         VAEConfig(kind="vq", latent_dim=16, code_dim=2, codebook_size=8)        # 7x7 positions need 98
     with pytest.raises(ValueError, match="kind"):
-        VAEConfig(kind="gan")
+        VAEConfig(kind="flow")
 
 
 def test_explorer_encode_says_none_for_what_an_autoencoder_lacks(tiny_kinds):

@@ -133,10 +133,17 @@ def describe(m: LoadedModel) -> str:
         score = f"test -ELBO {met['test_neg_elbo']:.1f} nats"
     elif met.get("test_recon") is not None:
         score = f"test reconstruction {met['test_recon']:.1f} nats (no KL: no ELBO)"
+    elif c.kind == "gan":
+        score = "no encoder, so no ELBO"
     else:
         score = "no metrics"
+    active = "" if c.kind == "gan" else f" ({int(m.active.sum())} active)"
     line = (f"{m.name}: {c.image_size}x{c.image_size} {'grey' if c.channels == 1 else 'colour'}, "
-            f"latent {c.latent_dim} ({int(m.active.sum())} active), {score}")
+            f"latent {c.latent_dim}{active}, {score}")
+    if c.kind == "gan":
+        line += ("  \n**A GAN has no encoder**: Encode, Draw, Is this typical? and Interpolate need another model. "
+                 "Its z slides, samples and walks like any decoder's; its map shows its own draws z ~ N(0, I), placed "
+                 "by UMAP of the images they make and coloured by each image's nearest test image.")
     return f"{line}  \n{m.description}" if m.description else line
 
 
@@ -191,15 +198,23 @@ def eps_markdown(eps: list[float], shown: int = 8) -> str:
 
 def about_markdown(m: LoadedModel) -> str:
     """The About tab: the architecture and the metrics measured at training time."""
-    met = m.metrics
+    met, c = m.metrics, m.config
+    gan, prior, measures = met.get("gan", {}), met.get("prior", {}), met.get("measures", {})
     rows = [("test −ELBO (nats/image)", met.get("test_neg_elbo")), ("reconstruction", met.get("test_recon")),
             ("KL", met.get("test_kl")),
             (f"IWAE bound, k={met.get('iwae_k')} ({met.get('iwae_images')} images)", met.get("test_iwae_nll")),
-            ("active units", f"{int(m.active.sum())} / {m.dim}"), ("epochs", met.get("epochs")),
+            ("active units", None if c.kind == "gan" else f"{int(m.active.sum())} / {m.dim}"),
+            ("epochs", met.get("epochs")),
             ("training time (s)", met.get("seconds")), ("images/s", met.get("images_per_second")),
-            ("device", met.get("device"))]
-    table = "\n".join(f"| {k} | {v} |" for k, v in rows if v is not None)
-    c = m.config
+            ("device", met.get("device")),
+            ("prior over the codes (PixelCNN): test NLL, nats/image",
+             prior and f"{prior['test_nll']} (the uniform prior: {prior['uniform_nll']})"),
+            ("GAN training: generator steps, epochs", gan and f"{gan['generator_steps']:,}, {gan['epochs']}"),
+            ("GAN training: minutes, images/s", gan and f"{gan['minutes']}, {gan['images_per_second']}"),
+            ("samples: sharpness (test images = 1)", measures.get("sharp_samples")),
+            ("samples: shape distance to the nearest test image (test images' own)",
+             measures and f"{measures['sample_shape_distance']} ({measures['data_shape_distance']})")]
+    table = "\n".join(f"| {k} | {v} |" for k, v in rows if v not in (None, "", {}))
     return (f"### {m.name}\n{c.image_size}×{c.image_size}×{c.channels}, latent {c.latent_dim}, "
             f"widths {list(c.widths)}, {c.res_blocks} residual block(s), reconstruction loss `{c.recon}`, "
             f"{KIND_LINES[c.kind](c)}, map: {m.atlas['map_method']}\n\n| metric | value |\n|---|---|\n{table}")

@@ -200,7 +200,8 @@ def place(m: LoadedModel, z) -> list[float]:
 
 def test_set_gallery(m: LoadedModel, per_class: int = 2, size: int = 84) -> list[tuple[Image.Image, str]]:
     """A few stored test-set thumbnails per class, with their class names (the page's picker)."""
-    labels = m.atlas.get("thumb_labels", m.atlas["labels"][m.atlas["thumb_index"]])  # a GAN's labels are its draws'
+    a = m.atlas                                         # a GAN's "labels" are its draws': its thumbnails have their own
+    labels = a["thumb_labels"] if "thumb_labels" in a else a["labels"][a["thumb_index"]]
     out = []
     for c, name in enumerate(m.class_names):
         for pos in (labels == c).nonzero()[0][:per_class]:

@@ -30,7 +30,8 @@ HEAT = np.array([[255, 255, 178], [254, 204, 92], [253, 141, 60], [240, 59, 32],
 def reference(m: LoadedModel) -> dict:
     """The model's stored test distribution, or a refusal that says how to make it."""
     if not ty.has_likelihood(m.vae):
-        raise ExplorerError(f"{m.name} is a {KIND_NAMES[m.config.kind]}: it has no KL term, so no ELBO and no "
+        lacks = "no encoder" if m.kind == "gan" else "no KL term"
+        raise ExplorerError(f"{m.name} is a {KIND_NAMES[m.config.kind]}: it has {lacks}, so no ELBO and no "
                             f"likelihood to judge an image by")
     ref = m.metrics.get("typicality")
     if not ref or "score_quantiles" not in ref:

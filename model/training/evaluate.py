@@ -121,7 +121,7 @@ def build_generator_atlas(vae: ConvVAE, ds: Dataset, out: Path, thumbnails_from:
     owner = load_atlas(out.parent / thumbnails_from)
     atlas = {"mu": z.numpy(), "labels": ds.labels[nearest_test].astype(np.int16),
              "class_names": np.array(ds.class_names, dtype=str), "xy": xy.astype(np.float32),
-             "map_method": np.array(f"{used} of the generated images"),
+             "map_method": np.array(used),
              "thumb_index": owner["thumb_index"], "thumb_labels": ds.labels[owner["thumb_index"]].astype(np.int16),
              "code_var": z.numpy().var(axis=0).astype(np.float32), "thumbnails_from": np.array(thumbnails_from)}
     save_atlas(out, **atlas)

@@ -39,7 +39,8 @@ MODELS = {
                               "lab: the VAE twin (beta = 1), 16-D: the sweep's beta = 1 point"),
     "fashion-mnist-vq": (["--kind", "vq", "--latent-dim", "196", "--code-dim", "4", "--codebook-size", "256",
                           "--map", "umap"],
-                         "lab: a VQ-VAE, a 7x7 grid of codes from a 256-entry codebook: sharp, no prior to sample"),
+                         "lab: a VQ-VAE, a 7x7 grid of codes from a 256-entry codebook: sharp; samples through a "
+                         "PixelCNN prior over the codes"),
 }
 SWEEP_BETAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 SWEEP_ARGS = ["--latent-dim", "16", "--map", "pca", "--iwae-k", "10"]
