@@ -104,7 +104,7 @@ def report(weights: Path, names: list[str]) -> list[dict]:
         metrics["measures"] = dict(measured, images=len(test))
         write_json(weights / name / "metrics.json", metrics)
         rows.append({"name": name, "kind": vae.config.kind, "latent_dim": vae.config.latent_dim,
-                     "recon": metrics["test_recon"], "kl": metrics["test_kl"], **measured})
+                     "recon": metrics.get("test_recon"), "kl": metrics.get("test_kl"), **measured})   # a GAN: none
     return rows
 
 
