@@ -161,10 +161,11 @@ def pixel_nll_8bit(vae: ConvVAE, x8: torch.Tensor, scale: float) -> torch.Tensor
     return -_log_bin_prob(x8, mean, scale).sum(1)
 
 
-def scores(vae: ConvVAE, images: np.ndarray, scale: float, batch: int = 250, own: bool = True) -> dict[str, np.ndarray]:
+def scores(vae: ConvVAE, images: np.ndarray, scale: float, batch: int = 250, own: bool = True,
+           workers: int = 2) -> dict[str, np.ndarray]:
     """uint8 (N, C, H, W) -> per image (nats): "elbo" (the model's own -ELBO; only when `own`), "neg_elbo"
     (-ELBO of the 8-bit image), "complexity" (lossless WebP length) and "score" = neg_elbo - complexity
-    (Serrà et al. 2020)."""
+    (Serrà et al. 2020). workers: threads for the compressor."""
     mine, eight = [], []
     for i in range(0, len(images), batch):
         x8 = torch.from_numpy(images[i:i + batch]).float()
@@ -172,7 +173,7 @@ def scores(vae: ConvVAE, images: np.ndarray, scale: float, batch: int = 250, own
             mine.append(neg_elbo(vae, x8 / 255.0).double().numpy())
         eight.append(neg_elbo_8bit(vae, x8, scale).double().numpy())
     cat = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))       # noqa: E731
-    neg, comp = cat(eight), complexity_nats(images)
+    neg, comp = cat(eight), complexity_nats(images, workers)
     out = {"neg_elbo": neg, "complexity": comp, "score": neg - comp}
     return out | {"elbo": cat(mine)} if own else out
 

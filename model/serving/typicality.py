@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -24,6 +25,7 @@ from .registry import LoadedModel
 from .requests import KIND_NAMES, load_upload
 
 MAX_BATCH = 2000                 # images per folder check
+FOLDER_THREADS = 2               # a folder check is long work: its batches are scored on two threads at once
 HEAT = np.array([[255, 255, 178], [254, 204, 92], [253, 141, 60], [240, 59, 32], [189, 0, 38]], np.float32)
 
 
@@ -125,19 +127,21 @@ def judge_files(m: LoadedModel, paths: list, progress=None) -> tuple[list[dict],
         raise ExplorerError(str(e)) from None
     if len(got.images) > MAX_BATCH:
         raise ExplorerError(f"{len(got.images):,} images; a folder check takes at most {MAX_BATCH:,}")
-    rows, batch = [], 200
-    for i in range(0, len(got.images), batch):
-        part = got.images[i:i + batch]
-        s = ty.scores(m.vae, part, ref["scale"], own=False)       # the table shows the 8-bit bound only
-        for j in range(len(part)):
-            neg, score = float(s["neg_elbo"][j]), float(s["score"][j])
-            rows.append({"file": got.names[i + j], "neg_elbo": round(neg, 2),
-                         "neg_elbo_percentile": round(ty.percentile(neg, ref["neg_elbo_quantiles"]), 1),
-                         "score": round(score, 2),
-                         "score_percentile": round(ty.percentile(score, ref["score_quantiles"]), 1),
-                         "index": i + j})
-        if progress is not None:
-            progress(min(1.0, (i + batch) / len(got.images)))
+    rows, batch, done = [], 100, 0
+    parts = [got.images[i:i + batch] for i in range(0, len(got.images), batch)]
+    with ThreadPoolExecutor(FOLDER_THREADS) as pool:        # torch and WebP release the GIL: both cores work
+        scored = pool.map(lambda part: ty.scores(m.vae, part, ref["scale"], own=False, workers=1), parts)
+        for start, s in zip(range(0, len(got.images), batch), scored, strict=True):
+            for j in range(len(s["score"])):                # the table shows the 8-bit bound only
+                neg, score = float(s["neg_elbo"][j]), float(s["score"][j])
+                rows.append({"file": got.names[start + j], "neg_elbo": round(neg, 2),
+                             "neg_elbo_percentile": round(ty.percentile(neg, ref["neg_elbo_quantiles"]), 1),
+                             "score": round(score, 2),
+                             "score_percentile": round(ty.percentile(score, ref["score_quantiles"]), 1),
+                             "index": start + j})
+            done += len(s["score"])
+            if progress is not None:
+                progress(done / len(got.images))
     rows.sort(key=lambda r: -r["score"])
     for r in rows:
         r["pixels"] = got.images[r.pop("index")]
