@@ -72,46 +72,43 @@ class Meter:
         return dict(out)
 
 
-def ours_steps(browser, url: str, switch: str) -> dict:
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = ctx.new_page()
+def new_page(browser):
+    """A page in a browser context of its own (a cold cache) and its meter."""
+    page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
     page.set_default_timeout(120000)
-    m, out = Meter(page), {}
+    return page, Meter(page)
+
+
+def step(page, m: Meter, ready: str) -> dict:
+    """Wait until `ready`, then QUIET_MS more; the bytes since the last step."""
+    page.wait_for_function(ready)
+    page.wait_for_timeout(QUIET_MS)
+    return m.since_mark()
+
+
+def load_and_reload(page, m: Meter, url: str, ready: str) -> dict:
     page.goto(url)
-    page.wait_for_function(OURS_READY)
-    page.wait_for_timeout(QUIET_MS)
-    out["first load"] = m.since_mark()
+    out = {"first load": step(page, m, ready)}
     page.reload()
-    page.wait_for_function(OURS_READY)
-    page.wait_for_timeout(QUIET_MS)
-    out["reload"] = m.since_mark()
+    return out | {"reload": step(page, m, ready)}
+
+
+def ours_steps(browser, url: str, switch: str) -> dict:
+    page, m = new_page(browser)
+    out = load_and_reload(page, m, url, OURS_READY)
     page.locator("#model-picker input").click()
     page.get_by_role("option", name=re.compile(rf"^{re.escape(switch)}( —|$)")).click()
-    page.wait_for_function(f"() => VAE.state.model === {switch!r} && VAE.state.backend === 'wasm'")
-    page.wait_for_timeout(QUIET_MS)
-    out["model switch"] = m.since_mark()
+    out["model switch"] = step(page, m, f"() => VAE.state.model === {switch!r} && VAE.state.backend === 'wasm'")
     page.get_by_role("tab", name="Draw").click()
-    page.wait_for_function(DRAW_READY)
-    page.wait_for_timeout(QUIET_MS)
-    out["Draw tab"] = m.since_mark()
-    ctx.close()
+    out["Draw tab"] = step(page, m, DRAW_READY)
+    page.context.close()
     return out
 
 
 def bare_steps(browser, url: str) -> dict:
-    ctx = browser.new_context(viewport={"width": 1440, "height": 1000})
-    page = ctx.new_page()
-    page.set_default_timeout(120000)
-    m, out = Meter(page), {}
-    page.goto(url)
-    page.wait_for_function(BARE_READY)
-    page.wait_for_timeout(QUIET_MS)
-    out["first load"] = m.since_mark()
-    page.reload()
-    page.wait_for_function(BARE_READY)
-    page.wait_for_timeout(QUIET_MS)
-    out["reload"] = m.since_mark()
-    ctx.close()
+    page, m = new_page(browser)
+    out = load_and_reload(page, m, url, BARE_READY)
+    page.context.close()
     return out
 
 
