@@ -1,4 +1,4 @@
-// Runtime loading: ONNX Runtime Web (vendored under assets/vendor/onnxruntime-web, WebAssembly, one
+// Runtime loading: ONNX Runtime Web (vendored under assets/vendor/onnxruntime-web/VERSION, WebAssembly, one
 // thread), loaded on first use, and one session per model file. Nothing is fetched from elsewhere.
 // Every wait has a timeout (VAE.rules.load_timeout_s): a runtime or file that has not loaded by then
 // rejects with a one-line reason, and the caller says so and decodes on the server instead. Every server

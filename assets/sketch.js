@@ -271,6 +271,18 @@ function drawChart(mu, sigma) {
 }
 
 // ---------------------------------------------------------------- a model
+// The pad on screen (its tab selected): the encoder and the atlas are fetched only then, so a page that never
+// opens the Draw tab, or picks models while it is hidden, never downloads an encoder.
+function whenShown() {
+  if (element.offsetParent !== null) return Promise.resolve();
+  return new Promise(resolve => {
+    const seen = new IntersectionObserver(entries => {
+      if (entries.some(e => e.isIntersecting)) { seen.disconnect(); resolve(); }
+    });
+    seen.observe(element);
+  });
+}
+
 // The runtime's loads time out (runtime.js): a runtime that has not loaded in time hands over to the server.
 async function onValue() {
   const v = props.value;
@@ -291,6 +303,8 @@ async function onValue() {
   stats.backend = element.dataset.backend = "loading";
   say("loading the encoder…");
   clear();
+  await whenShown();
+  if (s !== cur) return;
   VAE.place.atlasFor(server, cur.model).then(a => { if (s === cur) { cur.at = a; changed(performance.now()); } })
     .catch(e => { if (s === cur) { cur.atError = VAE.reason(e); say("the map cannot show the drawing: " + cur.atError); } });
   const enc = await VAE.runtime.encoderBackend(server, cur.model, cur.ort);

@@ -14,9 +14,10 @@ from conftest import CHROMIUM, server_requests
 
 from model.nets.weights import load_atlas
 from model.serving import requests as ex
+from ui.server import ORT_DIR as ORT_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
-ORT_DIR = f"/gradio_api/file={ROOT / 'assets' / 'vendor' / 'onnxruntime-web'}/"
+ORT_DIR = f"/gradio_api/file={ORT_PATH}/"
 EXAMPLES = ROOT / "assets" / "examples"
 WAIT = 90_000                      # ms; generous: the CPU is shared, and nothing here is timed
 VIEWPORT = {"width": 1440, "height": 900}

@@ -10,7 +10,7 @@ import onnxruntime
 import pytest
 import torch
 
-from model.nets.onnx import OPSET, cached_decoder, export_decoder, weights_hash
+from model.nets.onnx import OPSET, cached_decoder, export_decoder, export_key, weights_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -36,7 +36,8 @@ def test_the_cache_is_keyed_by_the_weights(registry, tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "cache"))
     a, b = registry.get("fashion-mnist"), registry.get("fashion-mnist-2d")
     pa, pb = cached_decoder(a.path, a.vae), cached_decoder(b.path, b.vae)
-    assert pa != pb and pa.parent.name == weights_hash(a.path)[:32]
+    assert pa != pb and pa.parent.name == export_key(a.path)
+    assert export_key(a.path).startswith(weights_hash(a.path)[:32])        # the weights' hash, then the format
     stamp = pa.stat().st_mtime_ns
     assert cached_decoder(a.path, a.vae) == pa and pa.stat().st_mtime_ns == stamp
 

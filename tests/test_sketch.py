@@ -12,7 +12,7 @@ import torch
 from conftest import WEIGHTS
 
 from model.nets.limits import ExplorerError
-from model.nets.onnx import OPSET, cached_decoder, cached_encoder, encoder_outputs, export_encoder, weights_hash
+from model.nets.onnx import OPSET, cached_decoder, cached_encoder, encoder_outputs, export_encoder, export_key
 from model.serving import requests as ex
 
 
@@ -74,7 +74,7 @@ def test_the_encoder_is_cached_beside_the_decoder(registry, tmp_path, monkeypatc
     monkeypatch.setenv("VAE_CACHE_DIR", str(tmp_path / "cache"))
     m = registry.get("fashion-mnist-2d")
     enc, dec = cached_encoder(m.path, m.vae), cached_decoder(m.path, m.vae)
-    assert enc.parent == dec.parent and enc.parent.name == weights_hash(m.path)[:32]
+    assert enc.parent == dec.parent and enc.parent.name == export_key(m.path)
     assert enc.name == "encoder.onnx" and dec.name == "decoder.onnx"
     stamp = enc.stat().st_mtime_ns
     assert cached_encoder(m.path, m.vae) == enc and enc.stat().st_mtime_ns == stamp

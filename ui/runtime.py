@@ -25,17 +25,18 @@ import numpy as np
 import torch
 
 from model.nets.limits import ExplorerError
-from model.nets.onnx import cached_decoder, cached_encoder
+from model.nets.onnx import cached_decoder, cached_encoder, has_encoder
 from model.nets.pictures import to_uint8
 from model.nets.walk import SLERP_MIN_ANGLE, SLERP_MIN_NORM, traversal_values
 from model.serving import requests as ex
 from model.serving.registry import LoadedModel, ModelRegistry
 
 from .charts import PALETTE
-from .server import ASSETS, PLOTLY_JS, bind
+from .server import ASSETS, ORT_DIR, PLOTLY_JS, bind
+from .wire import precompress
 
 MODULES = ("page.js", "bridge.js", "runtime.js", "paint.js", "latent.js", "place.js")   # in load order
-ORT_URL = f"/gradio_api/file={ASSETS / 'vendor' / 'onnxruntime-web'}/"
+ORT_URL = f"/gradio_api/file={ORT_DIR}/"    # names the version: cached for good (ui/wire.py)
 MAX_DECODE = 64                  # z per fallback request (a frame needs 10: z and its traversal)
 LOAD_TIMEOUT_S = 30              # a runtime or model file that has not loaded by then will not: say so
 
@@ -56,6 +57,15 @@ def page_rules() -> dict:
             "palette": list(PALETTE), "ort": ORT_URL, "load_timeout_s": LOAD_TIMEOUT_S}
 
 
+ONNX_BROTLI = 9                  # an ONNX file's copy is made when the page first asks for it: ~0.1 s here
+
+
+def file_url(onnx_file) -> str:
+    """The URL of an exported ONNX file, its compressed copies made beside it first (once)."""
+    precompress(onnx_file, quality=ONNX_BROTLI)
+    return f"/gradio_api/file={onnx_file}"
+
+
 def _b64(arr: np.ndarray) -> str:
     """float32 little-endian bytes, base64: what the page reads into a Float32Array."""
     return base64.b64encode(np.ascontiguousarray(arr, dtype="<f4").tobytes()).decode("ascii")
@@ -68,14 +78,17 @@ class PageRuntime:
         self.registry = registry
 
     def decoder_url(self, model: str) -> str:
-        """Where the page fetches the model's decoder (ONNX), exported on first use (0.1-0.3 s)."""
+        """Where the page fetches the model's decoder (ONNX), exported on first use (0.1-0.3 s) with its
+        compressed copies (ui/wire.py: the file's folder is the weights' hash, so it is cached for good)."""
         m = self.registry.get(model)
-        return f"/gradio_api/file={cached_decoder(m.path, m.vae)}"
+        return file_url(cached_decoder(m.path, m.vae))
 
     def encoder_url(self, model: str) -> str:
         """Where the page fetches the model's encoder (ONNX), exported on first use beside the decoder."""
         m = self.registry.get(model)
-        return f"/gradio_api/file={cached_encoder(m.path, m.vae)}"
+        if not has_encoder(m.vae):
+            raise ExplorerError(f"{model} has no encoder (it is a decoder only)")
+        return file_url(cached_encoder(m.path, m.vae))
 
     def atlas_means(self, model: str) -> dict:
         """The test set's means and map positions, for placing z in the page by the server's own rule

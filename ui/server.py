@@ -1,5 +1,6 @@
 """How the page is served: theme and CSS, safe launch defaults, errors users see, Ctrl-C, and the
-process's memory habits. The files the app writes for Gradio to serve are ui/files.py's."""
+process's memory habits. The files the app writes for Gradio to serve are ui/files.py's; the cache headers
+and compression of what the page loads are ui/wire.py's, installed here."""
 from __future__ import annotations
 
 import ctypes
@@ -13,15 +14,20 @@ from pathlib import Path
 import gradio as gr
 import plotly
 import torch
+from starlette.middleware import Middleware
 
 from model.nets.limits import ExplorerError
+from model.nets.onnx import cache_root
 from model.nets.weights import WeightsError
 
 from .files import OUTPUTS
+from .wire import WireMiddleware
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+ORT_VERSION = "1.30.0"           # the vendored ONNX Runtime Web (tools/vendor_onnxruntime_web.sh): its folder,
+ORT_DIR = ASSETS / "vendor" / "onnxruntime-web" / ORT_VERSION   # so its URL, names the version
 MAX_FILE_SIZE = "10mb"
 
 
@@ -156,9 +162,11 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, sh
     torch.set_num_threads(1)
     limit_malloc_arenas()
     trim_malloc_every()
+    # files named by their content (the runtime's version, the weights' hash) are cached for good (ui/wire.py)
+    wire = Middleware(WireMiddleware, immutable=[ORT_DIR, cache_root() / "onnx"])
     out = demo.launch(server_name=host, server_port=port, share=share, auth=auth, theme=theme(),
                       css=(ASSETS / "style.css").read_text(), max_file_size=MAX_FILE_SIZE, ssr_mode=False,
-                      footer_links=["api"], prevent_thread_lock=True, **kwargs)
+                      footer_links=["api"], prevent_thread_lock=True, app_kwargs={"middleware": [wire]}, **kwargs)
     if not prevent_thread_lock:
         serve_until_interrupted(demo)
     return out

@@ -4,7 +4,11 @@
 
 An export is derived from model.safetensors like a build output, so it is not committed: the app
 exports on first use into a cache keyed by the weights' hash (`cached_decoder`, `cached_encoder`),
-where a changed model.safetensors or config.json gets a fresh file. The decoder's graph includes the
+where a changed model.safetensors or config.json gets a fresh file. Weights stored as float16 (the shipped
+models) go into the graph as float16 initializers, each followed by a Cast to float32 (`halve_initializers`):
+half the bytes for the page to fetch, and the very same numbers, since the float32 copy of a float16 weight
+is exact and torch computes with that copy too. A model with a decoder only (no encoder half, e.g. a GAN's
+generator) exports its decoder and no encoder (`has_encoder`). The decoder's graph includes the
 sigmoid: it maps z (N, D) float32 to images (N, C, H, W) in [0, 1], exactly like ConvVAE.decode. The
 encoder maps images (N, C, H, W) in [0, 1] to "mu" (N, D) and, for a VAE, "logvar" (N, D), clamped
 like DiagonalGaussian; an autoencoder or a VQ-VAE has no variance, so its graph outputs mu alone
@@ -19,6 +23,7 @@ import threading
 import warnings
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..cli import run
@@ -62,14 +67,52 @@ def encoder_outputs(vae: ConvVAE) -> list[str]:
     return ["mu", "logvar"] if vae.config.kind == "vae" else ["mu"]
 
 
+def has_encoder(vae) -> bool:
+    """Whether a model has an encoder half to export (a decoder-only model, e.g. a GAN's generator, has not)."""
+    return getattr(vae, "encoder", None) is not None
+
+
+HALF_MIN_SIZE = 64               # initializers smaller than this stay float32: a Cast node costs more bytes
+
+
+def halve_initializers(model) -> int:
+    """Store every float32 initializer of an onnx.ModelProto whose values are all exact float16 numbers (weights
+    saved as float16, then loaded as float32) as float16, with a Cast back to float32 under its old name, so the
+    graph computes exactly what it did. Values the exporter folded (not exact in float16) stay float32. Returns
+    how many were halved."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    casts = []
+    for init in model.graph.initializer:
+        if init.data_type != TensorProto.FLOAT or np.prod(init.dims, dtype=np.int64) < HALF_MIN_SIZE:
+            continue
+        w = numpy_helper.to_array(init)
+        h = w.astype(np.float16)
+        if not np.array_equal(h.astype(np.float32), w):
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(h, f"{name}__f16"))
+        casts.append(helper.make_node("Cast", [f"{name}__f16"], [name], to=TensorProto.FLOAT, name=f"{name}__cast"))
+    nodes = casts + list(model.graph.node)              # the casts first: before every node that reads them
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    return len(casts)
+
+
 def _export(module: torch.nn.Module, example: torch.Tensor, path, inputs: list[str], outputs: list[str]) -> Path:
-    """Write module as ONNX (float32, dynamic batch, opset 17), atomically."""
+    """Write module as ONNX (float32 in and out, float16-exact weights stored as float16, dynamic batch,
+    opset 17), atomically."""
+    import onnx
+
     def write(tmp):
         with _EXPORTING, warnings.catch_warnings():        # the legacy exporter's advice to try dynamo=True
             warnings.simplefilter("ignore")
             torch.onnx.export(module, (example,), tmp, input_names=inputs, output_names=outputs,
                               dynamic_axes={n: {0: "batch"} for n in inputs + outputs}, opset_version=OPSET,
                               dynamo=False)
+        graph = onnx.load(tmp)
+        if halve_initializers(graph):
+            onnx.save(graph, tmp)
     atomic_write(path, write)
     return Path(path)
 
@@ -82,7 +125,7 @@ def export_decoder(vae: ConvVAE, path: str | os.PathLike) -> Path:
 
 def export_encoder(vae: ConvVAE, path: str | os.PathLike) -> Path:
     """Write the encoder as ONNX: image (N, C, H, W) in [0, 1] -> mu (N, D) [and logvar (N, D)]. A GAN has none."""
-    if vae.encoder is None:
+    if not has_encoder(vae):
         raise ExplorerError(NO_ENCODER)
     vae = vae.eval().float()
     c = vae.config
@@ -107,8 +150,16 @@ def cache_root() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vae-latent-explorer"
 
 
+EXPORT_FORMAT = "f16"            # in the cache's key: files exported before float16 initializers are not reused
+
+
+def export_key(directory: str | os.PathLike) -> str:
+    """The cache folder's name for a weights folder's exports: its weights' hash and the export format."""
+    return f"{weights_hash(directory)[:32]}-{EXPORT_FORMAT}"
+
+
 def _cached(directory, vae, name: str, export) -> Path:
-    path = cache_root() / "onnx" / weights_hash(directory)[:32] / name
+    path = cache_root() / "onnx" / export_key(directory) / name
     if not path.is_file():
         with _EXPORTING:
             if not path.is_file():                     # another request may have exported it meanwhile
@@ -136,7 +187,7 @@ def main(argv=None) -> int:
     def export() -> str:
         vae, out = load_vae(a.weights), Path(a.out or a.weights)
         paths = [export_decoder(vae, out / DECODER_NAME)]
-        if vae.encoder is not None:                                  # a GAN has only its generator
+        if has_encoder(vae):                           # a decoder-only model (a GAN) has no encoder half
             paths.append(export_encoder(vae, out / ENCODER_NAME))
         return "wrote " + ", ".join(f"{p} ({p.stat().st_size / 1e6:.1f} MB)" for p in paths)
     return run(export, WeightsError)
