@@ -8,8 +8,8 @@ For N samples of each model (prior draws at temperature T, decoded) against the 
 - precision and recall, k = 3 (Kynkäänniemi et al. 2019): the share of samples inside the test set's k-NN
   manifold ("look real"), and of test images inside the samples' manifold ("cover the data").
 - sharpness: mean gradient magnitude over the test images' (model.analysis.sample_quality.sharpness_ratio).
-The floor: N training images against the test set. Prints markdown for BENCHMARKS.md; --json writes the
-figures (one row per model and temperature) for the models' metrics.json.
+The floor: N training images against the test set; a check: N images of uniform noise. Prints markdown for
+BENCHMARKS.md; --json writes the figures (one row per model and temperature) for the models' metrics.json.
 """
 from __future__ import annotations
 
@@ -91,7 +91,12 @@ def main() -> None:
     floor = measure(train, test)
     floor["seconds"] = time.perf_counter() - t0
     row(cells(f"training images (the floor, {len(train):,})", "-", floor))
-    results = [dict(model="training-set", temperature=None, **floor)]
+    t0 = time.perf_counter()
+    noise = np.random.default_rng(args.seed).integers(0, 256, train.shape, dtype=np.uint8)
+    ceiling = measure(noise, test)
+    ceiling["seconds"] = time.perf_counter() - t0
+    row(cells("uniform noise (a check)", "-", ceiling))
+    results = [dict(model="training-set", temperature=None, **floor), dict(model="noise", temperature=None, **ceiling)]
     for name, t in runs:
         t0 = time.perf_counter()
         m = registry.get(name)

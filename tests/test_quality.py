@@ -66,6 +66,13 @@ def test_a_classifier_round_trips_and_a_mismatched_file_is_refused(tmp_path):
         load_classifier(tmp_path / "nowhere")
 
 
+def test_the_trainers_noise_images_are_of_every_kind_and_in_range():
+    x = trainer.noise_images(8, torch.Generator().manual_seed(0))
+    assert x.shape == (8, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
+    dots = x[3::4]
+    assert set(dots.unique().tolist()) <= {0.0, 1.0}                    # the fourth kind: dots on black
+
+
 def test_the_trainer_refuses_bad_settings(capsys):
     assert trainer.main(["--out", "unused", "--epochs", "0"]) == 2
     assert "must be positive" in capsys.readouterr().err

@@ -12,18 +12,16 @@ model the app could offer.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .weights import WeightsError, atomic_write, write_json
+from .config import from_known_keys
+from .weights import load_network, save_network
 
 CLASSIFIER_CONFIG_NAME = "classifier.json"
 CLASSIFIER_WEIGHTS_NAME = "classifier.safetensors"
@@ -63,11 +61,7 @@ class ClassifierConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> ClassifierConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown classifier config keys: {sorted(unknown)}")
-        return cls(**d)
+        return from_known_keys(cls, d, "classifier config")
 
 
 class Classifier(nn.Module):
@@ -98,31 +92,11 @@ class Classifier(nn.Module):
 def save_classifier(model: Classifier, directory: str | os.PathLike, half: bool = False) -> None:
     """classifier.json and classifier.safetensors into directory (atomic; half=True stores float16)."""
     d = Path(directory)
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
-    atomic_write(d / CLASSIFIER_WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
-    write_json(d / CLASSIFIER_CONFIG_NAME, model.config.to_dict())
+    save_network(model, model.config.to_dict(), d / CLASSIFIER_WEIGHTS_NAME, d / CLASSIFIER_CONFIG_NAME, half)
 
 
 def load_classifier(directory: str | os.PathLike, device: str | torch.device = "cpu") -> Classifier:
     """Rebuild the classifier a folder holds, float32, in eval mode, strict about every tensor."""
     d = Path(directory)
-    cfg_path, path = d / CLASSIFIER_CONFIG_NAME, d / CLASSIFIER_WEIGHTS_NAME
-    for p in (cfg_path, path):
-        if not p.is_file():
-            raise WeightsError(f"{p}: missing; train one with `python -m model classifier --out {d}`")
-    try:
-        config = ClassifierConfig.from_dict(json.loads(cfg_path.read_text()))
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as e:
-        raise WeightsError(f"{cfg_path}: not a valid classifier config ({e})") from None
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise WeightsError(f"{path}: corrupt or truncated safetensors file ({e})") from None
-    model = Classifier(config)
-    try:
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
-    except RuntimeError as e:
-        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-        raise WeightsError(f"{path}: does not match {CLASSIFIER_CONFIG_NAME} ({lines[-1][:200]})") from None
-    return model.to(device).eval()
+    return load_network(lambda config: Classifier(ClassifierConfig.from_dict(config)), d / CLASSIFIER_WEIGHTS_NAME,
+                        d / CLASSIFIER_CONFIG_NAME, f"train one with `python -m model classifier --out {d}`").to(device)
