@@ -45,9 +45,12 @@ def test_the_shipped_classifier_loads_and_classifies_test_images(test_set):
     x = torch.from_numpy(test_set.images[:N]).float() / 255
     with torch.inference_mode():
         logits, feats = net(x), net.features(x)
-    assert logits.shape == (N, 10) and feats.shape == (N, net.config.features)
+    assert logits.shape == (N, 11) and feats.shape == (N, net.config.features)      # 10 classes and noise
     accuracy = (logits.argmax(1).numpy() == test_set.labels[:N]).mean()
     assert accuracy >= 0.85, accuracy
+    noise = torch.rand(100, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        assert (net(noise).argmax(1) == 10).float().mean() > 0.9
     assert (q.SHIPPED_CLASSIFIER / CLASSIFIER_WEIGHTS_NAME).stat().st_size < 1_000_000      # float16, small
     assert load_classifier(q.SHIPPED_CLASSIFIER).state_dict()["fc.weight"].dtype == torch.float32
 

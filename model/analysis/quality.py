@@ -4,7 +4,8 @@ distributions, and precision and recall of the feature manifolds. Pure numpy and
 The features are the penultimate layer (128-D) of our small Fashion-MNIST classifier (model.nets.classifier,
 shipped in weights/.classifier), not Inception-v3's pool3 layer. So "FID" here means "FID, Fashion-MNIST
 features": it follows Heusel et al.'s formula, but its numbers are NOT comparable with Inception-FID figures
-(e.g. those of Lucic et al. 2018 or Dai & Wipf 2019), only with each other.
+(e.g. those of Lucic et al. 2018 or Dai & Wipf 2019), only with each other. The classifier was trained with
+an extra class of synthetic noise (outlier exposure; weights/.classifier/README.md says why).
 
 - frechet_distance: Heusel, Ramsauer, Unterthiner, Nessler & Hochreiter (2017), "GANs Trained by a Two
   Time-Scale Update Rule Converge to a Local Nash Equilibrium", eq. (6): the Fréchet distance between two

@@ -2,7 +2,9 @@
 (model.analysis.quality: a Fréchet distance, precision and recall on its penultimate features).
 
 Three conv blocks (conv 3x3, batch norm, ReLU, 2x2 max-pool: 28 -> 14 -> 7 -> 3), then a 128-D
-fully connected layer (the features) and the 10 logits. Input: float (N, 1, 28, 28) in [0, 1].
+fully connected layer (the features) and the logits: the 10 Fashion-MNIST classes and, as the shipped one is
+trained (model.training.classifier), an 11th, "noise", so that noise gets features of its own, far from the
+data's. Input: float (N, 1, 28, 28) in [0, 1].
 
 Saved like every network here: classifier.json (the config) beside classifier.safetensors (float16
 when shipped), written atomically, loaded strictly, nothing unpickled. The file names differ from a
@@ -35,7 +37,7 @@ class ClassifierConfig:
     channels: int = 1
     widths: tuple[int, ...] = (32, 64, 128)   # one conv block each, every block halves the size (floor)
     features: int = 128                       # the penultimate layer: what the quality measures compare
-    classes: int = 10
+    classes: int = 10                         # the shipped classifier: 11 (the last one: noise)
     dropout: float = 0.3                      # before the logits, in training only
     mean: float = 0.2860                      # the training images' pixel mean and std ([0, 1] scale):
     std: float = 0.3530                       # inputs are standardised inside the network
