@@ -20,6 +20,7 @@ COMMANDS = {                   # name -> (module with main(argv), what it does)
     "figure": ("model.serving.results_figure", "a picture of a model: reconstructions, a walk, samples"),
     "gan": ("model.training.gan", "train a GAN whose generator is our decoder (checkpointed, resumable)"),
     "prior": ("model.training.prior", "train a VQ-VAE's learned prior over its code grid (a gated PixelCNN)"),
+    "classifier": ("model.training.classifier", "train the Fashion-MNIST classifier behind FID, precision and recall"),
 }
 
 

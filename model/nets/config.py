@@ -10,6 +10,14 @@ KINDS = ("vae", "ae", "vq", "gan")   # the lab's three bottlenecks over one enco
                                      # GAN's generator: the same decoder with no encoder (model/nets/gan.py)
 
 
+def from_known_keys(cls, d: dict, what: str = "config"):
+    """cls(**d) for a config dataclass, refusing keys it does not know (a file from another version)."""
+    unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {sorted(unknown)}")
+    return cls(**d)
+
+
 @dataclass(frozen=True)
 class VAEConfig:
     """Everything needed to rebuild a ConvVAE; typed fields become config.json.
@@ -82,8 +90,4 @@ class VAEConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "VAEConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown config keys: {sorted(unknown)}")
-        return cls(**d)
+        return from_known_keys(cls, d)

@@ -74,6 +74,37 @@ def save_pretrained(vae: ConvVAE, directory: str | os.PathLike, half: bool = Fal
     write_json(d / CONFIG_NAME, vae.config.to_dict())
 
 
+def save_network(net: torch.nn.Module, config: dict, weights_path: Path, config_path: Path, half: bool = False) -> None:
+    """A network's tensors (the floating ones as float16 when half) and its config as JSON, each written
+    atomically: the save half of a network that is not a model folder (the classifier; the prior's shape)."""
+    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+             for k, v in net.state_dict().items()}
+    atomic_write(weights_path, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    write_json(config_path, config)
+
+
+def load_network(build, weights_path: Path, config_path: Path, fix: str) -> torch.nn.Module:
+    """build(the config's JSON) -> a network, filled strictly from weights_path (float16 cast back to float32),
+    in eval mode. A missing, invalid or mismatched file raises WeightsError naming it; fix says how to make one."""
+    for p in (config_path, weights_path):
+        if not p.is_file():
+            raise WeightsError(f"{p}: missing; {fix}")
+    try:
+        net = build(json.loads(config_path.read_text()))
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as e:
+        raise WeightsError(f"{config_path}: not a valid config ({e})") from None
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WeightsError(f"{weights_path}: corrupt or truncated safetensors file ({e})") from None
+    try:
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
+    except RuntimeError as e:
+        lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+        raise WeightsError(f"{weights_path}: does not match {config_path.name} ({lines[-1][:200]})") from None
+    return net.eval()
+
+
 def load_config(directory: str | os.PathLike) -> VAEConfig:
     d = Path(directory)
     path = d / CONFIG_NAME
