@@ -24,7 +24,8 @@ from .registry import LoadedModel, ModelRegistry
 
 MIN_MODELS, MAX_MODELS = 2, 4
 CLOUD_POINTS = 300          # test images drawn as mu ± 2 sigma ellipses on the 2-D maps
-SEEDS_KEPT = 16             # each model keeps its draws for this many seeds (a class clicks the same few)
+SEEDS_KEPT = 8              # each model keeps its draws for this many seeds (a class clicks the same few;
+                            # a colour model's grid is ~0.8 MB)
 
 
 def pick_models(registry: ModelRegistry, names) -> list[LoadedModel]:
