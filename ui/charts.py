@@ -2,6 +2,10 @@
 lab's side-by-side maps, clouds, training snapshots and rate-distortion curve."""
 from __future__ import annotations
 
+import base64
+import functools
+import json
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
@@ -51,71 +55,98 @@ def history_figure(history: list[dict], kind: str = "vae") -> go.Figure:
     return fig
 
 
-def _ellipses(mu: np.ndarray, sigma: np.ndarray, k: float = 2.0, n: int = 24) -> tuple[list, list]:
-    """mu ± k sigma ellipses (axis-aligned: q(z|x) is diagonal) as one None-separated outline."""
+def typed(a, dtype: str = "<f4") -> dict:
+    """An array as plotly.js's typed array ({dtype, bdata}: base64 of its little-endian bytes): a quarter of
+    the JSON of its numbers written out, and nothing for plotly's Python validators to walk."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return {"dtype": a.dtype.str[1:], "bdata": base64.b64encode(a.tobytes()).decode("ascii")}
+
+
+@functools.lru_cache(maxsize=16)
+def _row_of_maps(n: int, spacing: float, height: int, margin: tuple[int, int, int, int]) -> str:
+    """The layout of one row of n maps in LAYOUT's look (make_subplots' axes and domains, one title annotation
+    per map, the template), as JSON: built with plotly once per shape and filled in per request, since
+    building and validating a figure through plotly's objects costs more than the rest of a comparison."""
+    fig = make_subplots(rows=1, cols=max(1, n), subplot_titles=[str(i) for i in range(max(1, n))],
+                        horizontal_spacing=spacing)
+    fig.update_layout(**dict(LAYOUT, height=height, margin=dict(zip("lrtb", margin, strict=True))))
+    return json.dumps(fig.to_plotly_json()["layout"], default=_plain)
+
+
+def _plain(v):
+    """json.dumps' fallback for the numpy numbers plotly's template holds."""
+    return v.tolist() if hasattr(v, "tolist") else str(v)
+
+
+def row_layout(titles: list[str], lims: list[float], spacing: float, height: int,
+               margin: tuple[int, int, int, int]) -> dict:
+    """A fresh layout dict for one row of maps: each map titled and squared to ±lim on both axes."""
+    layout = json.loads(_row_of_maps(len(titles), spacing, height, margin))
+    for col, (title, lim) in enumerate(zip(titles, lims, strict=True), start=1):
+        layout["annotations"][col - 1]["text"] = title
+        for axis in ("xaxis", "yaxis"):
+            layout[f"{axis}{col if col > 1 else ''}"]["range"] = [-lim, lim]
+    return layout
+
+
+def on_map(col: int) -> dict:
+    """The axes of the col-th map of a row (1-based), as a trace names them."""
+    return {"xaxis": f"x{col if col > 1 else ''}", "yaxis": f"y{col if col > 1 else ''}"}
+
+
+def _ellipses(mu: np.ndarray, sigma: np.ndarray, k: float = 2.0, n: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """mu ± k sigma ellipses (axis-aligned: q(z|x) is diagonal) as one NaN-separated outline (float32)."""
     t = np.linspace(0, 2 * np.pi, n)
     xs = mu[:, :1] + k * sigma[:, :1] * np.cos(t)                  # (N, n)
     ys = mu[:, 1:2] + k * sigma[:, 1:2] * np.sin(t)
     gap = np.full((len(mu), 1), np.nan)
-    return np.hstack([xs, gap]).ravel().tolist(), np.hstack([ys, gap]).ravel().tolist()
+    return np.hstack([xs, gap]).ravel().astype(np.float32), np.hstack([ys, gap]).ravel().astype(np.float32)
 
 
-def clouds_figure(panels: list[tuple[str, dict]]) -> go.Figure:
-    """One 2-D map per model, same axes: each test image's q(z|x) as its mu ± 2 sigma ellipse (a VAE),
-    or a bare point (an autoencoder), over the prior's 2-sigma circle."""
-    fig = make_subplots(rows=1, cols=max(1, len(panels)), subplot_titles=[n for n, _ in panels],
-                        horizontal_spacing=0.05)
+def cloud_traces(c: dict) -> list[dict]:
+    """One model's map for clouds_figure, as plain trace dicts: the prior's 2-sigma circle, each test image's
+    q(z|x) as its mu ± 2 sigma ellipse (a VAE), and the means as points (all an autoencoder has). showlegend
+    marks the traces the first map names in the legend."""
     ring = np.linspace(0, 2 * np.pi, 60)
-    for col, (_, c) in enumerate(panels, start=1):
-        fig.add_trace(go.Scatter(x=2 * np.cos(ring), y=2 * np.sin(ring), mode="lines", hoverinfo="skip",
-                                 line=dict(color="#999", dash="dot"), name="prior N(0, I): 2σ", showlegend=col == 1),
-                      row=1, col=col)
-        for k, cls in enumerate(c["classes"]):
-            sel = c["labels"] == k
-            color = PALETTE[k % len(PALETTE)]
-            if c["sigma"] is not None:
-                x, y = _ellipses(c["mu"][sel], c["sigma"][sel])
-                fig.add_trace(go.Scatter(x=x, y=y, mode="lines", fill="toself", line=dict(color=color, width=0.5),
-                                         opacity=0.35, hoverinfo="skip", legendgroup=cls, showlegend=False),
-                              row=1, col=col)
-            fig.add_trace(go.Scatter(x=c["mu"][sel, 0], y=c["mu"][sel, 1], mode="markers", name=cls,
-                                     legendgroup=cls, showlegend=col == 1, marker=dict(color=color, size=4),
-                                     hovertemplate=f"{cls}<extra></extra>"), row=1, col=col)
-    for col, (_, c) in enumerate(panels, start=1):     # each its own scale: an autoencoder's codes spread far
-        lim = max(3.0, float(np.abs(c["mu"]).max()) * 1.05)
-        fig.update_xaxes(range=[-lim, lim], row=1, col=col)
-        fig.update_yaxes(range=[-lim, lim], row=1, col=col)
-    fig.update_layout(title="Posterior clouds: μ ± 2σ of each test image (an autoencoder has only points; "
-                            "mind each map's scale)",
-                      **dict(LAYOUT, height=380))
-    return fig
+    out = [dict(type="scatter", x=typed(2 * np.cos(ring)), y=typed(2 * np.sin(ring)), mode="lines", hoverinfo="skip",
+                line=dict(color="#999", dash="dot"), name="prior N(0, I): 2σ", showlegend=True)]
+    for k, cls in enumerate(c["classes"]):
+        sel = c["labels"] == k
+        color = PALETTE[k % len(PALETTE)]
+        if c["sigma"] is not None:
+            x, y = _ellipses(c["mu"][sel], c["sigma"][sel])
+            out.append(dict(type="scatter", x=typed(x), y=typed(y), mode="lines", fill="toself", opacity=0.35,
+                            line=dict(color=color, width=0.5), hoverinfo="skip", legendgroup=cls, showlegend=False))
+        out.append(dict(type="scatter", x=typed(c["mu"][sel, 0]), y=typed(c["mu"][sel, 1]), mode="markers", name=cls,
+                        legendgroup=cls, showlegend=True, marker=dict(color=color, size=4),
+                        hovertemplate=f"{cls}<extra></extra>"))
+    return out
 
 
-def organise_figure(panels: list[tuple[str, dict]]) -> go.Figure:
-    """The recorded training snapshots as an animation: one map per model, a training-time slider
-    and Play. Each model keeps its own axes, so the autoencoder's outward drift shows in the scale."""
-    n = len(panels)
+def clouds_figure(panels: list[tuple[str, dict, list[dict]]]) -> str:
+    """One 2-D map per model (name, its clouds, its cloud_traces), side by side, as the figure's JSON (what
+    gr.Plot sends): each test image's q(z|x) as its mu ± 2 sigma ellipse (a VAE), or a bare point (an
+    autoencoder), over the prior's 2-sigma circle. Each map has its own scale: an autoencoder's codes spread far."""
+    lims = [max(3.0, float(np.abs(c["mu"]).max()) * 1.05) for _, c, _ in panels]
+    layout = row_layout([n for n, _, _ in panels], lims, 0.05, 380, (40, 10, 40, 40))
+    layout["title"] = {"text": "Posterior clouds: μ ± 2σ of each test image (an autoencoder has only points; "
+                               "mind each map's scale)"}
+    data = [dict(t, **on_map(col), showlegend=t["showlegend"] and col == 1)
+            for col, (_, _, traces) in enumerate(panels, start=1) for t in traces]
+    return json.dumps({"data": data, "layout": layout})
+
+
+def organise_figure(panels: list[tuple[str, dict]]) -> dict:
+    """The recorded training snapshots as an animation that the page assembles (assets/animate.js): one map
+    per model, a training-time slider and Play. Sent as the layout, one trace template and, per model, its
+    classes' colour indices (uint8) and its test means at every snapshot as int16 with their scale
+    (model.serving.side_by_side.organising): a frame per snapshot is built in the page, not sent. Each model
+    keeps its own axes, so the autoencoder's outward drift shows in the scale."""
     steps = min(len(s["step"]) for _, s in panels)
-
-    def radius(s: dict, t: int) -> float:
-        return float(np.linalg.norm(s["mu"][t].astype(np.float32), axis=1).mean())
-
-    titles = [f"{name}: mean |μ| {radius(s, 1):.1f} → {radius(s, steps - 1):.1f}" for name, s in panels]
-    fig = make_subplots(rows=1, cols=max(1, n), subplot_titles=titles, horizontal_spacing=0.06)
-
-    def traces(t: int) -> list[go.Scatter]:
-        out = []
-        for col, (_, s) in enumerate(panels, start=1):
-            mu = s["mu"][t].astype(np.float32)
-            out.append(go.Scatter(x=mu[:, 0], y=mu[:, 1], mode="markers", xaxis=f"x{col if col > 1 else ''}",
-                                  yaxis=f"y{col if col > 1 else ''}", showlegend=False, hoverinfo="skip",
-                                  marker=dict(size=3, color=[PALETTE[k % len(PALETTE)] for k in s["labels"]])))
-        return out
-
-    for tr in traces(steps - 1):
-        fig.add_trace(tr)
+    titles = [f"{name}: mean |μ| {s['radius'][1]:.1f} → {s['radius'][steps - 1]:.1f}" for name, s in panels]
+    lims = [float(s["reach"][:steps].max()) * 1.05 + 1e-6 for _, s in panels]
+    layout = row_layout(titles, lims, 0.06, 440, (40, 10, 60, 90))
     epochs = panels[0][1]["epoch"]
-    fig.frames = [go.Frame(data=traces(t), name=str(t)) for t in range(steps)]
     slider = dict(active=steps - 1, currentvalue=dict(prefix="training: epoch "), pad=dict(t=30),
                   steps=[dict(method="animate", label=f"{epochs[t]:.2f}",
                               args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=False),
@@ -125,13 +156,13 @@ def organise_figure(panels: list[tuple[str, dict]]) -> go.Figure:
              args=[None, dict(frame=dict(duration=250, redraw=False), fromcurrent=False, transition=dict(duration=0))]),
         dict(label="❚❚ Pause", method="animate",
              args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])
-    for col, (_, s) in enumerate(panels, start=1):
-        lim = float(np.abs(s["mu"][:steps].astype(np.float32)).max()) * 1.05 + 1e-6
-        fig.update_xaxes(range=[-lim, lim], row=1, col=col)
-        fig.update_yaxes(range=[-lim, lim], row=1, col=col)
-    fig.update_layout(title="Watch it organise: the test means during training", sliders=[slider],
-                      updatemenus=[play], **dict(LAYOUT, height=440, margin=dict(l=40, r=10, t=60, b=90)))
-    return fig
+    layout.update(title={"text": "Watch it organise: the test means during training"}, sliders=[slider],
+                  updatemenus=[play])
+    return {"layout": layout, "frames": steps, "palette": list(PALETTE),
+            "trace": dict(type="scatter", mode="markers", showlegend=False, hoverinfo="skip", marker=dict(size=3)),
+            "panels": [{"mu": typed(s["q"][:steps], "<i2"), "scale": s["scale"], "axes": on_map(col),
+                        "colour": typed(s["labels"] % len(PALETTE), "u1")}
+                       for col, (_, s) in enumerate(panels, start=1)]}
 
 
 def rate_distortion_figure(sweep: dict, others: list[tuple[str, float, float]] = ()) -> go.Figure:

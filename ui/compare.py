@@ -4,10 +4,9 @@ the tug-of-war as a rate-distortion curve, the space organising during training,
 numbers. Its report is also the public /compare endpoint (ui/api.py)."""
 from __future__ import annotations
 
-import json
-
 import gradio as gr
 import plotly.graph_objects as go
+from gradio.components.plot import PlotData
 from PIL import Image
 
 from model.nets import limits as checks
@@ -18,7 +17,7 @@ from model.serving import side_by_side as cmp
 from model.serving.registry import ModelRegistry
 
 from . import text
-from .charts import clouds_figure, organise_figure, rate_distortion_figure
+from .charts import cloud_traces, clouds_figure, organise_figure, rate_distortion_figure
 from .files import image_file, upload_path
 from .interpolate import example_pairs, test_pair_files
 from .runtime import HEAD, PLOTLY_HEAD
@@ -68,19 +67,23 @@ class ComparePanel:
 
     # ------------------------------------------------------------ handlers
     @user_errors
-    def on_compare(self, image_a, image_b, names, seed) -> dict:
+    def on_compare(self, image_a, image_b, names, seed, progress=gr.Progress()) -> dict:  # noqa: B008
         models = cmp.pick_models(self.registry, names)
         seed = checks.seed(seed)
         a, b = upload_path(image_a), upload_path(image_b)
+        progress(0.0, desc="reconstructing the image with each model")
         encodings = cmp.reconstructions(models, a, seed)
         encoded = [(m, e) for m, e in zip(models, encodings, strict=True) if e is not None]   # a GAN cannot encode
         recon = [(image_file(encoded[0][1]["input_image"]), "the image (as the first model sees it)")]
         recon += [(image_file(e["recon_image"]), f"{m.name}: recon {e['recon']:.1f} · {kl_text(e['kl'])} nats")
                   for m, e in encoded]
+        progress(0.3, desc="drawing each model's samples")
         samples = [(image_file(cmp.draws(m, seed)), self.sample_caption(m)) for m in models]
+        progress(0.55, desc="walking between the two images")
         walks = None if b is None else image_file(grid([self.walk_strip(m, a, b, seed) for m in models], cols=1))
         zoom = strip([centre_crop(e["recon_image"] if i else e["input_image"])   # the ones shown above
                       for i, e in enumerate([encoded[0][1]] + [e for _, e in encoded])], gap=6)
+        progress(0.85, desc="the clouds and the training snapshots")
         out = self.outputs
         return {out["recon"]: recon, out["samples"]: samples, out["walks"]: walks, out["clouds"]: self.clouds(models),
                 out["organise"]: self.organise(models), out["numbers"]: self.numbers(models, encodings),
@@ -103,17 +106,22 @@ class ComparePanel:
         return (f"{m.name}: {what}; median shape distance to the nearest test image "
                 f"{d['sample_shape_distance']:.2f} (test images: {d['data_shape_distance']:.2f})")
 
-    def clouds(self, models) -> go.Figure:
-        flat = [(m.name, cmp.clouds(m)) for m in models if m.dim == 2]
-        return clouds_figure(flat) if flat else empty_figure("Clouds are drawn for 2-D models: pick one.")
+    def clouds(self, models) -> PlotData | go.Figure:
+        """The 2-D models' clouds side by side, as the figure's JSON (each model's traces built once per load),
+        or a message."""
+        flat = [(m.name, cmp.clouds(m), cmp.once(m, "cloud_traces", lambda m=m: cloud_traces(cmp.clouds(m))))
+                for m in models if m.dim == 2]
+        if not flat:
+            return empty_figure("Clouds are drawn for 2-D models: pick one.")
+        return PlotData(type="plotly", plot=clouds_figure(flat))
 
     def organise(self, models) -> dict:
-        """The training snapshots as an animated figure's JSON (assets/animate.js draws it: gr.Plot
+        """The training snapshots as compact arrays that assets/animate.js turns into an animated figure (gr.Plot
         would drop the frames), or a message."""
-        recorded = [(m.name, s) for m in models if (s := cmp.organising(m)) is not None and m.dim == 2]
+        recorded = [(m.name, s) for m in models if m.dim == 2 and (s := cmp.organising(m)) is not None]
         if not recorded:
             return {"message": "No training snapshots for these models: pick the lab's 2-D models."}
-        return json.loads(organise_figure(recorded).to_json())
+        return organise_figure(recorded)
 
     def numbers(self, models, encodings) -> list[list]:
         """One row per model: this image's ELBO terms, then the blur and sample-distance measures."""

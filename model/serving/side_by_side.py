@@ -8,6 +8,9 @@ Nothing here imports gradio or plotly.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+from typing import Callable
+
 import numpy as np
 import torch
 from PIL import Image
@@ -21,6 +24,8 @@ from .registry import LoadedModel, ModelRegistry
 
 MIN_MODELS, MAX_MODELS = 2, 4
 CLOUD_POINTS = 300          # test images drawn as mu ± 2 sigma ellipses on the 2-D maps
+SEEDS_KEPT = 8              # each model keeps its draws for this many seeds (a class clicks the same few;
+                            # a colour model's grid is ~0.8 MB)
 
 
 def pick_models(registry: ModelRegistry, names) -> list[LoadedModel]:
@@ -43,9 +48,29 @@ def reconstructions(models: list[LoadedModel], source, seed: int = 0) -> list[di
     return [None if m.kind == "gan" else ex.encode(m, source, seed) for m in models]
 
 
-@torch.inference_mode()
+def once(m: LoadedModel, key, compute: Callable):
+    """compute() the first time `key` is asked of this loaded model, then its stored value (m.cache lives and
+    goes with the model: what depends only on the model is computed once per load)."""
+    if key not in m.cache:
+        m.cache[key] = compute()
+    return m.cache[key]
+
+
 def draws(m: LoadedModel, seed: int, n: int = 16) -> Image.Image:
-    """n of the model's "samples" (model.nets.walk.prior_draws at T = 1) as a grid."""
+    """n of the model's "samples" (model.nets.walk.prior_draws at T = 1) as a grid; the last SEEDS_KEPT seeds'
+    grids are kept per model (the VQ-VAE's prior draws its codes one by one: about a second). Callers do not
+    change the image."""
+    kept = once(m, "draws", OrderedDict)
+    image = kept.get((seed, n))
+    if image is None:
+        image = kept[(seed, n)] = draw_grid(m, seed, n)
+        while len(kept) > SEEDS_KEPT:
+            kept.popitem(last=False)                 # the oldest seed first
+    return image
+
+
+@torch.inference_mode()
+def draw_grid(m: LoadedModel, seed: int, n: int) -> Image.Image:
     images = to_images(m.vae.decode(prior_draws(m.vae, n, 1.0, seed)), m.config.image_size * 2)
     return grid(images, cols=int(np.ceil(np.sqrt(n))))
 
@@ -69,9 +94,7 @@ def measures(m: LoadedModel) -> dict:
     stored = m.metrics.get("measures")
     if stored:
         return {k: v for k, v in stored.items() if k != "images"}
-    if "measures" not in m.cache:
-        m.cache["measures"] = blur_and_distance(m.vae, test_images(m))
-    return m.cache["measures"]
+    return once(m, "measures", lambda: blur_and_distance(m.vae, test_images(m)))
 
 
 def clouds(m: LoadedModel, n: int = CLOUD_POINTS) -> dict:
@@ -86,8 +109,20 @@ def clouds(m: LoadedModel, n: int = CLOUD_POINTS) -> dict:
 
 
 def organising(m: LoadedModel) -> dict | None:
-    """The recorded training snapshots with each image's class, or None when none were recorded."""
+    """The recorded training snapshots, prepared once per model for the page's animation, or None when none
+    were recorded: each test image's class, and mu as int16 (K, N, D) with the scale that gives it back
+    (mu ≈ q * scale, to within scale / 2: far below a pixel of the map), its largest |mu| and its mean radius
+    per snapshot."""
+    return once(m, "organising", lambda: prepare_snapshots(m))
+
+
+def prepare_snapshots(m: LoadedModel) -> dict | None:
     snap = m.snapshots()
     if snap is None:
         return None
-    return dict(snap, labels=m.atlas["labels"][snap["index"]].astype(int), classes=m.class_names)
+    mu = snap["mu"].astype(np.float32)                                   # (K, N, D)
+    reach = np.abs(mu).reshape(len(mu), -1).max(axis=1)                  # (K,) largest |mu| per snapshot
+    scale = max(float(reach.max()), 1e-6) / np.iinfo(np.int16).max
+    return {"step": snap["step"], "epoch": snap["epoch"], "q": np.round(mu / scale).astype("<i2"), "scale": scale,
+            "reach": reach, "radius": np.linalg.norm(mu, axis=2).mean(axis=1),
+            "labels": m.atlas["labels"][snap["index"]].astype(int), "classes": m.class_names}
