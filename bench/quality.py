@@ -35,16 +35,18 @@ from model.serving.registry import ModelRegistry  # noqa: E402
 # (model, temperature): every shipped Fashion-MNIST model with a prior at T = 1, and the VAE at T = 0.7
 RUNS = [("fashion-mnist", 1.0), ("fashion-mnist", 0.7), ("fashion-mnist-16d-vae", 1.0),
         ("fashion-mnist-2d-vae", 1.0), ("fashion-mnist-2d-beta4", 1.0), ("fashion-mnist-vq", 1.0),
-        ("fashion-mnist-2d-ae", 1.0), ("fashion-mnist-16d-ae", 1.0)]
+        ("fashion-mnist-2d-ae", 1.0), ("fashion-mnist-16d-ae", 1.0), ("fashion-mnist-gan", 1.0)]
 DECODE_BATCH = 500
 
 
 @torch.inference_mode()
 def draw_samples(m, n: int, temperature: float, seed: int) -> np.ndarray:
     """n samples of a loaded model as uint8 (N, C, H, W): the page's prior draws (model.nets.walk.prior_draws:
-    N(0, T^2 I); uniform codes for a VQ-VAE), decoded in batches. The one place the bench gets samples."""
-    z = prior_draws(m.vae, n, temperature, seed)                      # (N, D)
-    x = torch.cat([m.vae.decode(z[i:i + DECODE_BATCH]) for i in range(0, n, DECODE_BATCH)])
+    N(0, T^2 I); a VQ-VAE's code grids from its PixelCNN prior; a GAN's z through its generator), drawn and decoded
+    in batches (batch i seeded seed * 1000 + i). The one place the bench gets samples."""
+    b = DECODE_BATCH
+    x = torch.cat([m.vae.decode(prior_draws(m.vae, min(b, n - i), temperature, seed * 1000 + i // b))
+                   for i in range(0, n, b)])
     return (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
 
@@ -103,7 +105,7 @@ def main() -> None:
         images = draw_samples(m, args.n, t, args.seed)
         r = measure(images, test)
         r["seconds"] = time.perf_counter() - t0
-        note = f"{t:g}" if m.kind != "vq" else "uniform codes"
+        note = f"{t:g}" if m.kind != "vq" else ("PixelCNN prior" if m.vae.code_prior is not None else "uniform codes")
         row(cells(f"{name} ({m.kind})", note, r))
         results.append(dict(model=name, kind=m.kind, temperature=t, **r))
     print(f"\nT: the prior's temperature. time: drawing and decoding the samples, their features, k-NN radii and "

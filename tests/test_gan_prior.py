@@ -255,3 +255,20 @@ def test_compare_takes_the_gan_and_the_prior_sampled_vq_vae(registry):
     assert vq["reconstruction"].startswith("data:image/png") and vq["sample_shape_distance"] < 0.5
     with pytest.raises(ValueError, match="encoder"):
         cmp.reconstructions([registry.get("fashion-mnist-gan")] * 2, str(ASSETS / "examples" / "drawn-bag.png"))
+
+
+def test_the_stored_sample_quality_puts_the_data_first_and_names_shipped_models(registry):
+    """weights/sample-quality.json (bench/quality.py): the training set against the test set (the floor) has a
+    lower FID than every model's samples, noise the highest; every model row is a shipped model; the Compare tab's
+    table and chart show each row."""
+    from ui import text
+    from ui.charts import quality_figure
+
+    table = registry.sample_quality()
+    rows = {(r["model"], r.get("temperature")): r for r in table["rows"]}
+    floor, noise = rows[("training-set", None)]["fid"], rows[("noise", None)]["fid"]
+    models = [r for r in table["rows"] if r.get("kind")]
+    assert {"vae", "vq", "gan", "ae"} <= {r["kind"] for r in models}
+    assert all(floor < r["fid"] < noise and r["model"] in registry for r in models)
+    md, fig = text.quality_markdown(table), quality_figure(table)
+    assert all(f"`{r['model']}`" in md for r in models) and len(fig.data) == len(table["rows"]) - 1

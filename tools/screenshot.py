@@ -3,13 +3,14 @@
 --compare, run the Compare tab on two test images and save that tab.
 
     python tools/screenshot.py [--out assets/screenshot.png] [--weights weights]
-    python tools/screenshot.py --compare [--out assets/compare.png]
+    python tools/screenshot.py --compare [--out assets/compare.png] [--models fashion-mnist,fashion-mnist-vq,...]
     python tools/screenshot.py --train [--out assets/train.png]     # the Train tab mid-run (β changed once)
     python tools/screenshot.py --typical [--out assets/typical.png] # "Is this typical?" on the lesson's digit
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import socket
 import sys
 from pathlib import Path
@@ -38,14 +39,20 @@ def first_view(page, out: Path) -> None:
     page.screenshot(path=str(out), full_page=True)
 
 
-def compare_tab(page, out: Path) -> None:
-    """The Compare tab with its default models, on the "Try two test images" pair."""
+def compare_tab(page, out: Path, models: list[str] | None = None) -> None:
+    """The Compare tab with its default models (or `models`), on the "Try two test images" pair."""
     page.get_by_role("tab", name="Compare: why a VAE").click()
+    if models:
+        for box in page.locator("#compare-models label").all():
+            name = box.inner_text().split(" — ")[0].strip()
+            if box.locator("input").is_checked() != (name in models):
+                box.click()
     page.locator("#compare-pair").click()
     page.wait_for_selector("#compare-a img", state="visible")
     page.locator("#compare-button").click()
     page.wait_for_selector("#compare-recon img", state="visible")
-    page.wait_for_selector("#compare-organise .js-plotly-plot", state="attached")
+    if not models:                                       # the default 2-D trio recorded training snapshots
+        page.wait_for_selector("#compare-organise .js-plotly-plot", state="attached")
     for image in ("#compare-zoom", "#compare-samples", "#compare-walks"):   # their <img>s load lazily
         page.locator(image).scroll_into_view_if_needed()
         page.wait_for_selector(f"{image} img", state="visible")
@@ -98,6 +105,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=None, help="default: assets/screenshot.png (assets/compare.png with --compare)")
     p.add_argument("--compare", action="store_true", help="the Compare tab instead of the first view")
+    p.add_argument("--models", default="", help="with --compare: the models to compare, comma-separated")
     p.add_argument("--train", action="store_true", help="the Train tab mid-run instead of the first view")
     p.add_argument("--typical", action="store_true", help="the Is-this-typical tab on a digit instead")
     p.add_argument("--weights", default=str(ROOT / "weights"))
@@ -113,8 +121,9 @@ def main(argv=None) -> int:
         port = free_port()
         launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
         try:
+            compare = functools.partial(compare_tab, models=[m for m in a.models.split(",") if m])
             shoot(f"http://127.0.0.1:{port}/", Path(a.out),
-                  compare_tab if a.compare else train_tab if a.train else typical_tab if a.typical else first_view)
+                  compare if a.compare else train_tab if a.train else typical_tab if a.typical else first_view)
         finally:
             demo.close()
     print(f"wrote {a.out}")

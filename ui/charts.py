@@ -243,3 +243,39 @@ def typicality_figure(panels: list[tuple[str, dict, float, float]]) -> go.Figure
         fig.update_yaxes(title_text="% of test images" if col == 1 else None, row=1, col=col)
     fig.update_layout(bargap=0, **dict(LAYOUT, height=260, margin=dict(l=50, r=10, t=40, b=45)))
     return fig
+
+
+KIND_MARKERS = {"vae": ("circle", "#2563eb"), "ae": ("triangle-up", "#dc2626"), "vq": ("diamond", "#9333ea"),
+                "gan": ("square", "#ea580c"), None: ("star", "#16a34a")}
+
+
+LABEL_SPOTS = ("top center", "middle right", "bottom right", "bottom center")
+
+
+def quality_figure(table: dict) -> go.Figure:
+    """Precision against recall of every model's samples (Kynkäänniemi et al. 2019, k-NN manifolds of a
+    Fashion-MNIST classifier's features): up is "samples look real", right is "samples cover the data". The
+    training set against the test set is the floor, drawn as a star; uniform noise is left out (0, 0)."""
+    fig = go.Figure()
+    placed: list[tuple[float, float]] = []
+    for r in table["rows"]:
+        if r["model"] == "noise":
+            continue
+        near = sum(abs(r["recall"] - x) < 0.08 and abs(r["precision"] - y) < 0.08 for x, y in placed)
+        placed.append((r["recall"], r["precision"]))          # labels of near points go round the marker
+        kind = r.get("kind")
+        symbol, colour = KIND_MARKERS.get(kind, KIND_MARKERS[None])
+        t = r.get("temperature")
+        label = "training images (the floor)" if kind is None else (
+            r["model"] + ("" if t in (None, 1, 1.0) else f" T={t:g}"))
+        fig.add_trace(go.Scatter(x=[r["recall"]], y=[r["precision"]], mode="markers+text", text=[label],
+                                 textposition=LABEL_SPOTS[near % len(LABEL_SPOTS)],
+                                 marker=dict(symbol=symbol, size=13, color=colour),
+                                 name=label, showlegend=False, customdata=[[r["fid"], r["sharpness"]]],
+                                 hovertemplate=f"{label}<br>precision %{{y:.3f}}, recall %{{x:.3f}}<br>FID "
+                                               "%{customdata[0]:.1f}, sharpness %{customdata[1]:.2f}<extra></extra>"))
+    fig.update_layout(title="Samples: precision (they look real) against recall (they cover the data)",
+                      xaxis_title="recall", yaxis_title="precision", **dict(LAYOUT, height=420))
+    fig.update_xaxes(range=[-0.1, 1.0])
+    fig.update_yaxes(range=[-0.05, 1.05])
+    return fig

@@ -17,7 +17,7 @@ from model.serving import side_by_side as cmp
 from model.serving.registry import ModelRegistry
 
 from . import text
-from .charts import cloud_traces, clouds_figure, organise_figure, rate_distortion_figure
+from .charts import cloud_traces, clouds_figure, organise_figure, quality_figure, rate_distortion_figure
 from .files import image_file, upload_path
 from .interpolate import example_pairs, test_pair_files
 from .runtime import HEAD, PLOTLY_HEAD
@@ -191,6 +191,11 @@ class ComparePanel:
             gr.Plot(rate_distortion_figure(sweep, others),
                     label="rate–distortion (the β sweep)", elem_id="compare-rd")
             gr.Markdown(text.rate_distortion_note(sweep), elem_classes="teach")
+        quality = self.registry.sample_quality()
+        if quality:
+            gr.Markdown(text.quality_markdown(quality), elem_classes="teach", elem_id="compare-quality")
+            gr.Plot(quality_figure(quality), label="precision against recall of each model's samples",
+                    elem_id="compare-pr")
         self.inputs = [self.image_a, self.image_b, self.models, self.seed]
         self.outputs = dict(recon=recon, samples=samples, walks=walks, clouds=clouds, organise=organise,
                             numbers=numbers, zoom=zoom, note=note)

@@ -3,6 +3,7 @@ Nothing here computes anything; the numbers come from model/."""
 from __future__ import annotations
 
 from model.serving.registry import LoadedModel
+from model.serving.requests import KIND_NAMES
 
 TITLE = ("<div id='title'><h1>VAE Latent Explorer</h1><p>Drag the sliders, click the map, upload an "
          "image: see what a Variational Autoencoder has learned (Kingma &amp; Welling, "
@@ -274,3 +275,28 @@ def rate_distortion_note(sweep: dict) -> str:
             "smaller rate (KL, the information z carries about x) at the cost of distortion (reconstruction). "
             "β = 1 minimises their sum, the −ELBO; the grey lines join models with equal −ELBO (Alemi et al. "
             f"2018, *Fixing a Broken ELBO*). Reproduce it: `{sweep.get('command', 'python -m model lab sweep')}`.")
+
+
+def quality_markdown(table: dict) -> str:
+    """Every model's samples measured the way the field compares them: the table behind the precision-recall
+    chart (`python bench/quality.py`), with what each number means."""
+    rows = []
+    for r in table["rows"]:
+        if r.get("kind") is None:
+            name = {"training-set": "training images (the floor)", "noise": "uniform noise (a check)"}.get(
+                r["model"], r["model"])
+            t = "-"
+        else:
+            name = f"`{r['model']}` ({KIND_NAMES[r['kind']]})"
+            t = "prior" if r["kind"] == "vq" else f"{r['temperature']:g}"
+        rows.append(f"| {name} | {t} | {r['fid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | "
+                    f"{r['sharpness']:.2f} |")
+    return ("### Sample quality, measured\n"
+            f"{table['n']:,} samples of each model against the {table.get('reference', 'test set')}. **FID** (Heusel "
+            "et al. 2017) is the Fréchet distance between the two sets' features, here the penultimate layer of a "
+            "small Fashion-MNIST classifier (`weights/.classifier`), so it is **not comparable to Inception-FID** "
+            "figures. **Precision** is the share of samples inside the data's k-NN neighbourhoods (they look "
+            "real); **recall** the share of test images inside the samples' (they cover the data), k = "
+            f"{table.get('k', 3)} (Kynkäänniemi et al. 2019). Sharpness: mean gradient magnitude over the test "
+            "images'.\n\n| samples | T | FID | precision | recall | sharpness |\n|---|---|---|---|---|---|\n"
+            + "\n".join(rows))

@@ -30,6 +30,7 @@ from ..nets.vae import ConvVAE
 from ..nets.weights import WeightsError, load_atlas, load_config, load_metrics, load_vae, require_files
 
 SWEEP_NAME = "lab-sweep.json"
+QUALITY_NAME = "sample-quality.json"
 ATLAS_KEYS = ("mu", "xy", "labels", "class_names", "map_method", "thumb_index", "thumbnails")
 SOURCES = ("shipped", "trained")          # a folder under the root; a run added while serving (add)
 MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")     # no comma: /compare splits names on commas
@@ -260,14 +261,23 @@ class ModelRegistry:
 
     def lab_sweep(self) -> dict | None:
         """The beta sweep's test metrics (lab-sweep.json beside the model folders; model.training.lab), or None."""
-        path = self.root / SWEEP_NAME
+        return self._table(SWEEP_NAME, "runs")
+
+    def sample_quality(self) -> dict | None:
+        """FID, precision, recall and sharpness of every model's samples, with the training set as the floor
+        (sample-quality.json beside the model folders; `python bench/quality.py --json`), or None."""
+        return self._table(QUALITY_NAME, "rows")
+
+    def _table(self, name: str, key: str) -> dict | None:
+        """A JSON file of rows beside the model folders: {key: [...], ...}, or None when absent or rowless."""
+        path = self.root / name
         if not path.is_file():
             return None
         try:
-            sweep = json.loads(path.read_text())
+            table = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
             raise WeightsError(f"{path}: not valid JSON ({e})") from None
-        return sweep if isinstance(sweep, dict) and isinstance(sweep.get("runs"), list) else None
+        return table if isinstance(table, dict) and isinstance(table.get(key), list) else None
 
     # ------------------------------------------------------------ trained runs, added while serving
     def add(self, name: str, path: str | os.PathLike, source: str = "trained") -> ModelEntry:
