@@ -18,7 +18,6 @@ Indices are laid out as VectorQuantizer.indices gives them: (B, H*W), position r
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -27,10 +26,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from .weights import WeightsError, atomic_write, write_json
+from .weights import WeightsError, load_network, save_network
 
 PRIOR_CONFIG_NAME = "prior.json"
 PRIOR_WEIGHTS_NAME = "prior.safetensors"
@@ -181,10 +178,7 @@ class PixelCNNPrior(nn.Module):
 def save_prior(prior: PixelCNNPrior, directory: str | os.PathLike, half: bool = False) -> None:
     """prior.json and prior.safetensors into directory (atomic, like save_pretrained)."""
     d = Path(directory)
-    state = {k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in prior.state_dict().items()}
-    atomic_write(d / PRIOR_WEIGHTS_NAME, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
-    write_json(d / PRIOR_CONFIG_NAME, prior.config.to_dict())
+    save_network(prior, prior.config.to_dict(), d / PRIOR_WEIGHTS_NAME, d / PRIOR_CONFIG_NAME, half=half)
 
 
 def attach_prior(vae, directory: str | os.PathLike) -> bool:
@@ -206,21 +200,6 @@ def attach_prior(vae, directory: str | os.PathLike) -> bool:
 def load_prior(directory: str | os.PathLike, device: str | torch.device = "cpu") -> PixelCNNPrior:
     """Rebuild the prior a folder holds, float32, in eval mode, strict about every tensor."""
     d = Path(directory)
-    cfg_path, path = d / PRIOR_CONFIG_NAME, d / PRIOR_WEIGHTS_NAME
-    for p in (cfg_path, path):
-        if not p.is_file():
-            raise WeightsError(f"{p}: missing; train a prior with `python -m model prior WEIGHTS --out DIR`")
-    try:
-        config = PriorConfig.from_dict(json.loads(cfg_path.read_text()))
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, ValueError) as e:
-        raise WeightsError(f"{cfg_path}: not a valid prior config ({e})") from None
-    try:
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise WeightsError(f"{path}: corrupt or truncated safetensors file ({e})") from None
-    prior = PixelCNNPrior(config)
-    try:
-        prior.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    except RuntimeError as e:
-        raise WeightsError(f"{path}: does not match {PRIOR_CONFIG_NAME} ({str(e).splitlines()[0][:200]})") from None
-    return prior.to(device).eval()
+    prior = load_network(lambda cfg: PixelCNNPrior(PriorConfig.from_dict(cfg)), d / PRIOR_WEIGHTS_NAME,
+                         d / PRIOR_CONFIG_NAME, "train a prior with `python -m model prior WEIGHTS --out DIR`")
+    return prior.to(device)
