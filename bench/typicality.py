@@ -136,7 +136,8 @@ def speed(reps: int, folder: int) -> None:
     t = time.perf_counter()
     rows, skipped = st.judge_files(m, sorted(str(p) for p in pictures.iterdir()))
     rate = len(rows) / (time.perf_counter() - t)
-    row([f"folder check, {folder:,} PNG files of 28x28 (decode, fit, score, sort; torch 1 thread, WebP 2)",
+    row([f"folder check, {folder:,} PNG files of 28x28 (decode, fit, score on two threads of one torch thread "
+         "each, sort)",
          f"{rate:,.0f} images/s", "-", "-", ">= 200 images/s", "yes" if rate >= 200 else "**no**"])
 
 
