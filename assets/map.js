@@ -1,6 +1,6 @@
 // The latent map: a Plotly WebGL scatter of the test set's encoded means (from atlas.npz).
 // Runs inside gr.HTML's js_on_load: `element`, `trigger`, `props`, `server`, `watch` are given.
-// Points are fetched once per model (server.map_points); props.value only carries the model
+// Points are fetched once per model (server.map_points_url names the file); props.value only carries the model
 // name, the markers and the rules (the class palette), so moving a slider sends a few bytes, not 10,000
 // points. Plotly's internals are read through VAE.plotly (bridge.js); the events through VAE.on (page.js).
 const VAE = window.VAE;
@@ -185,7 +185,7 @@ async function draw() {
     drawnModel = v.model;
     let pts;
     try {
-      pts = await VAE.runtime.within(server.map_points(v.model), "the map's points");
+      pts = await VAE.runtime.fetchJSON(server.map_points_url(v.model), "the map's points");
     } catch (e) {
       drawnModel = null;
       failed("the map could not be drawn", e);

@@ -11,7 +11,7 @@
     return new Float32Array(bytes.buffer);
   }
 
-  // the server's atlas_means answer -> what place() needs (and nearestClass(), when it sent the labels)
+  // the atlas_means data (fetched as a file: atlasFor) -> what place() needs (and nearestClass(), when it sent the labels)
   function atlas(a) {
     const at = a.method === "plane" ? { method: "plane" }
       : { method: a.method, k: a.k, eps: a.eps, n: a.n, dim: a.dim, means: floats(a.means), xy: floats(a.xy) };
@@ -84,11 +84,11 @@
     return [x / sw, y / sw];
   }
 
-  // the atlas of a model, fetched once per page through a component's atlas_means server function
+  // the atlas of a model, fetched once per page: a component's atlas_means_url server function names the file
   const cache = new Map();
   function atlasFor(server, model) {
     if (!cache.has(model)) {
-      const p = VAE.runtime.within(server.atlas_means(model), "the map's test means").then(atlas);
+      const p = VAE.runtime.fetchJSON(server.atlas_means_url(model), "the map's test means").then(atlas);
       p.catch(() => cache.delete(model));
       cache.set(model, p);
     }

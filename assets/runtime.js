@@ -131,5 +131,15 @@
   }
 
   // a session for any of our ONNX files (decoder or encoder): one per url, same rules as decoder()
-  VAE.runtime = { decoder, session: decoder, decode, encode, backend, encoderBackend, serverBackend, within };
+  // a model's data the server wrote as a file named by its content (atlas, map points): the server function
+  // answers its URL, and the file comes from the browser's cache after the first time
+  async function fetchJSON(urlPromise, what) {
+    const url = await within(urlPromise, what);
+    const r = await within(fetch(url), what);
+    if (!r.ok) throw new Error(`${what}: HTTP ${r.status}`);
+    return r.json();
+  }
+
+  VAE.runtime = { decoder, session: decoder, decode, encode, backend, encoderBackend, serverBackend, within,
+                  fetchJSON };
 })();

@@ -34,7 +34,7 @@ def page(chromium, app_url):
 
 
 def test_a_map_that_cannot_load_its_points_says_so(page):
-    failing(page, "map_points")
+    failing(page, "map_points_url")
     page.goto(page.app_url)
     card = page.locator("#latent-map .vae-map-card")
     card.wait_for(state="visible")
@@ -44,7 +44,7 @@ def test_a_map_that_cannot_load_its_points_says_so(page):
 
 
 def test_a_star_that_cannot_be_placed_says_so_and_the_image_still_decodes(page):
-    failing(page, "atlas_means")
+    failing(page, "atlas_means_url")
     page.goto(page.app_url)
     page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0 && VAE.state.backend === 'wasm'")
     status = page.locator("#live .vae-status")

@@ -118,6 +118,26 @@ def test_an_onnx_file_is_cached_for_good_and_sent_compressed(app_url, registry):
 
 
 @pytest.mark.slow
+def test_the_maps_data_is_a_file_named_by_its_content_cached_for_good(app_url, registry):
+    """The atlas the page places z by and the map's points: server functions answer a URL whose name is the
+    content's hash (ui/runtime.content_url), so the file is sent compressed and kept for good."""
+    import json as json_
+
+    from ui.explore import ExplorePanel
+    from ui.runtime import PageRuntime
+
+    runtime = PageRuntime(registry)
+    url = runtime.atlas_means_url("fashion-mnist")
+    assert url == runtime.atlas_means_url("fashion-mnist") != runtime.atlas_means_url("fashion-mnist-2d")
+    r = get(app_url.rstrip("/") + url, "gzip, deflate, br")
+    assert r.status_code == 200 and r.headers["cache-control"] == IMMUTABLE and r.headers["content-encoding"] == "br"
+    assert json_.loads(r.content) == runtime.atlas_means("fashion-mnist")
+    points = ExplorePanel(registry, runtime).map_points_url("fashion-mnist")
+    assert "/data/points-" in points and json_.loads(get(app_url.rstrip("/") + points, "gzip").content)["model"] == (
+        "fashion-mnist")
+
+
+@pytest.mark.slow
 def test_other_files_are_revalidated_and_the_page_and_its_data_go_compressed(app_url):
     """A page module is kept but asked for again each time: unchanged, it is answered 304 with no body. The
     page itself (HTML) is compressed."""
@@ -132,20 +152,28 @@ def test_other_files_are_revalidated_and_the_page_and_its_data_go_compressed(app
 
 
 # ---------------------------------------------------------------- in Chromium
-RESOURCES = """() => performance.getEntriesByType('resource').filter(e => /\\.(wasm|onnx)$/.test(e.name))
+RESOURCES = """() => performance.getEntriesByType('resource')
+    .filter(e => /\\.(wasm|onnx)$|\\/onnx\\/data\\//.test(e.name))
     .map(e => ({name: e.name, transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize}))"""
+DATA_FETCHED = ("() => performance.getEntriesByType('resource')"
+                ".filter(e => /\\/onnx\\/data\\//.test(e.name)).length >= 2")
 
 
 @pytest.mark.browser
 def test_a_reload_fetches_neither_the_runtime_nor_the_model_again(open_page, app_url):
+    """Nor the map's atlas and points: they come as files named by their content (ui/runtime.content_url)."""
     page = open_page(app_url)
     page.wait_for_function("() => VAE.state.backend === 'wasm'")
+    page.wait_for_function(DATA_FETCHED)                                  # the map's points and the star's atlas
     first = page.evaluate(RESOURCES)
-    assert {re.search(r"\.(wasm|onnx)$", e["name"]).group(1) for e in first} == {"wasm", "onnx"}
+    assert {re.search(r"\.(wasm|onnx|json)$", e["name"]).group(1) for e in first} == {"wasm", "onnx", "json"}
+    assert {re.search(r"/data/(\w+)-", e["name"]).group(1) for e in first if e["name"].endswith(".json")} == {
+        "atlas", "points"}
     assert all(0 < e["encoded"] < e["decoded"] for e in first if e["name"].endswith(".wasm")), first   # compressed
     assert not any("encoder" in e["name"] for e in first)                 # the Draw tab is not open
     page.reload()
     page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0 && VAE.state.backend === 'wasm'")
+    page.wait_for_function(DATA_FETCHED)
     again = page.evaluate(RESOURCES)
     assert {e["name"] for e in again} == {e["name"] for e in first}
     assert all(e["transfer"] == 0 for e in again), again                # from the browser's cache, not the wire

@@ -19,7 +19,7 @@ from model.serving import requests as ex
 from model.serving.registry import LoadedModel, ModelRegistry
 
 from . import text
-from .runtime import PLOTLY_HEAD, PageRuntime, page_rules
+from .runtime import PLOTLY_HEAD, PageRuntime, content_url, page_rules
 from .server import bind, user_errors
 
 MAX_SLIDERS = 32                 # sliders built; a larger model shows its 32 dimensions with the most KL
@@ -116,6 +116,10 @@ class ExplorePanel:
     def map_points(self, model: str) -> dict:
         return ex.map_points(self.registry.get(model))
 
+    def map_points_url(self, model: str) -> str:
+        """map_points as a file the browser keeps (ui/runtime.content_url): what the page fetches."""
+        return content_url(self.registry.get(model), "points", self.map_points(model))
+
     def hover_card(self, model, index=None) -> dict:
         if isinstance(model, (list, tuple)) and len(model) == 2:    # the JS bridge packs the arguments
             model, index = model
@@ -137,7 +141,7 @@ class ExplorePanel:
             with gr.Column(scale=5, min_width=360):
                 self.map = self.runtime.html(map_value(default.name, slider=ex.place(default, z0)), MAP_TEMPLATE,
                                              "map.js", "latent-map", head=PLOTLY_HEAD,
-                                             extra_functions=[bind(ExplorePanel.map_points, self),
+                                             extra_functions=[bind(ExplorePanel.map_points_url, self),
                                                               bind(ExplorePanel.hover_card, self)])
                 gr.Markdown(text.TEACH["map"], elem_classes="teach")
         self.model_dd = model_dd

@@ -19,15 +19,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import json
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import torch
 
 from model.nets.limits import ExplorerError
-from model.nets.onnx import cached_decoder, cached_encoder, has_encoder
+from model.nets.onnx import cache_root, cached_decoder, cached_encoder, has_encoder
 from model.nets.pictures import to_uint8
 from model.nets.walk import SLERP_MIN_ANGLE, SLERP_MIN_NORM, traversal_values
+from model.nets.weights import atomic_write
 from model.serving import requests as ex
 from model.serving.registry import LoadedModel, ModelRegistry
 
@@ -58,6 +62,23 @@ def page_rules() -> dict:
 
 
 ONNX_BROTLI = 9                  # an ONNX file's copy is made when the page first asks for it: ~0.1 s here
+DATA_BROTLI = 9                  # the same for a model's data files (content_url): ~0.05 s for the largest atlas
+
+
+def content_url(m: LoadedModel, name: str, payload: dict) -> str:
+    """The URL of a JSON file holding `payload`, named by its content's hash, in the folder the page caches for
+    good (ui/wire.py): what the page fetches once and a reload takes from the browser's cache, where a server
+    function's POST answer would be fetched again. Written (with its compressed copies) once per loaded model."""
+    key = f"url:{name}"
+    if key not in m.cache:
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        path = cache_root() / "onnx" / "data" / f"{name}-{hashlib.sha256(data).hexdigest()[:32]}.json"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+        precompress(path, quality=DATA_BROTLI)
+        m.cache[key] = f"/gradio_api/file={path}"
+    return m.cache[key]
 
 
 def file_url(onnx_file) -> str:
@@ -102,6 +123,10 @@ class PageRuntime:
         labels = np.asarray(m.atlas["labels"]).clip(0, 255).astype(np.uint8)            # the decoded image's text
         return out | {"labels": base64.b64encode(labels.tobytes()).decode("ascii"), "classes": m.class_names}
 
+    def atlas_means_url(self, model: str) -> str:
+        """atlas_means as a file the browser keeps (content_url): what the page fetches."""
+        return content_url(self.registry.get(model), "atlas", self.atlas_means(model))
+
     def decode_pixels(self, args) -> dict:
         """The page's fallback decoder: [model, z vectors] -> uint8 pixels (N, C, H, W), base64."""
         if not isinstance(args, (list, tuple)) or len(args) != 2:
@@ -145,7 +170,7 @@ class PageRuntime:
 
     def functions(self) -> list:
         """Every server function the runtime may call, bound to this registry."""
-        return [bind(fn, self) for fn in (PageRuntime.decoder_url, PageRuntime.encoder_url, PageRuntime.atlas_means,
+        return [bind(fn, self) for fn in (PageRuntime.decoder_url, PageRuntime.encoder_url, PageRuntime.atlas_means_url,
                                           PageRuntime.decode_pixels, PageRuntime.encode_pixels)]
 
     def html(self, value, template: str, script: str, elem_id: str, extra_functions=(), head: str = "") -> gr.HTML:
