@@ -118,7 +118,7 @@ class ExplorePanel:
 
     def map_points_url(self, model: str) -> str:
         """map_points as a file the browser keeps (ui/runtime.content_url): what the page fetches."""
-        return content_url(self.registry.get(model), "points", self.map_points(model))
+        return content_url(self.registry.get(model), "points", lambda: self.map_points(model))
 
     def hover_card(self, model, index=None) -> dict:
         if isinstance(model, (list, tuple)) and len(model) == 2:    # the JS bridge packs the arguments

@@ -22,6 +22,7 @@ import binascii
 import hashlib
 import json
 from pathlib import Path
+from typing import Callable
 
 import gradio as gr
 import numpy as np
@@ -30,6 +31,7 @@ import torch
 from model.nets.limits import ExplorerError
 from model.nets.onnx import cache_root, cached_decoder, cached_encoder, has_encoder
 from model.nets.pictures import to_uint8
+from model.nets.vae import NO_ENCODER
 from model.nets.walk import SLERP_MIN_ANGLE, SLERP_MIN_NORM, traversal_values
 from model.nets.weights import atomic_write
 from model.serving import requests as ex
@@ -65,13 +67,14 @@ ONNX_BROTLI = 9                  # an ONNX file's copy is made when the page fir
 DATA_BROTLI = 9                  # the same for a model's data files (content_url): ~0.05 s for the largest atlas
 
 
-def content_url(m: LoadedModel, name: str, payload: dict) -> str:
-    """The URL of a JSON file holding `payload`, named by its content's hash, in the folder the page caches for
+def content_url(m: LoadedModel, name: str, payload: Callable[[], dict]) -> str:
+    """The URL of a JSON file holding payload(), named by its content's hash, in the folder the page caches for
     good (ui/wire.py): what the page fetches once and a reload takes from the browser's cache, where a server
-    function's POST answer would be fetched again. Written (with its compressed copies) once per loaded model."""
+    function's POST answer would be fetched again. Built and written (with its compressed copies) once per
+    loaded model; later calls answer the stored URL."""
     key = f"url:{name}"
     if key not in m.cache:
-        data = json.dumps(payload, separators=(",", ":")).encode()
+        data = json.dumps(payload(), separators=(",", ":")).encode()
         path = cache_root() / "onnx" / "data" / f"{name}-{hashlib.sha256(data).hexdigest()[:32]}.json"
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,7 +111,7 @@ class PageRuntime:
         """Where the page fetches the model's encoder (ONNX), exported on first use beside the decoder."""
         m = self.registry.get(model)
         if not has_encoder(m.vae):
-            raise ExplorerError(f"{model} has no encoder (it is a decoder only)")
+            raise ExplorerError(NO_ENCODER)
         return file_url(cached_encoder(m.path, m.vae))
 
     def atlas_means(self, model: str) -> dict:
@@ -125,7 +128,7 @@ class PageRuntime:
 
     def atlas_means_url(self, model: str) -> str:
         """atlas_means as a file the browser keeps (content_url): what the page fetches."""
-        return content_url(self.registry.get(model), "atlas", self.atlas_means(model))
+        return content_url(self.registry.get(model), "atlas", lambda: self.atlas_means(model))
 
     def decode_pixels(self, args) -> dict:
         """The page's fallback decoder: [model, z vectors] -> uint8 pixels (N, C, H, W), base64."""
