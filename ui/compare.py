@@ -12,6 +12,7 @@ from PIL import Image
 from model.nets import limits as checks
 from model.nets.limits import MAX_SEED
 from model.nets.pictures import centre_crop, grid, png_data_url, strip
+from model.nets.vae import has_encoder
 from model.serving import requests as ex
 from model.serving import side_by_side as cmp
 from model.serving.registry import ModelRegistry
@@ -93,7 +94,7 @@ class ComparePanel:
     def walk_strip(m, a, b, seed: int):
         """The model's walk between the two images; a GAN cannot encode them, so it walks between two of its
         own draws (the seed's first two)."""
-        if m.kind == "gan":
+        if not has_encoder(m.vae):
             frames = cmp.walk_between_draws(m, seed, INTERPOLATION_STEPS)
         else:
             frames = ex.interpolate_images(m, a, b, INTERPOLATION_STEPS, "linear")["frames"]

@@ -29,9 +29,9 @@ import numpy as np
 import torch
 
 from model.nets.limits import ExplorerError
-from model.nets.onnx import cache_root, cached_decoder, cached_encoder, has_encoder
+from model.nets.onnx import cache_root, cached_decoder, cached_encoder
 from model.nets.pictures import to_uint8
-from model.nets.vae import NO_ENCODER
+from model.nets.vae import NO_ENCODER, has_encoder
 from model.nets.walk import SLERP_MIN_ANGLE, SLERP_MIN_NORM, traversal_values
 from model.nets.weights import atomic_write
 from model.serving import requests as ex

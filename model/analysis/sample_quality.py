@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..nets.vae import has_encoder
 from ..nets.walk import prior_draws
 
 MEASURE_DRAWS = 256         # prior draws for the sample-distance and sharpness figures
@@ -79,7 +80,7 @@ def blur_and_distance(vae, reference: np.ndarray, n_recon: int = MEASURE_IMAGES,
     ref = reference[:n_recon]
     samples = vae.decode(prior_draws(vae, n_draws, 1.0, seed)).numpy()
     out = {"sharp_recon": None, "sharp_samples": round(sharpness_ratio(samples, ref), 3)}
-    if vae.encoder is not None:
+    if has_encoder(vae):
         recon = vae.decode(vae.posterior(torch.from_numpy(ref).float().div(255)).mode()).numpy()
         out["sharp_recon"] = round(sharpness_ratio(recon, ref), 3)
     for key, shape in (("", False), ("_shape", True)):

@@ -28,7 +28,7 @@ import torch
 
 from ..cli import run
 from .limits import ExplorerError
-from .vae import NO_ENCODER, ConvVAE
+from .vae import NO_ENCODER, ConvVAE, has_encoder
 from .weights import CONFIG_NAME, WEIGHTS_NAME, WeightsError, atomic_write, load_vae
 
 OPSET = 17
@@ -65,11 +65,6 @@ class _Encode(torch.nn.Module):
 def encoder_outputs(vae: ConvVAE) -> list[str]:
     """The encoder graph's outputs: ["mu", "logvar"] for a VAE, ["mu"] for an autoencoder or VQ-VAE."""
     return ["mu", "logvar"] if vae.config.kind == "vae" else ["mu"]
-
-
-def has_encoder(vae) -> bool:
-    """Whether a model has an encoder half to export (a decoder-only model, e.g. a GAN's generator, has not)."""
-    return getattr(vae, "encoder", None) is not None
 
 
 HALF_MIN_SIZE = 64               # initializers smaller than this stay float32: a Cast node costs more bytes

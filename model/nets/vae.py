@@ -23,6 +23,11 @@ NO_ENCODER = ("a GAN has no encoder: it cannot encode an image, so it has no rec
               "map of encoded images; its z can still be slid, sampled and interpolated")
 
 
+def has_encoder(vae) -> bool:
+    """Whether a model can encode an image: every kind but a GAN's generator, which is a decoder only."""
+    return getattr(vae, "encoder", None) is not None
+
+
 class ResBlock(nn.Module):
     """x + conv(act(conv(act(x)))): keeps gradients flowing through a deeper network."""
 

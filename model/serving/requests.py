@@ -16,6 +16,7 @@ from ..nets.limits import MAX_AMOUNT, MAX_SAMPLES, MAX_STEPS, MAX_TEMPERATURE, S
 from ..nets.losses import reconstruction_nll
 from ..nets.pictures import grid, png_data_url, to_image, to_images, uint8_image
 from ..nets.posterior import DiagonalGaussian
+from ..nets.vae import has_encoder
 from ..nets.walk import add_attribute, interpolate, prior_draws, sample_prior, typical_radius
 from ..nets.weights import directions
 from .registry import LoadedModel
@@ -185,7 +186,7 @@ def hover_card(m: LoadedModel, index) -> dict:
     thumbs = m.atlas["thumb_index"]
     pos = int(np.searchsorted(thumbs, i))
     original = None
-    if pos < len(thumbs) and thumbs[pos] == i and m.kind != "gan":     # a GAN's points are draws, not test images
+    if pos < len(thumbs) and thumbs[pos] == i and has_encoder(m.vae):   # else its points are draws, not test images
         original = png_data_url(uint8_image(m.atlas["thumbnails"][pos], 84))
     decoded = to_image(m.vae.decode(atlas_mean(m, i)[None])[0], 84)
     label = int(m.atlas["labels"][i])

@@ -18,6 +18,7 @@ from PIL import Image
 from ..analysis.sample_quality import blur_and_distance
 from ..nets.limits import ExplorerError
 from ..nets.pictures import grid, to_images
+from ..nets.vae import has_encoder
 from ..nets.walk import interpolate, prior_draws
 from . import requests as ex
 from .registry import LoadedModel, ModelRegistry
@@ -43,9 +44,9 @@ def pick_models(registry: ModelRegistry, names) -> list[LoadedModel]:
 def reconstructions(models: list[LoadedModel], source, seed: int = 0) -> list[dict | None]:
     """Each model's encoding of the same image: its input, reconstruction, and the two ELBO terms
     (recon nats; KL nats, None for an autoencoder, which has no KL). None for a GAN: it has no encoder."""
-    if all(m.kind == "gan" for m in models):
+    if not any(has_encoder(m.vae) for m in models):
         raise ExplorerError("pick a model with an encoder too: a GAN cannot reconstruct the image")
-    return [None if m.kind == "gan" else ex.encode(m, source, seed) for m in models]
+    return [ex.encode(m, source, seed) if has_encoder(m.vae) else None for m in models]
 
 
 def once(m: LoadedModel, key, compute: Callable):

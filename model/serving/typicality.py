@@ -21,6 +21,7 @@ from ..data import DataError
 from ..data.intake import collect_images
 from ..nets.limits import ExplorerError
 from ..nets.pictures import DISPLAY_SIZE, to_image
+from ..nets.vae import has_encoder
 from .registry import LoadedModel
 from .requests import KIND_NAMES, load_upload
 
@@ -32,7 +33,7 @@ HEAT = np.array([[255, 255, 178], [254, 204, 92], [253, 141, 60], [240, 59, 32],
 def reference(m: LoadedModel) -> dict:
     """The model's stored test distribution, or a refusal that says how to make it."""
     if not ty.has_likelihood(m.vae):
-        lacks = "no encoder" if m.kind == "gan" else "no KL term"
+        lacks = "no KL term" if has_encoder(m.vae) else "no encoder"
         raise ExplorerError(f"{m.name} is a {KIND_NAMES[m.config.kind]}: it has {lacks}, so no ELBO and no "
                             f"likelihood to judge an image by")
     ref = m.metrics.get("typicality")
