@@ -8,13 +8,7 @@ const P = window.VAE.plotly.lib();                        // pinned: gr.Plot loa
 const box = element.querySelector(".vae-anim");
 const note = element.querySelector(".vae-anim-note");
 
-function bytes(typed) {                                    // {dtype, bdata}: base64 of little-endian bytes
-  if (Uint8Array.fromBase64) return Uint8Array.fromBase64(typed.bdata);
-  const raw = atob(typed.bdata);
-  const out = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
-  return out;
-}
+const bytes = typed => window.VAE.bytes(typed.bdata);    // {dtype, bdata}: base64 of little-endian bytes
 
 const plain = v => JSON.parse(JSON.stringify(v));        // props.value is reactive: Plotly gets its own copy
 

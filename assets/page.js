@@ -45,4 +45,11 @@
   VAE.useRules = rules => { if (rules) VAE.rules = rules; return VAE.rules; };
   // one line for the page from any error (a rejected server call, a runtime that failed)
   VAE.reason = e => String((e && e.message) || e || "unknown error").split("\n")[0].slice(0, 120);
+  // the bytes of the base64 the server sends arrays as (little-endian), for a typed array over .buffer
+  VAE.bytes = b64 => {
+    if (Uint8Array.fromBase64) return Uint8Array.fromBase64(b64);
+    const bin = atob(b64), out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  };
 })();

@@ -5,19 +5,14 @@
   const VAE = (window.VAE = window.VAE || {});
   if (VAE.place) return;
 
-  function floats(b64) {
-    const bin = atob(b64), bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    return new Float32Array(bytes.buffer);
-  }
+  const floats = b64 => new Float32Array(VAE.bytes(b64).buffer);
 
   // the atlas_means data (fetched as a file: atlasFor) -> what place() needs (and nearestClass(), when it sent the labels)
   function atlas(a) {
     const at = a.method === "plane" ? { method: "plane" }
       : { method: a.method, k: a.k, eps: a.eps, n: a.n, dim: a.dim, means: floats(a.means), xy: floats(a.xy) };
     if (a.labels && a.means) {
-      const bin = atob(a.labels);
-      at.labels = Uint8Array.from(bin, ch => ch.charCodeAt(0));
+      at.labels = VAE.bytes(a.labels);
       at.classes = a.classes;
       at.near = { n: a.n, dim: a.dim, means: at.means || floats(a.means) };
     }

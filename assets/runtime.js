@@ -101,9 +101,7 @@
         const D = zs.length / n, rows = [];
         for (let i = 0; i < n; i++) rows.push(Array.from(zs.subarray(i * D, (i + 1) * D)));
         const r = await within(server.decode_pixels(model, rows), "the server's decoder");
-        const bin = atob(r.data), data = new Uint8Array(bin.length);
-        for (let i = 0; i < bin.length; i++) data[i] = bin.charCodeAt(i);
-        return { data, bytes: true };
+        return { data: VAE.bytes(r.data), bytes: true };
       },
     };
   }
@@ -130,7 +128,6 @@
     }
   }
 
-  // a session for any of our ONNX files (decoder or encoder): one per url, same rules as decoder()
   // a model's data the server wrote as a file named by its content (atlas, map points): the server function
   // answers its URL, and the file comes from the browser's cache after the first time
   async function fetchJSON(urlPromise, what) {
@@ -140,6 +137,7 @@
     return r.json();
   }
 
+  // a session for any of our ONNX files (decoder or encoder): one per url, same rules as decoder()
   VAE.runtime = { decoder, session: decoder, decode, encode, backend, encoderBackend, serverBackend, within,
                   fetchJSON };
 })();

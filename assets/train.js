@@ -60,9 +60,7 @@ function addRows(rows) {
 }
 
 function decode(b64, Type) {
-  const bin = atob(b64), bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new Type(bytes.buffer);
+  return new Type(VAE.bytes(b64).buffer);
 }
 
 function drawMap(m) {
