@@ -31,7 +31,10 @@ TEACH = {
     "sample": "A VAE is a generative model: draw **z ~ N(0, T²I)** and decode. T < 1 stays near the "
               "centre (typical, cleaner images); T > 1 wanders off (stranger ones). VAE samples are **blurry**: "
               "the decoder is trained to predict each pixel's mean given z, and for a z it is unsure about the "
-              "mean is an average of many possible images. GANs avoid that average, at other costs.",
+              "mean is an average of many possible images. GANs avoid that average, at other costs. Pick "
+              "`fashion-mnist-vq` to sample a VQ-VAE the way van den Oord et al. (2017) do: its 7×7 grid of codes "
+              "drawn one by one from a PixelCNN prior (T divides its logits), or `fashion-mnist-gan` for a GAN's "
+              "generator; Compare measures all of them side by side.",
     "compare": "**Why a VAE?** The same inputs through 2–4 models trained with one recipe (`python -m model lab`), "
                "so only the bottleneck differs. A **plain autoencoder** maps an image to a *point*; a **VAE** maps "
                "it to a *Gaussian cloud*, and its KL term pulls every cloud towards N(0, I): that tug-of-war fills "
