@@ -13,6 +13,7 @@ import time
 import gradio as gr
 import numpy as np
 
+from model.nets.limits import SLIDER_LIMIT
 from model.nets.walk import TRAVERSAL
 from model.nets.weights import directions
 from model.serving import requests as ex
@@ -159,7 +160,7 @@ class ExplorePanel:
             gr.Markdown(text.TEACH["sliders"], elem_classes="teach")
             note = text.sliders_note(default, len(dims))
             self.note = gr.Markdown(note, visible=bool(note), elem_id="sliders-note")
-            self.sliders = [gr.Slider(-ex.SLIDER_LIMIT, ex.SLIDER_LIMIT, value=0.0, step=0.05,
+            self.sliders = [gr.Slider(-SLIDER_LIMIT, SLIDER_LIMIT, value=0.0, step=0.05,
                                       label=text.slider_label(default, dims[i]) if i < len(dims) else f"z{i}",
                                       visible=i < len(dims), elem_classes="zslider", elem_id=f"zslider-{i}",
                                       interactive=True, buttons=[])   # no server event: live.js reads them

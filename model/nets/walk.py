@@ -65,6 +65,7 @@ def add_attribute(z: np.ndarray, vector: np.ndarray, amount: float) -> np.ndarra
     return (np.asarray(z, dtype=np.float32) + np.float32(amount) * vector).astype(np.float32)
 
 
+@torch.inference_mode()
 def prior_draws(vae, n: int, temperature: float, seed: int) -> torch.Tensor:
     """n latent vectors (n, D) drawn the way the page samples this model: z ~ N(0, T^2 I); for a
     VQ-VAE, a grid of codes from its learned prior (a PixelCNN over the grid, as van den Oord et al. 2017
@@ -74,8 +75,7 @@ def prior_draws(vae, n: int, temperature: float, seed: int) -> torch.Tensor:
     if cfg.kind == "vq":
         g = torch.Generator().manual_seed(seed)
         if vae.code_prior is not None:
-            with torch.inference_mode():
-                idx = vae.code_prior.sample(n, g, temperature)
+            idx = vae.code_prior.sample(n, g, temperature)
         else:
             idx = torch.randint(cfg.codebook_size, (n, cfg.groups), generator=g)
         return vae.quantizer.lookup(idx)

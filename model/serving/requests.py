@@ -12,12 +12,12 @@ from PIL import Image
 
 from ..data import ImageError, preprocess_image
 from ..nets import limits as checks
-from ..nets.limits import MAX_AMOUNT, MAX_SAMPLES, MAX_STEPS, MAX_TEMPERATURE, SLIDER_LIMIT, ExplorerError
+from ..nets.limits import MAX_AMOUNT, MAX_SAMPLES, MAX_STEPS, MAX_TEMPERATURE, ExplorerError
 from ..nets.losses import reconstruction_nll
 from ..nets.pictures import grid, png_data_url, to_image, to_images, uint8_image
 from ..nets.posterior import DiagonalGaussian
 from ..nets.vae import has_encoder
-from ..nets.walk import add_attribute, interpolate, prior_draws, sample_prior, typical_radius
+from ..nets.walk import add_attribute, interpolate, prior_draws, typical_radius
 from ..nets.weights import directions
 from .registry import LoadedModel
 
@@ -137,7 +137,9 @@ def manifold(m: LoadedModel, n: int = 15) -> Image.Image:
 
 
 def random_latent(m: LoadedModel, seed: int) -> list[float]:
-    z = sample_prior(1, m.dim, 1.0, checks.seed(seed))[0].clamp(-SLIDER_LIMIT, SLIDER_LIMIT)
+    """One draw from the model's prior, as Sample draws them (prior_draws: z ~ N(0, I); a VQ-VAE's codes from
+    its PixelCNN prior), within the sliders' reach."""
+    z = prior_draws(m.vae, 1, 1.0, checks.seed(seed))[0].clamp(-m.latent_limit, m.latent_limit)
     return z.numpy().astype(float).round(3).tolist()
 
 
