@@ -272,3 +272,17 @@ def test_the_stored_sample_quality_puts_the_data_first_and_names_shipped_models(
     assert all(floor < r["fid"] < noise and r["model"] in registry for r in models)
     md, fig = text.quality_markdown(table), quality_figure(table)
     assert all(f"`{r['model']}`" in md for r in models) and len(fig.data) == len(table["rows"]) - 1
+
+
+def test_a_gan_walks_between_its_own_draws_where_a_vae_walks_between_the_images(registry):
+    """Interpolate (and Compare's walk row) for a model with no encoder: the ends are its first two draws for the
+    seed, the same draws Sample shows, whatever images were given; a VAE's ends are the images' means."""
+    from model.nets.walk import prior_draws
+    from model.serving import requests as ex
+
+    gan, vae = registry.get("fashion-mnist-gan"), registry.get("fashion-mnist")
+    bag, shirt = (str(ASSETS / "examples" / f"drawn-{n}.png") for n in ("bag", "tshirt"))
+    walk = ex.interpolate_images(gan, bag, shirt, 5, "linear", seed=4)
+    draws = prior_draws(gan.vae, 2, 1.0, 4).numpy()
+    assert walk["ends"] == "draws" and np.allclose(walk["z"][[0, -1]], draws, atol=1e-6) and len(walk["frames"]) == 5
+    assert ex.interpolate_images(vae, bag, shirt, 5, "linear")["ends"] == "images"

@@ -12,7 +12,6 @@ from PIL import Image
 from model.nets import limits as checks
 from model.nets.limits import MAX_SEED
 from model.nets.pictures import centre_crop, grid, png_data_url, strip
-from model.nets.vae import has_encoder
 from model.serving import requests as ex
 from model.serving import side_by_side as cmp
 from model.serving.registry import ModelRegistry
@@ -92,12 +91,9 @@ class ComparePanel:
 
     @staticmethod
     def walk_strip(m, a, b, seed: int):
-        """The model's walk between the two images; a GAN cannot encode them, so it walks between two of its
-        own draws (the seed's first two)."""
-        if not has_encoder(m.vae):
-            frames = cmp.walk_between_draws(m, seed, INTERPOLATION_STEPS)
-        else:
-            frames = ex.interpolate_images(m, a, b, INTERPOLATION_STEPS, "linear")["frames"]
+        """The model's walk between the two images (a GAN, which cannot encode them, between its own first two
+        draws for the seed: ex.interpolate_images)."""
+        frames = ex.interpolate_images(m, a, b, INTERPOLATION_STEPS, "linear", seed)["frames"]
         return strip([f.resize((84, 84), Image.NEAREST) for f in frames], gap=2, bg=0)
 
     def sample_caption(self, m) -> str:

@@ -52,6 +52,9 @@ class InterpolatePanel:
     def on_interpolate(self, image_a, image_b, steps, method, model: str) -> dict:
         """The frames, the GIF and the live walk's endpoints, from one interpolation."""
         frames, gif, r = self.walk(image_a, image_b, steps, method, model)
+        if r["ends"] == "draws":
+            gr.Info(f"{model} has no encoder, so it cannot place the two images: this walk runs between two of "
+                    f"its own draws z ~ N(0, I) (seed 0), decoded in the page like any model's.")
         return {self.frames: image_files(frames), self.gif: gif,
                 self.walk_view.html: WalkView.value(self.registry.get(model), r)}
 

@@ -145,9 +145,10 @@ def describe(m: LoadedModel) -> str:
     line = (f"{m.name}: {c.image_size}x{c.image_size} {'grey' if c.channels == 1 else 'colour'}, "
             f"latent {c.latent_dim}{active}, {score}")
     if c.kind == "gan":
-        line += ("  \n**A GAN has no encoder**: Encode, Draw, Is this typical? and Interpolate need another model. "
-                 "Its z slides, samples and walks like any decoder's; its map shows its own draws z ~ N(0, I), placed "
-                 "by UMAP of the images they make and coloured by each image's nearest test image.")
+        line += ("  \n**A GAN has no encoder**: Encode, Draw and Is this typical? need another model, and Interpolate "
+                 "walks between two of its own draws instead of the two images. Its z slides, samples and walks like "
+                 "any decoder's; its map shows its own draws z ~ N(0, I), placed by UMAP of the images they make and "
+                 "coloured by each image's nearest test image.")
     return f"{line}  \n{m.description}" if m.description else line
 
 

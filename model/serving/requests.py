@@ -111,15 +111,20 @@ def sample(m: LoadedModel, n, temperature, seed) -> tuple[list[Image.Image], np.
 
 
 @torch.inference_mode()
-def interpolate_images(m: LoadedModel, source_a, source_b, steps, method: str) -> dict:
+def interpolate_images(m: LoadedModel, source_a, source_b, steps, method: str, seed: int = 0) -> dict:
     """Encode two images (their means), walk between them, decode every frame in one batch.
-    Also |z| along both paths, for the plot that shows why slerp stays on the prior's shell."""
+    Also |z| along both paths, for the plot that shows why slerp stays on the prior's shell.
+    A model with no encoder (a GAN) cannot place the images: it walks between its first two draws for `seed`
+    instead, and "ends" says which ("images" or "draws")."""
     steps = checks.whole_number(steps, 2, MAX_STEPS, "steps")
     method = checks.method(method)
     other = "spherical" if method == "linear" else "linear"
-    mu = m.vae.posterior(torch.cat([load_upload(m, source_a), load_upload(m, source_b)])).mode()
+    if has_encoder(m.vae):
+        mu, ends = m.vae.posterior(torch.cat([load_upload(m, source_a), load_upload(m, source_b)])).mode(), "images"
+    else:
+        mu, ends = prior_draws(m.vae, 2, 1.0, checks.seed(seed)), "draws"
     path = interpolate(mu[0], mu[1], steps, method)                   # (steps, D)
-    return {"frames": to_images(m.vae.decode(path)), "z": path.numpy(),
+    return {"frames": to_images(m.vae.decode(path)), "z": path.numpy(), "ends": ends,
             "norms": {method: path.norm(dim=1).tolist(),
                       other: interpolate(mu[0], mu[1], steps, other).norm(dim=1).tolist()},
             "radius": typical_radius(m.dim)}

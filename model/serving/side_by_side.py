@@ -19,7 +19,7 @@ from ..analysis.sample_quality import blur_and_distance
 from ..nets.limits import ExplorerError
 from ..nets.pictures import grid, to_images
 from ..nets.vae import has_encoder
-from ..nets.walk import interpolate, prior_draws
+from ..nets.walk import prior_draws
 from . import requests as ex
 from .registry import LoadedModel, ModelRegistry
 
@@ -74,14 +74,6 @@ def draws(m: LoadedModel, seed: int, n: int = 16) -> Image.Image:
 def draw_grid(m: LoadedModel, seed: int, n: int) -> Image.Image:
     images = to_images(m.vae.decode(prior_draws(m.vae, n, 1.0, seed)), m.config.image_size * 2)
     return grid(images, cols=int(np.ceil(np.sqrt(n))))
-
-
-@torch.inference_mode()
-def walk_between_draws(m: LoadedModel, seed: int, steps: int) -> list[Image.Image]:
-    """A linear walk between the model's first two draws for this seed: what a GAN, which cannot encode the
-    two images, shows in the walk row."""
-    z = prior_draws(m.vae, 2, 1.0, seed)
-    return to_images(m.vae.decode(interpolate(z[0], z[1], steps, "linear")))
 
 
 def test_images(m: LoadedModel) -> np.ndarray:
