@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import functools
 import os
 import sys
@@ -70,5 +71,16 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
+def exit_now(code: int) -> None:
+    """Exit with `code` once Python's own exit work is done (atexit: the temp folders), skipping the C++ runtime's
+    teardown: a request that the shutdown grace cut off may still be inside torch on one of Gradio's daemon
+    threads, and destroying its thread pool under it aborts the process ("terminate called without an active
+    exception", exit status -6) instead of ending it with `code`."""
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
