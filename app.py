@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from model.nets.weights import WeightsError
+from model.store.weights import WeightsError
 from ui import build_demo
 from ui.files import private_cache
 from ui.server import launch

@@ -35,7 +35,7 @@ from _common import header  # noqa: E402
 from model.analysis import typicality as ty  # noqa: E402
 from model.data import load_dataset, load_digits, load_faces, preprocess_image, stroke_digits  # noqa: E402
 from model.data.intake import emoji_folder  # noqa: E402
-from model.nets.weights import load_metrics, load_vae  # noqa: E402
+from model.store.weights import load_metrics, load_vae  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 GREY = ["fashion-mnist", "fashion-mnist-2d", "fashion-mnist-2d-vae", "fashion-mnist-2d-beta4",

@@ -16,6 +16,6 @@ sub-package imports only from those listed before it:
 
 from .nets.config import VAEConfig
 from .nets.vae import ConvVAE
-from .nets.weights import WeightsError, load_vae, save_pretrained
+from .store.weights import WeightsError, load_vae, save_pretrained
 
 __all__ = ["ConvVAE", "VAEConfig", "WeightsError", "load_vae", "save_pretrained"]

@@ -13,7 +13,7 @@ COMMANDS = {                   # name -> (module with main(argv), what it does)
     "worker": ("model.training.worker", "train a live job from its run folder (the Train tab starts it)"),
     "evaluate": ("model.training.evaluate", "test-set metrics (and, with --atlas, the map) of a weights folder"),
     "lab": ("model.training.lab", "the lab's one recipe: train, sweep, install, report, collect"),
-    "export": ("model.nets.onnx", "write a model's ONNX decoder and encoder (the page derives them itself)"),
+    "export": ("model.store.onnx", "write a model's ONNX decoder and encoder (the page derives them itself)"),
     "data": ("model.data.build", "build a data set folder: emoji (from the font) or faces (known factors)"),
     "attributes": ("model.analysis.attributes", "compute and store attribute directions (White 2016)"),
     "disentangle": ("model.analysis.disentangle", "MIG and the prior-sample distance of the faces models"),

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-# exported decoders (model/nets/onnx.py) go to a folder of this run's own, not the user's ~/.cache
+# exported decoders (model/store/onnx.py) go to a folder of this run's own, not the user's ~/.cache
 os.environ.setdefault("VAE_CACHE_DIR", tempfile.mkdtemp(prefix="vae-tests-cache-"))
 
 WEIGHTS = Path(os.environ.get("VAE_WEIGHTS", ROOT / "weights"))

@@ -9,8 +9,8 @@ from PIL import Image
 
 from model.analysis.attributes import FASHION_PAIRS, class_directions, least_squares_directions, store_directions
 from model.nets.walk import add_attribute
-from model.nets.weights import ATLAS_NAME, ATTRIBUTE_KEYS, directions, load_atlas, save_atlas
 from model.serving import requests as ex
+from model.store.weights import ATLAS_NAME, ATTRIBUTE_KEYS, directions, load_atlas, save_atlas
 
 MODEL = "fashion-mnist"
 NAME = "Sneaker to Ankle boot"

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import CHROMIUM, server_requests
 
-from model.nets.weights import load_atlas
 from model.serving import requests as ex
+from model.store.weights import load_atlas
 from ui.server import ORT_DIR as ORT_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,7 +227,7 @@ def test_the_page_decodes_what_the_server_decodes(open_page, app_url, client, re
     z within 2/255 on at least 99.9% of the pixels."""
     from PIL import Image
 
-    from model.nets.onnx import cached_decoder
+    from model.store.onnx import cached_decoder
 
     page = open_app(open_page, app_url)
     rng = np.random.default_rng(5)

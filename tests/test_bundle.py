@@ -1,4 +1,4 @@
-"""A trained model as one zip (model/nets/bundle.py): a shipped model packs and unpacks to the same
+"""A trained model as one zip (model/store/bundle.py): a shipped model packs and unpacks to the same
 decoder; a zip with anything but the four weights files, a path, a pickle, an oversized or bomb-like
 entry, tensors that do not match the config, or a bad atlas is refused with a message naming the zip
 and the entry, before anything is written; and a refused zip leaves nothing behind."""
@@ -18,9 +18,9 @@ import torch
 from safetensors.torch import save as save_safetensors
 
 from model import VAEConfig, WeightsError, load_vae, save_pretrained
-from model.nets import bundle as mb
 from model.nets.vae import ConvVAE
-from model.nets.weights import load_atlas, save_atlas, write_json
+from model.store import bundle as mb
+from model.store.weights import load_atlas, save_atlas, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = Path(os.environ.get("VAE_WEIGHTS", ROOT / "weights"))

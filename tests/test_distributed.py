@@ -13,7 +13,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from model.nets.weights import load_atlas, load_metrics, load_vae
+from model.store.weights import load_atlas, load_metrics, load_vae
 from model.training import loop as mtrain
 
 pytestmark = pytest.mark.slow          # torchrun processes that train

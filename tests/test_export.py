@@ -1,4 +1,4 @@
-"""The decoders the page runs (model/nets/onnx.py): ONNX files derived from the weights, checked against
+"""The decoders the page runs (model/store/onnx.py): ONNX files derived from the weights, checked against
 torch with onnxruntime (Python), exported once per distinct weights."""
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import onnxruntime
 import pytest
 import torch
 
-from model.nets.onnx import OPSET, cached_decoder, export_decoder, export_key, weights_hash
+from model.store.onnx import OPSET, cached_decoder, export_decoder, export_key, weights_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 

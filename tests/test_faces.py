@@ -146,7 +146,7 @@ def test_prior_samples_lie_as_close_to_test_faces_as_test_faces_do(faces):
 def test_the_smile_direction_raises_the_mouth_of_20_random_faces(faces):
     import torch
 
-    from model.nets.weights import directions
+    from model.store.weights import directions
 
     v = torch.from_numpy(directions(faces.atlas)["smile"])
     mu = encode_means(faces, make_faces(20, seed=77).images)

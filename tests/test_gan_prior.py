@@ -10,9 +10,10 @@ from safetensors.torch import load_file
 
 from model.nets.config import VAEConfig
 from model.nets.gan import Discriminator, GANConfig, Generator, critic_loss, generator_loss, gradient_penalty
-from model.nets.prior import PixelCNNPrior, PriorConfig, load_prior, save_prior
+from model.nets.prior import PixelCNNPrior, PriorConfig
 from model.nets.vae import ConvVAE
-from model.nets.weights import save_pretrained
+from model.store.companions import load_prior, save_prior
+from model.store.weights import save_pretrained
 from model.training import background
 from model.training import gan as gan_training
 from model.training import prior as prior_training
@@ -230,8 +231,8 @@ def test_the_prior_sampler_crops_rows_without_changing_a_logit():
 
 def test_the_shipped_gan_has_no_encoder_and_says_so(registry):
     from model.nets.limits import ExplorerError
-    from model.nets.onnx import export_encoder
     from model.serving import requests as ex
+    from model.store.onnx import export_encoder
 
     m = registry.get("fashion-mnist-gan")
     assert m.kind == "gan" and m.vae.encoder is None and "measures" in m.metrics

@@ -1,4 +1,4 @@
-"""Weights folders (model/nets/weights.py): exact round trips, atomic writes, and a clear WeightsError
+"""Weights folders (model/store/weights.py): exact round trips, atomic writes, and a clear WeightsError
 naming the file for anything missing, truncated, corrupt or inconsistent. Nothing is unpickled."""
 import json
 import os
@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from model import VAEConfig, WeightsError, load_vae, save_pretrained
-from model.nets import weights as mio
 from model.nets.vae import ConvVAE
+from model.store import weights as mio
 
 CFG = VAEConfig(widths=(8, 16), hidden=32, res_blocks=1, latent_dim=6, class_names=("a", "b"))
 

@@ -16,10 +16,10 @@ from model import VAEConfig, load_vae
 from model.analysis.sample_quality import gradient_magnitude, nearest_distances, sharpness_ratio
 from model.nets.limits import ExplorerError
 from model.nets.losses import elbo_terms
-from model.nets.snapshots import load_snapshots, snapshot_steps
 from model.nets.vae import ConvVAE
 from model.nets.walk import prior_draws
-from model.nets.weights import WeightsError, load_atlas, save_atlas
+from model.store.snapshots import load_snapshots, snapshot_steps
+from model.store.weights import WeightsError, load_atlas, save_atlas
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ROOT / "weights"
@@ -122,7 +122,7 @@ def test_training_records_snapshots_that_resume_and_change(tmp_path):
 
 
 def test_snapshots_taken_before_an_interruption_are_kept_on_resume(tmp_path):
-    from model.nets.snapshots import SnapshotRecorder
+    from model.store.snapshots import SnapshotRecorder
 
     images = np.random.default_rng(0).integers(0, 255, (50, 1, 28, 28), dtype=np.uint8)
     rec = SnapshotRecorder(images, total_steps=100, k=5, steps_per_epoch=10)

@@ -16,8 +16,8 @@ from model.nets.classifier import (
     load_classifier,
     save_classifier,
 )
-from model.nets.weights import WeightsError
 from model.serving.registry import ModelRegistry
+from model.store.weights import WeightsError
 from model.training import classifier as trainer
 
 N = 1000

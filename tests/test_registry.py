@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from model.nets.limits import ExplorerError
-from model.nets.weights import WeightsError
 from model.serving import registry as reg_module
 from model.serving.registry import LoadedModel, ModelEntry, ModelRegistry
+from model.store.weights import WeightsError
 
 MODEL_FILES = ("config.json", "model.safetensors", "atlas.npz", "metrics.json")
 SOURCE = "fashion-mnist-2d"

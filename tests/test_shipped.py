@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.nets.weights import load_atlas, load_metrics, load_vae
+from model.store.weights import load_atlas, load_metrics, load_vae
 
 pytestmark = pytest.mark.slow          # evaluates the full Fashion-MNIST test set
 

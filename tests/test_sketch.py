@@ -12,8 +12,8 @@ import torch
 from conftest import WEIGHTS
 
 from model.nets.limits import ExplorerError
-from model.nets.onnx import OPSET, cached_decoder, cached_encoder, encoder_outputs, export_encoder, export_key
 from model.serving import requests as ex
+from model.store.onnx import OPSET, cached_decoder, cached_encoder, encoder_outputs, export_encoder, export_key
 
 
 def run_encoder(path, x: np.ndarray) -> dict:
@@ -104,7 +104,7 @@ def test_a_pages_first_visit_exports_decoder_and_encoder_at_once(tiny_kinds, tmp
 
 
 def test_export_command_writes_both_halves(tmp_path, weights_root):
-    from model.nets.onnx import main
+    from model.store.onnx import main
 
     assert main([str(weights_root / "fashion-mnist-2d"), "--out", str(tmp_path)]) == 0
     assert (tmp_path / "decoder.onnx").is_file() and (tmp_path / "encoder.onnx").is_file()

@@ -139,8 +139,8 @@ def test_bad_models_left_out_of_the_picker_with_a_warning(weights_root, tmp_path
     import gradio as gr
 
     import app
-    from model.nets.weights import WeightsError
     from model.serving.registry import ModelRegistry
+    from model.store.weights import WeightsError
 
     goods = good_models(weights_root)
     for d in goods:
@@ -187,8 +187,8 @@ def test_bad_models_left_out_of_the_picker_with_a_warning(weights_root, tmp_path
 def test_pickles_are_refused_and_never_unpickled(weights_root, tmp_path):
     """Poisoned atlas.npz (object array) and a pickle posing as model.safetensors: both refused
     with a message, the payload never runs, and no unpickling happens at all (audit hook)."""
-    from model.nets.weights import WeightsError, load_atlas, load_vae
     from model.serving.registry import ModelRegistry
+    from model.store.weights import WeightsError, load_atlas, load_vae
 
     src = good_models(weights_root)[0]
     marker = tmp_path / "PWNED"

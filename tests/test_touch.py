@@ -6,7 +6,7 @@ import pytest
 from conftest import server_requests
 from test_browser import ISOLATED_JS, POINT_JS
 
-from model.nets.weights import load_atlas
+from model.store.weights import load_atlas
 
 pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 412, "height": 915}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}

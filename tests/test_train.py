@@ -22,9 +22,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from model.data import load_digits
-from model.nets import weights as mio
 from model.nets.vae import ConvVAE
-from model.nets.weights import load_atlas, load_metrics, load_vae
+from model.store import weights as mio
+from model.store.weights import load_atlas, load_metrics, load_vae
 from model.training import checkpoints as mckpt
 from model.training import evaluate as meval
 from model.training import loop as mtrain

@@ -13,11 +13,11 @@ import pytest
 import torch
 from PIL import Image
 
-from model.nets.bundle import pack_model, unpack_model
 from model.nets.limits import ExplorerError
 from model.serving import requests as ex
 from model.serving.jobs import TrainingService, checked_settings, checkpoint_step
 from model.serving.registry import ModelRegistry
+from model.store.bundle import pack_model, unpack_model
 from model.training.worker import CONTROL_NAME, JOB_NAME, LIVE_NAME
 
 ROOT = Path(__file__).resolve().parents[1]

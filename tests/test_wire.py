@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from model.nets.limits import ExplorerError
-from model.nets.onnx import export_decoder, export_encoder, has_encoder
+from model.store.onnx import export_decoder, export_encoder, has_encoder
 from ui.server import ASSETS, ORT_DIR
 from ui.wire import IMMUTABLE, REVALIDATE, accepted, etag_matches
 

@@ -18,9 +18,9 @@ from PIL import Image, ImageDraw, ImageFont
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model.nets.pictures import strip, to_images, uint8_image  # noqa: E402
 from model.nets.walk import prior_draws  # noqa: E402
 from model.serving.registry import ModelRegistry  # noqa: E402
+from model.store.pictures import strip, to_images, uint8_image  # noqa: E402
 
 ROWS = (("fashion-mnist", "VAE (16-D), z ~ N(0, I)"),
         ("fashion-mnist-vq", "VQ-VAE, codes from its PixelCNN prior"),

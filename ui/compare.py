@@ -11,10 +11,10 @@ from PIL import Image
 
 from model.nets import limits as checks
 from model.nets.limits import MAX_SEED
-from model.nets.pictures import centre_crop, grid, png_data_url, strip
 from model.serving import requests as ex
 from model.serving import side_by_side as cmp
 from model.serving.registry import ModelRegistry
+from model.store.pictures import centre_crop, grid, png_data_url, strip
 
 from . import text
 from .charts import cloud_traces, clouds_figure, organise_figure, quality_figure, rate_distortion_figure

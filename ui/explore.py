@@ -2,7 +2,7 @@
 dimension painted live in the page, and the map of the test set with the star where the sliders are.
 
 The page decodes z itself (assets/live.js: ONNX Runtime Web on WebAssembly, the decoder exported by
-model/nets/onnx.py), so a drag costs the server nothing. The server sends z when it moves z (Reset,
+model/store/onnx.py), so a drag costs the server nothing. The server sends z when it moves z (Reset,
 Random, a map click, a sample, "Send μ"), and answers the page's fallback, `decode_pixels`, when
 WebAssembly or the model file cannot load.
 """
@@ -15,9 +15,9 @@ import numpy as np
 
 from model.nets.limits import SLIDER_LIMIT
 from model.nets.walk import TRAVERSAL
-from model.nets.weights import directions
 from model.serving import requests as ex
 from model.serving.registry import LoadedModel, ModelRegistry
+from model.store.weights import directions
 
 from . import text
 from .runtime import PLOTLY_HEAD, PageRuntime, content_url, page_rules

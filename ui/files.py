@@ -17,7 +17,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
-from model.nets.pictures import write_gif
+from model.store.pictures import write_gif
 
 
 def upload_path(value):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import gradio as gr
 
 from model.nets.limits import MAX_STEPS
-from model.nets.pictures import there_and_back
 from model.serving import requests as ex
 from model.serving.registry import ModelRegistry
+from model.store.pictures import there_and_back
 
 from . import text
 from .files import gif_file, image_file, image_files, upload_path

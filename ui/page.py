@@ -10,9 +10,9 @@ import tempfile
 
 import gradio as gr
 
-from model.nets.onnx import cache_root
 from model.serving.jobs import TrainingService
 from model.serving.registry import LoadedModel, ModelRegistry
+from model.store.onnx import cache_root
 
 from . import text
 from .about import AboutPanel
@@ -66,7 +66,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
         runs = tempfile.mkdtemp(prefix="vae-runs-")
         atexit.register(shutil.rmtree, runs, True)
     service = TrainingService(runs, registry, **(training or {}))
-    onnx = cache_root() / "onnx"                           # the decoders the page runs (model/nets/onnx.py)
+    onnx = cache_root() / "onnx"                           # the decoders the page runs (model/store/onnx.py)
     onnx.mkdir(parents=True, exist_ok=True)
     gr.set_static_paths([str(PLOTLY_JS), str(ASSETS), str(onnx)])   # all the page may load besides uploads
     runtime = PageRuntime(registry)                        # the in-page decoder, encoder and map rule

@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from model.nets.limits import ExplorerError
-from model.nets.onnx import cache_root, cached_decoder, cached_encoder
-from model.nets.pictures import to_uint8
 from model.nets.vae import NO_ENCODER, has_encoder
 from model.nets.walk import SLERP_MIN_ANGLE, SLERP_MIN_NORM, traversal_values
-from model.nets.weights import atomic_write
 from model.serving import requests as ex
 from model.serving.registry import LoadedModel, ModelRegistry
+from model.store.onnx import cache_root, cached_decoder, cached_encoder
+from model.store.pictures import to_uint8
+from model.store.weights import atomic_write
 
 from .charts import PALETTE
 from .server import ASSETS, ORT_DIR, PLOTLY_JS, bind

@@ -17,8 +17,8 @@ import torch
 from starlette.middleware import Middleware
 
 from model.nets.limits import ExplorerError
-from model.nets.onnx import cache_root
-from model.nets.weights import WeightsError
+from model.store.onnx import cache_root
+from model.store.weights import WeightsError
 
 from .files import OUTPUTS
 from .wire import WireMiddleware

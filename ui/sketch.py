@@ -1,13 +1,13 @@
 """The sketch pad: draw with a mouse, a pen or a finger, and watch the encoder's Gaussian move while you
 draw. Everything runs in the page (assets/sketch.js): the drawing is reduced to the model's own pixels,
-encoded by the ONNX encoder (model/nets/onnx.py) in WebAssembly, its μ decoded for the reconstruction, and
+encoded by the ONNX encoder (model/store/onnx.py) in WebAssembly, its μ decoded for the reconstruction, and
 the diamond with its μ ± 2σ cloud placed on the map by the server's rule (place.js). "Send μ to sliders"
 moves the sliders in the page too. No request reaches the server to encode the drawing; when WebAssembly cannot
 run, the runtime's `encode_pixels` is the fallback (ui/runtime.py). Uploads stay on the Encode and "Is this
 typical?" tabs (the server checks them).
 
-How typical the drawing is (issue 22) needs the decoder eight times over and a PNG compressor, so the server
-judges it: sketch.js sends the drawing's pixels (the ones it encoded) to `typicality_pixels` at most every
+How typical the drawing is (the "Is this typical?" tab's scores) needs the decoder eight times over and a PNG
+compressor, so the server judges it: sketch.js sends the drawing's pixels (the ones it encoded) to `typicality_pixels` at most every
 TYPICAL_DELAY_MS while the drawing changes, and once more after the last change, and shows the verdict and both
 percentiles in a line under the pad: the numbers /typicality gives for a PNG of the same pixels.
 """
@@ -17,7 +17,6 @@ import time
 
 import gradio as gr
 
-from model.nets.limits import ExplorerError
 from model.serving import typicality as st
 from model.serving.registry import LoadedModel, ModelRegistry
 
@@ -70,11 +69,8 @@ class SketchView:
     @staticmethod
     def typical_note(m: LoadedModel) -> str | None:
         """Why this model cannot say how typical a drawing is (None: it can): the pad then asks nothing."""
-        try:
-            st.reference(m)
-        except ExplorerError as e:
-            return f"how typical is it: {e}"
-        return None
+        why = st.cannot_judge(m)
+        return f"how typical is it: {why}" if why else None
 
     def typicality_pixels(self, args) -> dict:
         """[model, base64 uint8 pixels (C, H, W)] (checked as encode_pixels checks them) -> the verdict, both

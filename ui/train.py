@@ -18,7 +18,6 @@ from PIL import Image
 
 from model.data import DataError
 from model.data.intake import augment, collect_images, contact_sheet, split_holdout
-from model.nets.bundle import pack_model
 from model.nets.limits import ExplorerError
 from model.serving.jobs import (
     BETA_RANGE,
@@ -29,6 +28,7 @@ from model.serving.jobs import (
     TrainingService,
 )
 from model.serving.registry import ModelRegistry
+from model.store.bundle import pack_model
 
 from . import text
 from .files import image_file, upload_path, zip_file

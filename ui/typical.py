@@ -1,4 +1,4 @@
-"""Is this typical? (issue 22): one image's −ELBO and complexity-corrected score read against the model's test
+"""Is this typical?: one image's −ELBO and complexity-corrected score read against the model's test
 set, a verdict in words, the two test distributions with the image marked, and the anomaly map; the lesson
 "likelihood can mislead" with one-click examples; and a whole folder scored into a table and a CSV.
 
@@ -17,10 +17,10 @@ from PIL import Image
 
 from model.data import stroke_digits
 from model.nets.limits import ExplorerError
-from model.nets.pictures import DISPLAY_SIZE, png_data_url, uint8_image
 from model.serving import requests as ex
 from model.serving import typicality as st
 from model.serving.registry import LoadedModel, ModelRegistry
+from model.store.pictures import DISPLAY_SIZE, png_data_url, uint8_image
 
 from . import text
 from .charts import typicality_figure
@@ -103,10 +103,9 @@ class TypicalPanel:
         """Everything the tab shows for one image. A model that cannot judge says why, as text."""
         if not upload_path(image):
             return self.cleared(text.TYPICAL_FIRST)
-        try:
-            st.reference(self.registry.get(model))
-        except ExplorerError as e:
-            return self.cleared(str(e))
+        why = st.cannot_judge(self.registry.get(model))
+        if why:
+            return self.cleared(why)
         m, x8, r = self.judged(model, image)
         return {self.verdict: text.typical_markdown(r), self.numbers: text.typical_numbers(r),
                 self.plot: self.figure(m, r), self.model_input: image_file(uint8_image(x8, DISPLAY_SIZE)),
@@ -135,10 +134,9 @@ class TypicalPanel:
     def lesson_comparison(self, model: str) -> str:
         """All four examples side by side: their raw and corrected percentiles."""
         m = self.registry.get(model)
-        try:
-            st.reference(m)
-        except ExplorerError as e:
-            return str(e)
+        why = st.cannot_judge(m)
+        if why:
+            return why
         rows = []
         for which, label in LESSON:
             x8 = st.pixels_of(ex.load_upload(m, image_file(lesson_picture(m, which))))[0]
@@ -157,10 +155,9 @@ class TypicalPanel:
         """The folder check: the table, the CSV to download, and what was skipped and why."""
         if not files:
             return table_frame([]), gr.update(value=None, visible=False), text.FOLDER_FIRST
-        try:
-            st.reference(self.registry.get(model))
-        except ExplorerError as e:
-            return table_frame([]), gr.update(value=None, visible=False), str(e)
+        why = st.cannot_judge(self.registry.get(model))
+        if why:
+            return table_frame([]), gr.update(value=None, visible=False), why
         progress(0, desc="reading the images")
         rows, skipped, csv = self.scored(files, model, lambda f: progress(f, desc="scoring the images"))
         return table_frame(rows), gr.update(value=csv, visible=True), folder_summary(rows, skipped)
@@ -172,10 +169,7 @@ class TypicalPanel:
 
     # ------------------------------------------------------------ a new model
     def note(self, m: LoadedModel) -> str:
-        try:
-            return text.reference_note(m, st.reference(m))
-        except ExplorerError as e:
-            return str(e)
+        return st.cannot_judge(m) or text.reference_note(m, st.reference(m))
 
     def refresh(self, model: str) -> dict:
         """A new model: what its percentiles are read against (or why it has none), its test images; the

@@ -1,4 +1,4 @@
-"""What crosses the network (issue 24): cache headers and compression for what the page loads, so that a
+"""What crosses the network: cache headers and compression for what the page loads, so that a
 class on one Wi-Fi fetches the runtime and a model once, compressed, and a reload fetches nothing again.
 
 - Files whose path names their content (the vendored runtime's folder is its version, an ONNX file's folder
@@ -31,7 +31,7 @@ import brotli
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from model.nets.weights import atomic_write
+from model.store.weights import atomic_write
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"                       # keep it, but ask: an unchanged file costs a 304

@@ -24,7 +24,7 @@ from ..cli import run
 from ..data import DataError, load_faces
 from ..data.faces import FACTOR_HELP
 from ..nets.encoding import encode_all
-from ..nets.weights import WeightsError, load_atlas, load_metrics, load_vae, save_atlas
+from ..store.weights import WeightsError, load_atlas, load_metrics, load_vae, save_atlas
 
 FASHION_PAIRS = (("T-shirt/top", "Shirt"), ("Sneaker", "Ankle boot"), ("Pullover", "Coat"),
                  ("Sandal", "Sneaker"), ("Trouser", "Dress"), ("Shirt", "Dress"))

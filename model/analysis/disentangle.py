@@ -21,7 +21,7 @@ import torch
 from ..cli import run
 from ..data import DataError, load_faces
 from ..nets.walk import sample_prior
-from ..nets.weights import WeightsError, load_atlas, load_vae, write_metrics
+from ..store.weights import WeightsError, load_atlas, load_vae, write_metrics
 from .sample_quality import nearest_distances
 
 BINS = 20

@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..nets.classifier import Classifier, load_classifier
+from ..nets.classifier import Classifier
+from ..store.companions import load_classifier
 
 SHIPPED_CLASSIFIER = Path(__file__).resolve().parents[2] / "weights" / ".classifier"
 K = 3                         # neighbourhood size of the manifolds (Kynkäänniemi et al. use 3)

@@ -129,7 +129,7 @@ def make_faces(n: int, seed: int = 0) -> Dataset:
 
 
 def save_faces(ds: Dataset, path: Path) -> None:
-    from ..nets.weights import atomic_write
+    from ..store.weights import atomic_write
 
     def write(tmp):
         with open(tmp, "wb") as f:                # a file object: np.savez would add ".npz" to a name
@@ -216,7 +216,7 @@ def mouth_curvature(images: np.ndarray) -> np.ndarray:
 
 def contact_sheet(folder, n: int = 48, cols: int = 8, scale: int = 2) -> Path:
     """folder/sheet.png: the first n test faces at scale x, to look at before training."""
-    from ..nets.pictures import grid, uint8_image
+    from ..store.pictures import grid, uint8_image
 
     ds = read_faces(Path(folder) / "test.npz")
     path = Path(folder) / "sheet.png"

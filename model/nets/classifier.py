@@ -14,16 +14,13 @@ model the app could offer.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .config import from_known_keys
-from .weights import load_network, save_network
 
 CLASSIFIER_CONFIG_NAME = "classifier.json"
 CLASSIFIER_WEIGHTS_NAME = "classifier.safetensors"
@@ -89,16 +86,3 @@ class Classifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) in [0, 1] -> logits (N, classes)."""
         return self.head(self.drop(self.features(x)))
-
-
-def save_classifier(model: Classifier, directory: str | os.PathLike, half: bool = False) -> None:
-    """classifier.json and classifier.safetensors into directory (atomic; half=True stores float16)."""
-    d = Path(directory)
-    save_network(model, model.config.to_dict(), d / CLASSIFIER_WEIGHTS_NAME, d / CLASSIFIER_CONFIG_NAME, half)
-
-
-def load_classifier(directory: str | os.PathLike, device: str | torch.device = "cpu") -> Classifier:
-    """Rebuild the classifier a folder holds, float32, in eval mode, strict about every tensor."""
-    d = Path(directory)
-    return load_network(lambda config: Classifier(ClassifierConfig.from_dict(config)), d / CLASSIFIER_WEIGHTS_NAME,
-                        d / CLASSIFIER_CONFIG_NAME, f"train one with `python -m model classifier --out {d}`").to(device)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 
 RECON_LOSSES = ("bce", "mse")
@@ -84,9 +83,6 @@ class VAEConfig:
         d["widths"] = list(self.widths)
         d["class_names"] = list(self.class_names)
         return d
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
 
     @classmethod
     def from_dict(cls, d: dict) -> "VAEConfig":

@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from .weights import WeightsError, load_network, save_network
 
 PRIOR_CONFIG_NAME = "prior.json"
 PRIOR_WEIGHTS_NAME = "prior.safetensors"
@@ -173,33 +169,3 @@ class PixelCNNPrior(nn.Module):
                 probs = F.softmax(logits.float() / temperature, dim=1)
                 idx[:, pos] = torch.multinomial(probs, 1, generator=generator).squeeze(1)
         return idx
-
-
-def save_prior(prior: PixelCNNPrior, directory: str | os.PathLike, half: bool = False) -> None:
-    """prior.json and prior.safetensors into directory (atomic, like save_pretrained)."""
-    d = Path(directory)
-    save_network(prior, prior.config.to_dict(), d / PRIOR_WEIGHTS_NAME, d / PRIOR_CONFIG_NAME, half=half)
-
-
-def attach_prior(vae, directory: str | os.PathLike) -> bool:
-    """Give a VQ-VAE the prior its weights folder holds (prior.json, prior.safetensors), if it holds one, so
-    that model.nets.walk.prior_draws samples through it. The prior stays outside the VAE's state dict (a plain
-    attribute, not a submodule): model.safetensors and the ONNX decoder are unchanged by it."""
-    if vae.config.kind != "vq" or not (Path(directory) / PRIOR_CONFIG_NAME).is_file():
-        return False
-    prior = load_prior(directory)
-    c = prior.config
-    if c.grid != vae.config.bottleneck or c.codebook_size != vae.config.codebook_size:
-        raise WeightsError(f"{Path(directory) / PRIOR_CONFIG_NAME}: a {c.grid}x{c.grid} grid of {c.codebook_size} "
-                           f"codes, but the VQ-VAE has {vae.config.bottleneck}x{vae.config.bottleneck} of "
-                           f"{vae.config.codebook_size}")
-    object.__setattr__(vae, "code_prior", prior)        # not nn.Module.__setattr__: no submodule, no state dict
-    return True
-
-
-def load_prior(directory: str | os.PathLike, device: str | torch.device = "cpu") -> PixelCNNPrior:
-    """Rebuild the prior a folder holds, float32, in eval mode, strict about every tensor."""
-    d = Path(directory)
-    prior = load_network(lambda cfg: PixelCNNPrior(PriorConfig.from_dict(cfg)), d / PRIOR_WEIGHTS_NAME,
-                         d / PRIOR_CONFIG_NAME, "train a prior with `python -m model prior WEIGHTS --out DIR`")
-    return prior.to(device)

@@ -148,7 +148,7 @@ class ConvVAE(nn.Module):
         self.decoder = Decoder(self.config)
         self.quantizer = VectorQuantizer(self.config) if self.config.kind == "vq" else None
 
-    code_prior = None   # "vq": a learned prior over the code grid (model.nets.prior.attach_prior), else None
+    code_prior = None   # "vq": a learned prior over the code grid (model.store.companions.attach_prior), else None
 
     @property
     def kind(self) -> str:

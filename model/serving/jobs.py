@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from safetensors import SafetensorError, safe_open
 
-from ..nets.bundle import unpack_model
 from ..nets.limits import ExplorerError
-from ..nets.weights import WeightsError, atomic_write
+from ..store.bundle import unpack_model
+from ..store.weights import WeightsError, atomic_write
 from ..training.worker import CONTROL_NAME, DATA_NAME, JOB_NAME, LIVE_NAME, MODEL_SIZES, read_json, write_json_compact
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]        # where `python -m model` finds the package

@@ -24,10 +24,10 @@ from ..nets.config import VAEConfig
 from ..nets.limits import SLIDER_LIMIT, ExplorerError
 from ..nets.placement import MapIndex
 from ..nets.posterior import active_units
-from ..nets.prior import attach_prior
-from ..nets.snapshots import SNAPSHOTS_NAME, load_snapshots
 from ..nets.vae import ConvVAE
-from ..nets.weights import WeightsError, load_atlas, load_config, load_metrics, load_vae, require_files
+from ..store.companions import attach_prior
+from ..store.snapshots import SNAPSHOTS_NAME, load_snapshots
+from ..store.weights import WeightsError, load_atlas, load_config, load_metrics, load_vae, require_files
 
 SWEEP_NAME = "lab-sweep.json"
 QUALITY_NAME = "sample-quality.json"
@@ -130,7 +130,7 @@ class LoadedModel:
         return describe(self.metrics)
 
     def snapshots(self) -> dict | None:
-        """What --snapshots recorded during training (model.nets.snapshots), or None; read once."""
+        """What --snapshots recorded during training (model.store.snapshots), or None; read once."""
         if "snapshots" not in self.cache:
             has = (self.path / SNAPSHOTS_NAME).is_file()
             self.cache["snapshots"] = load_snapshots(self.path) if has else None

@@ -14,11 +14,11 @@ from ..data import ImageError, preprocess_image
 from ..nets import limits as checks
 from ..nets.limits import MAX_AMOUNT, MAX_SAMPLES, MAX_STEPS, MAX_TEMPERATURE, ExplorerError
 from ..nets.losses import reconstruction_nll
-from ..nets.pictures import grid, png_data_url, to_image, to_images, uint8_image
 from ..nets.posterior import DiagonalGaussian
 from ..nets.vae import has_encoder
 from ..nets.walk import add_attribute, interpolate, prior_draws, typical_radius
-from ..nets.weights import directions
+from ..store.pictures import grid, png_data_url, to_image, to_images, uint8_image
+from ..store.weights import directions
 from .registry import LoadedModel
 
 

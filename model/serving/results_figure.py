@@ -17,8 +17,8 @@ from PIL import Image, ImageDraw
 
 from ..cli import fail
 from ..data import ImageError
-from ..nets.pictures import to_image
-from ..nets.weights import WeightsError
+from ..store.pictures import to_image
+from ..store.weights import WeightsError
 from . import requests as ex
 from .registry import LoadedModel, ModelRegistry
 

@@ -17,9 +17,9 @@ from PIL import Image
 
 from ..analysis.sample_quality import blur_and_distance
 from ..nets.limits import ExplorerError
-from ..nets.pictures import grid, to_images
 from ..nets.vae import has_encoder
 from ..nets.walk import prior_draws
+from ..store.pictures import grid, to_images
 from . import requests as ex
 from .registry import LoadedModel, ModelRegistry
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -20,10 +19,10 @@ from ..analysis import typicality as ty
 from ..data import DataError
 from ..data.intake import collect_images
 from ..nets.limits import ExplorerError
-from ..nets.pictures import DISPLAY_SIZE, to_image
 from ..nets.vae import has_encoder
+from ..store.pictures import DISPLAY_SIZE, to_image
 from .registry import LoadedModel
-from .requests import KIND_NAMES, load_upload
+from .requests import KIND_NAMES
 
 MAX_BATCH = 2000                 # images per folder check
 FOLDER_THREADS = 2               # a folder check is long work: its batches are scored on two threads at once
@@ -41,6 +40,16 @@ def reference(m: LoadedModel) -> dict:
         raise ExplorerError(f"{m.name} has no stored test-set distribution of its scores: run "
                             f"`python -m model evaluate {m.path} --typicality` once")
     return ref
+
+
+def cannot_judge(m: LoadedModel) -> str | None:
+    """Why this model cannot say how typical an image is (reference()'s refusal, as text), or None when it can:
+    the panels show this line in place of a verdict."""
+    try:
+        reference(m)
+    except ExplorerError as e:
+        return str(e)
+    return None
 
 
 def pixels_of(x: torch.Tensor) -> np.ndarray:
@@ -68,11 +77,6 @@ def judge_pixels(m: LoadedModel, x8: np.ndarray, iwae: bool = True, heat: bool =
     if heat:
         out["map"] = ty.pixel_nll_8bit(m.vae, x, ref["scale"])[0].numpy()
     return out
-
-
-def judge_upload(m: LoadedModel, source) -> dict:
-    """An uploaded or example image, fitted to the model's input as the Encode tab fits it."""
-    return judge_pixels(m, pixels_of(load_upload(m, source))[0])
 
 
 def public(result: dict) -> dict:
@@ -171,7 +175,3 @@ def histogram_of(quantiles, bins: int = 40) -> dict:
     lo, hi = np.quantile(q, 0.005), np.quantile(q, 0.995)
     counts, edges = np.histogram(np.clip(q, lo, hi), bins=bins, range=(lo, hi))
     return {"edges": edges.round(2).tolist(), "share": (counts / counts.sum()).round(4).tolist()}
-
-
-def nats_to_bits(nats: float) -> float:
-    return nats / math.log(2)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from ..nets.pictures import grid, to_images
-from ..nets.weights import atomic_write
+from ..store.pictures import grid, to_images
+from ..store.weights import atomic_write
 
 
 class Budget:

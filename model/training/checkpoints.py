@@ -10,7 +10,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from ..nets.vae import ConvVAE
-from ..nets.weights import atomic_write
+from ..store.weights import atomic_write
 
 
 class TrainingError(RuntimeError):

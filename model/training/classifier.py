@@ -26,8 +26,9 @@ import torch.nn.functional as F
 
 from ..cli import fail
 from ..data import DataError, load_dataset
-from ..nets.classifier import CLASSIFIER_WEIGHTS_NAME, Classifier, ClassifierConfig, save_classifier
-from ..nets.weights import WeightsError, write_json
+from ..nets.classifier import CLASSIFIER_WEIGHTS_NAME, Classifier, ClassifierConfig
+from ..store.companions import save_classifier
+from ..store.weights import WeightsError, write_json
 from .loop import lr_at
 
 METRICS = "metrics.json"

@@ -19,12 +19,12 @@ from ..cli import fail
 from ..data import DataError, Dataset, load_dataset
 from ..nets.encoding import encode_all
 from ..nets.losses import iwae_bound, reconstruction_nll
-from ..nets.pictures import to_uint8
 from ..nets.placement import embed_2d
 from ..nets.posterior import DiagonalGaussian, active_units
 from ..nets.vae import ConvVAE
 from ..nets.walk import sample_prior
-from ..nets.weights import WeightsError, load_atlas, load_metrics, load_vae, save_atlas, write_metrics
+from ..store.pictures import to_uint8
+from ..store.weights import WeightsError, load_atlas, load_metrics, load_vae, save_atlas, write_metrics
 
 N_THUMBNAILS = 3000
 THUMBNAIL_BYTES = 6_000_000        # at most this much raw pixel data: 3,000 28x28 thumbnails, 488 of 64x64x3

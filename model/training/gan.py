@@ -31,7 +31,7 @@ from ..cli import fail
 from ..data import DataError, load_dataset
 from ..nets.config import VAEConfig
 from ..nets.gan import GAN_LOSSES, Discriminator, GANConfig, Generator, critic_loss, generator_loss
-from ..nets.weights import atomic_write, write_json
+from ..store.weights import atomic_write, write_json
 from .background import Budget, remove_stale_temps, write_grid
 from .checkpoints import TrainingError, load_state, save_state
 
@@ -278,7 +278,7 @@ def install(run_dir: Path, dest: Path, thumbnails_from: str) -> dict:
     metrics.json with the training record and the sample measures. No encoder, so no ELBO and no typicality."""
     from ..analysis.sample_quality import blur_and_distance  # noqa: PLC0415
     from ..nets.vae import ConvVAE  # noqa: PLC0415
-    from ..nets.weights import load_metrics, save_pretrained  # noqa: PLC0415
+    from ..store.weights import load_metrics, save_pretrained  # noqa: PLC0415
     from .evaluate import build_generator_atlas  # noqa: PLC0415
 
     record = json.loads((run_dir / "gan.json").read_text())

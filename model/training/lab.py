@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..cli import fail
 from ..data import DataError
-from ..nets.weights import WeightsError, load_atlas, load_metrics, save_atlas, write_json
+from ..store.weights import WeightsError, load_atlas, load_metrics, save_atlas, write_json
 
 RECIPE = ["--dataset", "fashion-mnist", "--hidden", "128", "--widths", "32,64", "--res-blocks", "1",
           "--epochs", "10", "--kl-warmup", "1", "--batch-size", "128", "--lr", "2e-3", "--seed", "0"]
@@ -91,8 +91,8 @@ def report(weights: Path, names: list[str]) -> list[dict]:
     metrics.json ("measures") and returned as rows for the README's table."""
     from ..analysis.sample_quality import blur_and_distance  # noqa: PLC0415
     from ..data import load_dataset  # noqa: PLC0415
-    from ..nets.prior import attach_prior  # noqa: PLC0415
-    from ..nets.weights import load_vae  # noqa: PLC0415
+    from ..store.companions import attach_prior  # noqa: PLC0415
+    from ..store.weights import load_vae  # noqa: PLC0415
 
     test = load_dataset("fashion-mnist", "test").images
     rows = []

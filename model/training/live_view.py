@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..nets.pictures import png_data_url
+from ..store.pictures import png_data_url
 from .loop import Run, to_float
 
 HOLDOUT = 2000                 # held-out images on the map (the separation benchmark's k-NN uses them)

@@ -24,9 +24,9 @@ from ..cli import fail
 from ..data import DATASETS, DataError, Dataset, FolderSource, load_dataset
 from ..nets.config import KINDS, RECON_LOSSES, VAEConfig
 from ..nets.losses import elbo_terms
-from ..nets.snapshots import SnapshotRecorder
 from ..nets.vae import ConvVAE
-from ..nets.weights import load_vae, save_pretrained
+from ..store.snapshots import SnapshotRecorder
+from ..store.weights import load_vae, save_pretrained
 from .checkpoints import TrainingError, load_checkpoint, save_checkpoint
 from .devices import all_reduce_sum, dist_info, pick_device, setup_distributed
 
@@ -438,7 +438,7 @@ def train(args: argparse.Namespace, hooks: Hooks | None = None) -> dict:
 
 def write_weights_folder(model: ConvVAE, args, test_ds, seconds: float, history: list, device) -> None:
     """Write the weights folder: model, atlas (map of the test set), metrics."""
-    from ..nets.weights import write_metrics
+    from ..store.weights import write_metrics
     from .evaluate import build_atlas, compute_metrics, typicality_of
 
     out = Path(args.out)

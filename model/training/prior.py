@@ -27,9 +27,10 @@ import torch
 from ..analysis.sample_quality import nearest_distances, sharpness_ratio
 from ..cli import fail
 from ..data import DataError, load_dataset
-from ..nets.prior import PixelCNNPrior, PriorConfig, save_prior
+from ..nets.prior import PixelCNNPrior, PriorConfig
 from ..nets.vae import ConvVAE
-from ..nets.weights import WEIGHTS_NAME, WeightsError, atomic_write, load_vae, write_json
+from ..store.companions import save_prior
+from ..store.weights import WEIGHTS_NAME, WeightsError, atomic_write, load_vae, write_json
 from .background import Budget, remove_stale_temps, write_grid
 from .checkpoints import TrainingError, load_state, save_state
 from .loop import lr_at  # the loop's schedule: warm-up, then cosine to 2%

@@ -24,7 +24,7 @@ import torch.distributed as dist
 from ..cli import fail
 from ..data import DataError
 from ..data.intake import builtin_training_set
-from ..nets.weights import atomic_write
+from ..store.weights import atomic_write
 from .checkpoints import TrainingError
 from .live_view import LiveView
 from .loop import Hooks, Run, StopTraining, checkpoint, parse_args, train, write_weights_folder

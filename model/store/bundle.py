@@ -25,8 +25,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 
-from .config import VAEConfig
-from .vae import ConvVAE
+from ..nets.config import VAEConfig
+from ..nets.vae import ConvVAE
 from .weights import (
     ATLAS_NAME,
     CONFIG_NAME,

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from ..cli import run
-from .limits import ExplorerError
-from .vae import NO_ENCODER, ConvVAE, has_encoder
+from ..nets.limits import ExplorerError
+from ..nets.vae import NO_ENCODER, ConvVAE, has_encoder
 from .weights import CONFIG_NAME, WEIGHTS_NAME, WeightsError, atomic_write, load_vae
 
 OPSET = 17

@@ -20,8 +20,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import VAEConfig
-from .vae import ConvVAE
+from ..nets.config import VAEConfig
+from ..nets.vae import ConvVAE
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
