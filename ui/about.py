@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from model.nets.kinds import kind_of
 from model.serving.registry import LoadedModel, ModelRegistry
 
 from . import text
@@ -11,7 +12,7 @@ from .charts import factors_figure, history_figure
 
 
 def history_plot(m: LoadedModel):
-    return history_figure(m.metrics["history"], m.kind) if m.metrics.get("history") else None
+    return history_figure(m.metrics["history"], kind_of(m).has_kl) if m.metrics.get("history") else None
 
 
 class AboutPanel:

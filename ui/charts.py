@@ -10,6 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from model.nets.kinds import kind_of
+
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39")
 # the class colours of every chart and of the page's maps (sent to the page: ui/runtime.py page_rules)
@@ -41,13 +43,13 @@ def posterior_figure(mu: list[float], sigma: list[float] | None, z: list[float] 
     return fig
 
 
-def history_figure(history: list[dict], kind: str = "vae") -> go.Figure:
-    """Training curves: reconstruction falls while KL rises; their sum, -ELBO, falls. An autoencoder
-    has no KL term, so only its reconstruction is drawn."""
+def history_figure(history: list[dict], has_kl: bool = True) -> go.Figure:
+    """Training curves: reconstruction falls while KL rises; their sum, -ELBO, falls. A kind with no KL
+    term (a plain autoencoder) has only its reconstruction drawn."""
     ep = [h["epoch"] for h in history]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=ep, y=[h["test_recon"] for h in history], name="reconstruction (test)"))
-    if kind != "ae":
+    if has_kl:
         fig.add_trace(go.Scatter(x=ep, y=[h["test_kl"] for h in history], name="KL (test)", yaxis="y2"))
         fig.add_trace(go.Scatter(x=ep, y=[h["test_neg_elbo"] for h in history], name="−ELBO (test)"))
     fig.update_layout(title="Training: the two terms of the ELBO", xaxis_title="epoch", yaxis_title="nats",
@@ -170,8 +172,8 @@ def rate_distortion_figure(sweep: dict, others: list[tuple[str, float, float]] =
     constant -ELBO = D + R (Alemi et al. 2018, "Fixing a Broken ELBO"). Each beta picks a point; the
     autoencoder has no finite rate and is drawn at the right edge. The sweep runs the page offers are
     named; others are (name, rate, distortion) of shipped models trained with other recipes."""
-    vae = [r for r in sweep["runs"] if r["kind"] == "vae"]
-    ae = [r for r in sweep["runs"] if r["kind"] == "ae"]
+    vae = [r for r in sweep["runs"] if kind_of(r["kind"]).has_kl]          # a rate to plot
+    ae = [r for r in sweep["runs"] if not kind_of(r["kind"]).has_kl]
     rates = [r["kl"] for r in vae] + [o[1] for o in others]
     dists = [r["recon"] for r in vae] + [r["recon"] for r in ae] + [o[2] for o in others]
     r_max = max(rates) * 1.35
@@ -245,8 +247,7 @@ def typicality_figure(panels: list[tuple[str, dict, float, float]]) -> go.Figure
     return fig
 
 
-KIND_MARKERS = {"vae": ("circle", "#2563eb"), "ae": ("triangle-up", "#dc2626"), "vq": ("diamond", "#9333ea"),
-                "gan": ("square", "#ea580c"), None: ("star", "#16a34a")}
+FLOOR_MARKER = ("star", "#16a34a")          # the training set against the test set; a model: its kind's marker
 
 
 LABEL_SPOTS = ("top center", "middle right", "bottom right", "bottom center")
@@ -264,7 +265,7 @@ def quality_figure(table: dict) -> go.Figure:
         near = sum(abs(r["recall"] - x) < 0.08 and abs(r["precision"] - y) < 0.08 for x, y in placed)
         placed.append((r["recall"], r["precision"]))          # labels of near points go round the marker
         kind = r.get("kind")
-        symbol, colour = KIND_MARKERS.get(kind, KIND_MARKERS[None])
+        symbol, colour = FLOOR_MARKER if kind is None else kind_of(kind).marker
         t = r.get("temperature")
         label = "training images (the floor)" if kind is None else (
             r["model"] + ("" if t in (None, 1, 1.0) else f" T={t:g}"))

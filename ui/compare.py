@@ -10,6 +10,7 @@ from gradio.components.plot import PlotData
 from PIL import Image
 
 from model.nets import limits as checks
+from model.nets.kinds import kind_of
 from model.nets.limits import MAX_SEED
 from model.serving import requests as ex
 from model.serving import side_by_side as cmp
@@ -98,8 +99,7 @@ class ComparePanel:
 
     def sample_caption(self, m) -> str:
         d = cmp.measures(m)
-        what = {"vq": "codes from its PixelCNN prior" if m.vae.code_prior is not None else "random codes",
-                "gan": "z ~ N(0, I) through the generator"}.get(m.kind, "z ~ N(0, I)")
+        what = kind_of(m).samples_caption(m.vae)
         return (f"{m.name}: {what}; median shape distance to the nearest test image "
                 f"{d['sample_shape_distance']:.2f} (test images: {d['data_shape_distance']:.2f})")
 
@@ -126,7 +126,7 @@ class ComparePanel:
         for m, e in zip(models, encodings, strict=True):
             d = cmp.measures(m)
             recon, kl = ("no encoder",) * 2 if e is None else (e["recon"], "none" if e["kl"] is None else e["kl"])
-            rows.append([m.name, ex.KIND_NAMES[m.kind], recon, kl,
+            rows.append([m.name, kind_of(m).label, recon, kl,
                          "no encoder" if d["sharp_recon"] is None else d["sharp_recon"], d["sharp_samples"],
                          f"{d['sample_shape_distance']:.2f} (test images {d['data_shape_distance']:.2f})",
                          f"{d['sample_distance']:.2f} (test images {d['data_distance']:.2f})"])
@@ -183,7 +183,7 @@ class ComparePanel:
         sweep = self.registry.lab_sweep()
         if sweep:
             others = [(e.name, e.metrics["test_kl"], e.metrics["test_recon"]) for e in self.registry.entries()
-                      if e.kind == "vae" and e.dim == 16 and e.config.channels == 1 and "recipe" not in e.metrics
+                      if kind_of(e).has_sigma and e.dim == 16 and e.config.channels == 1 and "recipe" not in e.metrics
                       and e.metrics.get("test_kl") is not None]      # entries: no model is loaded for this
             gr.Plot(rate_distortion_figure(sweep, others),
                     label="rate–distortion (the β sweep)", elem_id="compare-rd")

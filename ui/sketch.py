@@ -17,6 +17,7 @@ import time
 
 import gradio as gr
 
+from model.nets.kinds import kind_of
 from model.serving import typicality as st
 from model.serving.registry import LoadedModel, ModelRegistry
 
@@ -62,7 +63,7 @@ class SketchView:
         whether its encoder has a σ at all (an autoencoder's or a VQ-VAE's has not)."""
         c = m.config
         return {"model": m.name, "shape": [c.channels, c.image_size, c.image_size], "background": c.background,
-                "sigma": c.kind == "vae", "dim": m.dim, "rules": page_rules(), "seq": time.monotonic_ns(),
+                "sigma": kind_of(c).has_sigma, "dim": m.dim, "rules": page_rules(), "seq": time.monotonic_ns(),
                 "limit": m.latent_limit,         # the chart's range: the sliders'
                 "typical": {"delay_ms": TYPICAL_DELAY_MS, "note": self.typical_note(m)}}
 

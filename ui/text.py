@@ -2,8 +2,8 @@
 Nothing here computes anything; the numbers come from model/."""
 from __future__ import annotations
 
+from model.nets.kinds import kind_of
 from model.serving.registry import LoadedModel
-from model.serving.requests import KIND_NAMES
 
 TITLE = ("<div id='title'><h1>VAE Latent Explorer</h1><p>Drag the sliders, click the map, upload an "
          "image: see what a Variational Autoencoder has learned (Kingma &amp; Welling, "
@@ -132,23 +132,20 @@ ENCODE_FIRST = "Upload an image to see its ELBO terms."
 
 def describe(m: LoadedModel) -> str:
     """One line under the model picker (and the model's own description, if it has one)."""
-    c, met = m.config, m.metrics
+    c, met, kind = m.config, m.metrics, kind_of(m)
     if met.get("test_neg_elbo") is not None:
         score = f"test -ELBO {met['test_neg_elbo']:.1f} nats"
     elif met.get("test_recon") is not None:
         score = f"test reconstruction {met['test_recon']:.1f} nats (no KL: no ELBO)"
-    elif c.kind == "gan":
+    elif not kind.has_encoder:
         score = "no encoder, so no ELBO"
     else:
         score = "no metrics"
-    active = "" if c.kind == "gan" else f" ({int(m.active.sum())} active)"
+    active = "" if not kind.has_encoder else f" ({int(m.active.sum())} active)"
     line = (f"{m.name}: {c.image_size}x{c.image_size} {'grey' if c.channels == 1 else 'colour'}, "
             f"latent {c.latent_dim}{active}, {score}")
-    if c.kind == "gan":
-        line += ("  \n**A GAN has no encoder**: Encode, Draw and Is this typical? need another model, and Interpolate "
-                 "walks between two of its own draws instead of the two images. Its z slides, samples and walks like "
-                 "any decoder's; its map shows its own draws z ~ N(0, I), placed by UMAP of the images they make and "
-                 "coloured by each image's nearest test image.")
+    if kind.picker_note[0]:                  # e.g. what a GAN, with no encoder, cannot do
+        line += "  \n" + lead_and_rest(kind.picker_note)
     return f"{line}  \n{m.description}" if m.description else line
 
 
@@ -163,14 +160,14 @@ def slider_label(m: LoadedModel, d: int) -> str:
     beside the slider's number box."""
     if not m.active[d]:
         return f"z{d} · inactive"
-    return f"z{d} · KL {m.kl_per_dim[d]:.2f}" if m.kind == "vae" else f"z{d} · var {m.dim_weight[d]:.1f}"
+    return f"z{d} · KL {m.kl_per_dim[d]:.2f}" if kind_of(m).has_sigma else f"z{d} · var {m.dim_weight[d]:.1f}"
 
 
 def sliders_note(m: LoadedModel, shown: int) -> str:
     """Said when a model has more dimensions than there are sliders."""
     if shown >= m.dim:
         return ""
-    rank = "the largest KL" if m.kind == "vae" else "the most varied codes"
+    rank = "the largest KL" if kind_of(m).has_sigma else "the most varied codes"
     return (f"Showing {shown} of {m.dim} dimensions: those with {rank}, largest first. The others keep "
             f"their values (0, or what a map click, a sample or an upload set).")
 
@@ -208,7 +205,7 @@ def about_markdown(m: LoadedModel) -> str:
     rows = [("test −ELBO (nats/image)", met.get("test_neg_elbo")), ("reconstruction", met.get("test_recon")),
             ("KL", met.get("test_kl")),
             (f"IWAE bound, k={met.get('iwae_k')} ({met.get('iwae_images')} images)", met.get("test_iwae_nll")),
-            ("active units", None if c.kind == "gan" else f"{int(m.active.sum())} / {m.dim}"),
+            ("active units", f"{int(m.active.sum())} / {m.dim}" if kind_of(m).has_encoder else None),
             ("epochs", met.get("epochs")),
             ("training time (s)", met.get("seconds")), ("images/s", met.get("images_per_second")),
             ("device", met.get("device")),
@@ -222,7 +219,7 @@ def about_markdown(m: LoadedModel) -> str:
     table = "\n".join(f"| {k} | {v} |" for k, v in rows if v not in (None, "", {}))
     return (f"### {m.name}\n{c.image_size}×{c.image_size}×{c.channels}, latent {c.latent_dim}, "
             f"widths {list(c.widths)}, {c.res_blocks} residual block(s), reconstruction loss `{c.recon}`, "
-            f"{KIND_LINES[c.kind](c)}, map: {m.atlas['map_method']}\n\n| metric | value |\n|---|---|\n{table}")
+            f"{kind_of(c).about_line(c)}, map: {m.atlas['map_method']}\n\n| metric | value |\n|---|---|\n{table}")
 
 
 def factors_markdown(m: LoadedModel, others: list[tuple[str, dict]]) -> str:
@@ -242,36 +239,16 @@ def factors_markdown(m: LoadedModel, others: list[tuple[str, dict]]) -> str:
             "| model | β | MIG | prior-sample distance ratio |\n|---|---:|---:|---:|\n" + rows)
 
 
-KIND_LINES = {
-    "vae": lambda c: f"β = {c.beta}",
-    "ae": lambda c: "a plain autoencoder: z = encoder(x), no σ, no KL term, no prior",
-    "vq": lambda c: (f"a VQ-VAE: {c.groups} codes from a codebook of {c.codebook_size} "
-                     f"(KL = {c.groups}·log {c.codebook_size} against a uniform prior; samples come from a "
-                     f"PixelCNN prior over the codes when one ships)"),
-    "gan": lambda c: "a GAN's generator: our decoder trained against a discriminator, with no encoder, so no "
-                     "reconstruction, no ELBO and no map of encoded images (its map shows its own draws)",
-}
+def lead_and_rest(note: tuple[str, str]) -> str:
+    """A kind's note (model/nets/kinds/) as Markdown: its lead in bold, then the rest."""
+    return f"**{note[0]}**{note[1]}"
 
 
 def compare_note(kinds: list[str]) -> str:
-    """What to look for, given which kinds are on the page."""
-    lines = []
-    if "ae" in kinds:
-        lines.append("**The autoencoder's samples are not clothes.** Nothing made its codes look like N(0, I): "
-                     "they sit wherever training left them (see them drift outward in *watch it organise*), so "
-                     "most of N(0, I) falls in gaps its decoder never saw. Its clouds are bare points.")
-    if "vae" in kinds:
-        lines.append("**The VAE's samples are clothes, but blurry**: the KL term packed its clouds around N(0, I); "
-                     "the decoder predicts each pixel's mean, an average over the images a cloud could be.")
-    if "vq" in kinds:
-        lines.append("**The VQ-VAE reconstructs sharply, and samples through a learned prior**: uniformly random "
-                     "codes decode to noise, so its samples draw the 7×7 grid of codes one by one from a PixelCNN "
-                     "(as van den Oord et al. 2017 did), which puts codes where the data puts them.")
-    if "gan" in kinds:
-        lines.append("**The GAN's samples are the sharpest, but it cannot encode**: its generator is the same decoder, "
-                     "trained to fool a discriminator instead of to reconstruct, so nothing averages over a cloud. "
-                     "It has no encoder: no reconstruction, no ELBO, and its walk runs between two of its own draws.")
-    return "\n\n".join(lines)
+    """What to look for, given which kinds are on the page: each kind's lesson, in the kinds' order."""
+    present = {kind_of(k) for k in kinds}
+    return "\n\n".join(lead_and_rest(k.compare_note) for k in sorted(present, key=lambda k: k.order)
+                       if k.compare_note[0])
 
 
 def rate_distortion_note(sweep: dict) -> str:
@@ -291,8 +268,8 @@ def quality_markdown(table: dict) -> str:
                 r["model"], r["model"])
             t = "-"
         else:
-            name = f"`{r['model']}` ({KIND_NAMES[r['kind']]})"
-            t = "prior" if r["kind"] == "vq" else f"{r['temperature']:g}"
+            name = f"`{r['model']}` ({kind_of(r['kind']).label})"
+            t = "prior" if kind_of(r["kind"]).learned_prior else f"{r['temperature']:g}"
         rows.append(f"| {name} | {t} | {r['fid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | "
                     f"{r['sharpness']:.2f} |")
     return ("### Sample quality, measured\n"

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..nets.kinds import kind_of
 from ..nets.losses import reconstruction_nll
 from ..nets.posterior import standard_normal_log_prob
 from ..nets.vae import ConvVAE
@@ -43,11 +44,6 @@ WEBP_METHOD, WEBP_QUALITY = 6, 50    # lossless WebP effort: see complexity_nats
 BIN = 0.5 / 255                  # half a grey level, in [0, 1] units
 VERDICTS = ((99.0, "very unusual for this model"), (95.0, "unusual for this model"),
             (0.0, "typical of what this model was trained on"))
-
-
-def has_likelihood(vae: ConvVAE) -> bool:
-    """A plain autoencoder has no KL term, and a GAN no encoder: no ELBO, no likelihood to judge by."""
-    return vae.config.kind in ("vae", "vq")
 
 
 def complexity_nats(images: np.ndarray, workers: int = 2) -> np.ndarray:
@@ -85,7 +81,7 @@ def neg_elbo(vae: ConvVAE, x: torch.Tensor) -> torch.Tensor:
     cfg = vae.config
     q = vae.posterior(x)
     kl = q.kl()
-    if cfg.kind != "vae":
+    if not kind_of(cfg).has_sigma:                  # a point code: recon at it, no ε to draw
         recon = reconstruction_nll(vae.decode_logits(q.mode()), x, cfg.recon, cfg.mse_sigma)
         return recon + kl
     eps = _eps(len(x), cfg.latent_dim)
@@ -119,7 +115,7 @@ def neg_elbo_8bit(vae: ConvVAE, x8: torch.Tensor, scale: float) -> torch.Tensor:
     cfg = vae.config
     x = x8 / 255.0
     q = vae.posterior(x)
-    if cfg.kind != "vae":
+    if not kind_of(cfg).has_sigma:
         return discrete_nll(x8, vae.decode(q.mode()), scale) + q.kl()
     eps = _eps(len(x), cfg.latent_dim)
     z = (q.mu.unsqueeze(0) + q.std.unsqueeze(0) * eps).reshape(-1, cfg.latent_dim)      # (S*N, D)
@@ -142,7 +138,7 @@ def fit_scale(vae: ConvVAE, test_images: np.ndarray) -> float:
 def iwae_nll_8bit(vae: ConvVAE, x8: torch.Tensor, scale: float, k: int = IWAE_K) -> torch.Tensor:
     """-log p(x) of the 8-bit image by the importance-weighted bound with k samples (Burda et al. 2015):
     log (1/k) sum_i P(x | z_i) p(z_i) / q(z_i | x), per image (N,). Tighter than the ELBO, for the curious."""
-    if vae.config.kind != "vae":
+    if not kind_of(vae).has_sigma:
         raise ValueError("the importance-weighted bound needs a Gaussian q(z|x)")
     x = x8 / 255.0
     q = vae.posterior(x)
@@ -189,7 +185,7 @@ def reference(vae: ConvVAE, test_images: np.ndarray) -> dict:
     out = {"n": int(len(test_images)), "elbo_samples": ELBO_SAMPLES, "scale": scale,
            "neg_elbo_quantiles": [round(float(v), 2) for v in np.quantile(s["neg_elbo"], qs)],
            "score_quantiles": [round(float(v), 2) for v in np.quantile(s["score"], qs)]}
-    if vae.config.kind == "vae":               # the tighter bound, on fewer images (k decodes each)
+    if kind_of(vae).has_sigma:                 # the tighter bound, on fewer images (k decodes each)
         iw = iwae_all(vae, test_images[:IWAE_IMAGES], scale)
         out |= {"iwae_n": len(iw), "iwae_k": IWAE_K,
                 "iwae_quantiles": [round(float(v), 2) for v in np.quantile(iw, qs)]}

@@ -4,9 +4,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from .kinds import kind_of
+
 RECON_LOSSES = ("bce", "mse")
-KINDS = ("vae", "ae", "vq", "gan")   # the lab's three bottlenecks over one encoder/decoder (see vae.py), and a
-                                     # GAN's generator: the same decoder with no encoder (model/nets/gan.py)
 
 
 def from_known_keys(cls, d: dict, what: str = "config"):
@@ -34,8 +34,7 @@ class VAEConfig:
     mse_sigma: float = 0.1       # fixed decoder sigma for the Gaussian ("mse") likelihood
     beta: float = 1.0            # weight of the KL term (beta-VAE); 1.0 is the true ELBO
     background: str = "black"    # the data set's background; uploads are composited onto it
-    kind: str = "vae"            # "vae": Gaussian q(z|x); "ae": a point, no KL; "vq": a codebook (VQ-VAE);
-                                 # "gan": a generator only (no encoder, no ELBO), z ~ N(0, I)
+    kind: str = "vae"            # a model kind (model/nets/kinds/): "vae", "ae", "vq" (VQ-VAE), "gan"
     codebook_size: int = 0       # "vq": K learned code vectors, shared by every group
     code_dim: int = 4            # "vq": numbers per code; z holds one code per bottleneck position
     commitment: float = 0.25     # "vq": weight of the commitment loss (van den Oord et al. 2017, eq. 3)
@@ -58,13 +57,7 @@ class VAEConfig:
             )
         if self.background not in ("black", "white"):
             raise ValueError(f"background must be 'black' or 'white', got {self.background!r}")
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.kind == "vq" and (self.codebook_size < 2 or self.code_dim < 1
-                                  or self.latent_dim != self.code_dim * self.bottleneck ** 2):
-            raise ValueError(f"kind 'vq' needs codebook_size >= 2 and latent_dim = code_dim x bottleneck^2 "
-                             f"(one code per position of the {self.bottleneck}x{self.bottleneck} grid: "
-                             f"{self.code_dim * self.bottleneck ** 2}), got {self.latent_dim}")
+        kind_of(self.kind).validate(self)          # an unknown kind, or the kind's own checks
         if self.beta < 0 or self.mse_sigma <= 0:
             raise ValueError("beta must be >= 0 and mse_sigma > 0")
 

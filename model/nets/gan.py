@@ -21,6 +21,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import VAEConfig
+from .kinds import kind_of
 from .vae import Decoder
 
 GAN_LOSSES = ("wgan-gp", "ns")
@@ -43,8 +44,9 @@ class GANConfig:
             raise ValueError(f"disc_widths must be positive, got {self.disc_widths}")
         if self.loss not in GAN_LOSSES:
             raise ValueError(f"loss must be one of {GAN_LOSSES}, got {self.loss!r}")
-        if self.generator.kind != "vae":
-            raise ValueError("the generator is a plain decoder: build it from a VAEConfig of kind 'vae'")
+        if kind_of(self.generator).spatial:
+            raise ValueError("the generator is a flat decoder (z -> image): build it from a VAEConfig whose kind "
+                             "has no code grid, such as 'vae'")
 
     @property
     def latent_dim(self) -> int:

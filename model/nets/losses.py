@@ -12,6 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .kinds import kind_of
 from .posterior import standard_normal_log_prob
 
 
@@ -60,7 +61,7 @@ def iwae_bound(vae, x: torch.Tensor, k: int = 100, generator: torch.Generator | 
     log p(x) as k grows, so it is a tighter estimate of the model's likelihood.
     """
     cfg = vae.config
-    if cfg.kind != "vae":
+    if not kind_of(cfg).has_sigma:
         raise ValueError(f"the importance-weighted bound needs a Gaussian q(z|x); a {cfg.kind!r} model has none")
     q = vae.posterior(x)                                         # over (N, D)
     n = x.shape[0]

@@ -3,11 +3,10 @@
 The encoder predicts a diagonal Gaussian q(z|x) = N(mu, diag(exp(logvar))) rather than a point;
 the decoder maps z back to per-pixel Bernoulli means (or Gaussian means for "mse").
 
-The lab's other two kinds share every layer but the bottleneck (config.kind): "ae", the
-traditional autoencoder, whose encoder gives one point z and no variance; and "vq", a VQ-VAE
-(van den Oord et al. 2017), which keeps the bottleneck's grid (no fully connected layers) and
-snaps the code at each position to its nearest entry of a learned codebook. A fourth, "gan", is a GAN's
-generator (model/nets/gan.py): this decoder alone, trained against a discriminator, with no encoder.
+Every model kind (model/nets/kinds/) shares every layer but the bottleneck: the kind says how wide the
+encoder's output is, whether the code is a grid (a VQ-VAE keeps the bottleneck's grid, with no fully
+connected layers), how that output becomes q(z|x), and whether there is an encoder at all (a GAN's
+generator is this decoder alone).
 """
 from __future__ import annotations
 
@@ -16,15 +15,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import VAEConfig
+from .kinds import kind_of
 from .limits import ExplorerError
-from .posterior import DiagonalGaussian, PointCode, QuantizedCode
+from .posterior import DiagonalGaussian, PointCode
 
 NO_ENCODER = ("a GAN has no encoder: it cannot encode an image, so it has no reconstruction, no ELBO and no "
               "map of encoded images; its z can still be slid, sampled and interpolated")
 
 
 def has_encoder(vae) -> bool:
-    """Whether a model can encode an image: every kind but a GAN's generator, which is a decoder only."""
+    """Whether a model can encode an image: it was built with an encoder, as its kind says (a GAN's generator
+    is a decoder only)."""
     return getattr(vae, "encoder", None) is not None
 
 
@@ -53,12 +54,12 @@ class Encoder(nn.Module):
             prev = width
         layers += [ResBlock(prev) for _ in range(cfg.res_blocks)]
         self.conv = nn.Sequential(*layers)
-        self.spatial = cfg.kind == "vq"
+        self.spatial = kind_of(cfg).spatial
         if self.spatial:                                  # a VQ-VAE keeps the grid: one code per position
             self.out = nn.Conv2d(prev, cfg.code_dim, 1)
         else:
             self.fc = nn.Linear(prev * cfg.bottleneck ** 2, cfg.hidden)
-            self.out = nn.Linear(cfg.hidden, (2 if cfg.kind == "vae" else 1) * cfg.latent_dim)
+            self.out = nn.Linear(cfg.hidden, kind_of(cfg).encoder_outputs * cfg.latent_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.silu(self.conv(x))                          # (B, w[-1], b, b)
@@ -75,7 +76,7 @@ class Decoder(nn.Module):
         super().__init__()
         w = cfg.widths
         self.shape = (w[-1], cfg.bottleneck, cfg.bottleneck)
-        self.grid = (cfg.bottleneck, cfg.bottleneck, cfg.code_dim) if cfg.kind == "vq" else None
+        self.grid = (cfg.bottleneck, cfg.bottleneck, cfg.code_dim) if kind_of(cfg).spatial else None
         if self.grid:                                     # the codes' grid, lifted back to the trunk's width
             self.fc = nn.Sequential(nn.Conv2d(cfg.code_dim, w[-1], 1), nn.SiLU())
         else:
@@ -95,74 +96,30 @@ class Decoder(nn.Module):
         return self.conv(h)                               # (B, C, H, W) logits
 
 
-class VectorQuantizer(nn.Module):
-    """A codebook of K vectors of size code_dim; z (B, D) is cut into D / code_dim groups (one per
-    position of the bottleneck grid) and each is replaced by its nearest code (van den Oord et al.
-    2017, eq. 1)."""
-
-    def __init__(self, cfg: VAEConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-        self.codebook = nn.Parameter(torch.randn(cfg.codebook_size, cfg.code_dim) * 0.1)
-        self.register_buffer("hits", torch.zeros(cfg.codebook_size), persistent=False)
-        self.last_z_e: torch.Tensor | None = None
-
-    def indices(self, z_e: torch.Tensor) -> torch.Tensor:
-        """(B, D) -> (B, groups): the nearest code of each group, by squared distance."""
-        flat = z_e.reshape(-1, self.cfg.code_dim)                                  # (B*G, e)
-        d = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.codebook.t() + self.codebook.pow(2).sum(1)
-        return d.argmin(1).view(z_e.shape[0], -1)
-
-    def lookup(self, idx: torch.Tensor) -> torch.Tensor:
-        """(B, groups) code indices -> z (B, D)."""
-        return self.codebook[idx].flatten(1)
-
-    def forward(self, z_e: torch.Tensor) -> QuantizedCode:
-        idx = self.indices(z_e)
-        if self.training:
-            self.hits += torch.bincount(idx.flatten(), minlength=self.cfg.codebook_size).to(self.hits)
-            self.last_z_e = z_e.detach()
-        cfg = self.cfg
-        return QuantizedCode(z_e, self.lookup(idx), cfg.groups, cfg.codebook_size, cfg.commitment)
-
-    @torch.no_grad()
-    def restart_unused(self, generator: torch.Generator | None = None) -> int:
-        """Move every code no group picked since the last call onto a random recent encoder output,
-        so the codebook does not collapse onto a few codes (a common VQ-VAE remedy). Returns how many."""
-        dead = (self.hits == 0).nonzero().flatten()
-        if len(dead) and self.last_z_e is not None:
-            pool = self.last_z_e.reshape(-1, self.cfg.code_dim)
-            pick = torch.randint(len(pool), (len(dead),), generator=generator, device=pool.device)
-            self.codebook[dead] = pool[pick]
-        self.hits.zero_()
-        return len(dead)
-
-
 class ConvVAE(nn.Module):
     """encode -> (mu, logvar); reparameterize; decode -> images in [0, 1]."""
 
     def __init__(self, config: VAEConfig | None = None) -> None:
         super().__init__()
         self.config = config or VAEConfig()
-        self.encoder = Encoder(self.config) if self.config.kind != "gan" else None
+        kind = kind_of(self.config)
+        self.encoder = Encoder(self.config) if kind.has_encoder else None
         self.decoder = Decoder(self.config)
-        self.quantizer = VectorQuantizer(self.config) if self.config.kind == "vq" else None
+        self.quantizer = kind.make_quantizer(self.config)     # a VQ-VAE's codebook ("quantizer.codebook"), or None
 
-    code_prior = None   # "vq": a learned prior over the code grid (model.store.companions.attach_prior), else None
+    code_prior = None   # a learned prior over the code grid, for a kind with one (store.companions.attach_prior)
 
     @property
     def kind(self) -> str:
         return self.config.kind
 
     def posterior(self, x: torch.Tensor) -> DiagonalGaussian | PointCode:
-        """x: (N, C, H, W) in [0, 1] -> q(z|x) over (N, D): a diagonal Gaussian ("vae"), a point
-        ("ae") or a codebook entry per group ("vq"). A GAN has no encoder: a clear error."""
+        """x: (N, C, H, W) in [0, 1] -> q(z|x) over (N, D), as the kind reads the encoder's output: a diagonal
+        Gaussian (VAE), a point (autoencoder) or a codebook entry per group (VQ-VAE). With no encoder (a GAN):
+        a clear error."""
         if self.encoder is None:
             raise ExplorerError(NO_ENCODER)
-        h = self.encoder(x)
-        if self.kind == "vae":
-            return DiagonalGaussian(*h.chunk(2, dim=1))
-        return PointCode(h) if self.kind == "ae" else self.quantizer(h)
+        return kind_of(self.config).posterior(self, self.encoder(x))
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x: (N, C, H, W) in [0, 1] -> mu, logvar: (N, D). logvar is clamped for stability.

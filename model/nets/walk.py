@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .kinds import kind_of
+
 TRAVERSAL = (-3.0, 3.0, 9)       # a traversal sweeps one dimension from -3 to +3 in 9 steps (the page's strip)
 SLERP_MIN_NORM = 1e-8            # slerp falls back to lerp when an end is (nearly) the origin ...
 SLERP_MIN_ANGLE = 1e-4           # ... or the two ends are (nearly) parallel: the great circle is undefined
@@ -67,16 +69,9 @@ def add_attribute(z: np.ndarray, vector: np.ndarray, amount: float) -> np.ndarra
 
 @torch.inference_mode()
 def prior_draws(vae, n: int, temperature: float, seed: int) -> torch.Tensor:
-    """n latent vectors (n, D) drawn the way the page samples this model: z ~ N(0, T^2 I); for a
-    VQ-VAE, a grid of codes from its learned prior (a PixelCNN over the grid, as van den Oord et al. 2017
-    fitted; the temperature divides its logits), or, without one, one uniformly random code per group
-    (the temperature does not apply)."""
-    cfg = vae.config
-    if cfg.kind == "vq":
-        g = torch.Generator().manual_seed(seed)
-        if vae.code_prior is not None:
-            idx = vae.code_prior.sample(n, g, temperature)
-        else:
-            idx = torch.randint(cfg.codebook_size, (n, cfg.groups), generator=g)
-        return vae.quantizer.lookup(idx)
-    return sample_prior(n, cfg.latent_dim, temperature, seed)
+    """n latent vectors (n, D) drawn the way the page samples this model: z ~ N(0, T^2 I); for a kind
+    with a learned prior (a VQ-VAE), through that prior (ModelKind.prior_codes)."""
+    kind = kind_of(vae)
+    if kind.learned_prior:
+        return kind.prior_codes(vae, n, temperature, seed)
+    return sample_prior(n, vae.config.latent_dim, temperature, seed)

@@ -21,6 +21,7 @@ from typing import Callable
 import numpy as np
 
 from ..nets.config import VAEConfig
+from ..nets.kinds import kind_of
 from ..nets.limits import SLIDER_LIMIT, ExplorerError
 from ..nets.placement import MapIndex
 from ..nets.posterior import active_units
@@ -100,8 +101,7 @@ class LoadedModel:
 
     def __post_init__(self) -> None:
         where, fix = self.path / "atlas.npz", f"rebuild it: `python -m model evaluate {self.path} --atlas`"
-        missing = [k for k in ATLAS_KEYS + ("kl_per_dim" if self.kind == "vae" else "code_var",)
-                   if k not in self.atlas]
+        missing = [k for k in ATLAS_KEYS + kind_of(self).atlas_keys if k not in self.atlas]
         if missing:
             raise ValueError(f"{where}: lacks {', '.join(missing)}; {fix}")
         mu, xy = self.atlas["mu"], self.atlas["xy"]
@@ -110,10 +110,10 @@ class LoadedModel:
                              f"and (N, 2) for this model; {fix}")
         self.map_index = MapIndex(self.atlas["mu"], self.atlas["xy"], str(self.atlas["map_method"]))
         self.active = active_units(self.atlas["mu"])          # (D,) bool, Burda et al.'s definition
-        # how far the sliders reach (every request clamps to it): ±4 covers 99.99% of N(0, 1) for a VAE;
-        # (a GAN's z is drawn from it); an autoencoder's or VQ-VAE's codes are not held near the prior, so its
-        # range covers every test code
-        self.latent_limit = SLIDER_LIMIT if self.kind in ("vae", "gan") else float(
+        # how far the sliders reach (every request clamps to it): ±4 covers 99.99% of N(0, 1), where a kind's z
+        # stays near it (a VAE's KL term holds it there; a GAN's z is drawn from it); an autoencoder's or VQ-VAE's
+        # codes are not held near the prior, so its range covers every test code
+        self.latent_limit = SLIDER_LIMIT if kind_of(self).prior_scaled else float(
             max(SLIDER_LIMIT, np.ceil(np.abs(mu).max() * 1.1)))
 
     @property

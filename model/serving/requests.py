@@ -12,6 +12,7 @@ from PIL import Image
 
 from ..data import ImageError, preprocess_image
 from ..nets import limits as checks
+from ..nets.kinds import kind_of
 from ..nets.limits import MAX_AMOUNT, MAX_SAMPLES, MAX_STEPS, MAX_TEMPERATURE, ExplorerError
 from ..nets.losses import reconstruction_nll
 from ..nets.posterior import DiagonalGaussian
@@ -86,8 +87,8 @@ def encode_input(m: LoadedModel, x: torch.Tensor, seed: int = 0) -> dict:
 @torch.inference_mode()
 def reparameterize(m: LoadedModel, mu, logvar, seed: int) -> dict:
     """A fresh eps for the same (mu, sigma): z moves, the distribution does not."""
-    if m.config.kind != "vae":
-        raise ExplorerError(f"{m.name} is a {KIND_NAMES[m.config.kind]}: its encoder gives one point and no "
+    if not kind_of(m).has_sigma:
+        raise ExplorerError(f"{m.name} is a {kind_of(m).label}: its encoder gives one point and no "
                             f"sigma, so there is no eps to draw again")
     mu_t = torch.from_numpy(latent_vector(m, mu)).unsqueeze(0)
     lv = torch.from_numpy(checks.vector(logvar, m.dim, "logvar").astype(np.float32)).unsqueeze(0)
@@ -98,7 +99,6 @@ def reparameterize(m: LoadedModel, mu, logvar, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- walking and sampling
-KIND_NAMES = {"vae": "VAE", "ae": "plain autoencoder", "vq": "VQ-VAE", "gan": "GAN"}
 
 
 @torch.inference_mode()

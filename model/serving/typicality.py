@@ -18,11 +18,10 @@ from PIL import Image, ImageDraw
 from ..analysis import typicality as ty
 from ..data import DataError
 from ..data.intake import collect_images
+from ..nets.kinds import kind_of
 from ..nets.limits import ExplorerError
-from ..nets.vae import has_encoder
 from ..store.pictures import DISPLAY_SIZE, to_image
 from .registry import LoadedModel
-from .requests import KIND_NAMES
 
 MAX_BATCH = 2000                 # images per folder check
 FOLDER_THREADS = 2               # a folder check is long work: its batches are scored on two threads at once
@@ -31,9 +30,10 @@ HEAT = np.array([[255, 255, 178], [254, 204, 92], [253, 141, 60], [240, 59, 32],
 
 def reference(m: LoadedModel) -> dict:
     """The model's stored test distribution, or a refusal that says how to make it."""
-    if not ty.has_likelihood(m.vae):
-        lacks = "no KL term" if has_encoder(m.vae) else "no encoder"
-        raise ExplorerError(f"{m.name} is a {KIND_NAMES[m.config.kind]}: it has {lacks}, so no ELBO and no "
+    kind = kind_of(m)
+    if not kind.has_likelihood:
+        lacks = "no KL term" if kind.has_encoder else "no encoder"
+        raise ExplorerError(f"{m.name} is a {kind.label}: it has {lacks}, so no ELBO and no "
                             f"likelihood to judge an image by")
     ref = m.metrics.get("typicality")
     if not ref or "score_quantiles" not in ref:
@@ -69,7 +69,7 @@ def judge_pixels(m: LoadedModel, x8: np.ndarray, iwae: bool = True, heat: bool =
     out = {"neg_elbo": round(neg, 2), "neg_elbo_percentile": round(neg_pct, 1), "score": round(score, 2),
            "score_percentile": round(score_pct, 1), "complexity": round(comp, 1),
            "model_neg_elbo": round(float(s["elbo"][0]), 2), "iwae": None, "iwae_percentile": None}
-    if iwae and m.config.kind == "vae":
+    if iwae and kind_of(m).has_sigma:
         out["iwae"] = round(float(ty.iwae_nll_8bit(m.vae, x, ref["scale"])[0]), 2)
         if "iwae_quantiles" in ref:
             out["iwae_percentile"] = round(ty.percentile(out["iwae"], ref["iwae_quantiles"]), 1)

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from ..nets.classifier import CLASSIFIER_CONFIG_NAME, CLASSIFIER_WEIGHTS_NAME, Classifier, ClassifierConfig
+from ..nets.kinds import kind_of
 from ..nets.prior import PRIOR_CONFIG_NAME, PRIOR_WEIGHTS_NAME, PixelCNNPrior, PriorConfig
 from .weights import WeightsError, load_network, save_network
 
@@ -20,10 +21,11 @@ def save_prior(prior: PixelCNNPrior, directory: str | os.PathLike, half: bool = 
 
 
 def attach_prior(vae, directory: str | os.PathLike) -> bool:
-    """Give a VQ-VAE the prior its weights folder holds (prior.json, prior.safetensors), if it holds one, so
-    that model.nets.walk.prior_draws samples through it. The prior stays outside the VAE's state dict (a plain
-    attribute, not a submodule): model.safetensors and the ONNX decoder are unchanged by it."""
-    if vae.config.kind != "vq" or not (Path(directory) / PRIOR_CONFIG_NAME).is_file():
+    """Give a model whose kind samples through a learned prior (a VQ-VAE) the prior its weights folder holds
+    (prior.json, prior.safetensors), if it holds one, so that model.nets.walk.prior_draws samples through it.
+    The prior stays outside the VAE's state dict (a plain attribute, not a submodule): model.safetensors and
+    the ONNX decoder are unchanged by it."""
+    if not kind_of(vae).learned_prior or not (Path(directory) / PRIOR_CONFIG_NAME).is_file():
         return False
     prior = load_prior(directory)
     c = prior.config

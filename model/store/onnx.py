@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..cli import run
+from ..nets.kinds import kind_of
 from ..nets.limits import ExplorerError
 from ..nets.vae import NO_ENCODER, ConvVAE, has_encoder
 from .weights import CONFIG_NAME, WEIGHTS_NAME, WeightsError, atomic_write, load_vae
@@ -64,7 +65,7 @@ class _Encode(torch.nn.Module):
 
 def encoder_outputs(vae: ConvVAE) -> list[str]:
     """The encoder graph's outputs: ["mu", "logvar"] for a VAE, ["mu"] for an autoencoder or VQ-VAE."""
-    return ["mu", "logvar"] if vae.config.kind == "vae" else ["mu"]
+    return ["mu", "logvar"] if kind_of(vae).has_sigma else ["mu"]
 
 
 HALF_MIN_SIZE = 64               # initializers smaller than this stay float32: a Cast node costs more bytes

@@ -18,6 +18,7 @@ from ..analysis.sample_quality import nearest
 from ..cli import fail
 from ..data import DataError, Dataset, load_dataset
 from ..nets.encoding import encode_all
+from ..nets.kinds import kind_of
 from ..nets.losses import iwae_bound, reconstruction_nll
 from ..nets.placement import embed_2d
 from ..nets.posterior import DiagonalGaussian, active_units
@@ -38,7 +39,7 @@ def compute_metrics(vae: ConvVAE, ds: Dataset, iwae_k: int = 100, iwae_n: int | 
 
     A plain autoencoder has no KL, so its -ELBO and KL are None (not a number we would make up);
     a VQ-VAE's KL is its constant groups * log K."""
-    cfg = vae.config
+    cfg, kind = vae.config, kind_of(vae)
     gen = torch.Generator().manual_seed(seed + 1)
     t0 = time.time()
     recon_sum = kl_sum = 0.0
@@ -49,18 +50,18 @@ def compute_metrics(vae: ConvVAE, ds: Dataset, iwae_k: int = 100, iwae_n: int | 
         q = vae.posterior(x)
         z = q.sample(gen)
         recon_sum += reconstruction_nll(vae.decode_logits(z), x, cfg.recon, cfg.mse_sigma).double().sum().item()
-        if cfg.kind == "vae":
+        if kind.has_sigma:
             kl_dims += q.kl_per_dim().double().sum(0)
-        if cfg.kind != "ae":
+        if kind.has_kl:
             kl_sum += q.kl().double().sum().item()
         mus.append(q.mu)
     n = len(ds)
     m = min(iwae_n or n, n)
     iw = []
-    for i in range(0, m if cfg.kind == "vae" else 0, 100):
+    for i in range(0, m if kind.has_sigma else 0, 100):
         x = torch.from_numpy(ds.images[i:min(i + 100, m)]).float().div_(255)
         iw.append(iwae_bound(vae, x, k=iwae_k, generator=gen))
-    has_kl = cfg.kind != "ae"
+    has_kl = kind.has_kl
     return {
         "kind": cfg.kind,
         "test_neg_elbo": round((recon_sum + kl_sum) / n, 3) if has_kl else None,
@@ -71,7 +72,7 @@ def compute_metrics(vae: ConvVAE, ds: Dataset, iwae_k: int = 100, iwae_n: int | 
         "iwae_images": m if iw else 0,
         "test_images": n,
         "active_units": int(active_units(torch.cat(mus).numpy()).sum()),
-        "kl_per_dim": [round(v, 4) for v in (kl_dims / n).tolist()] if cfg.kind == "vae" else None,
+        "kl_per_dim": [round(v, 4) for v in (kl_dims / n).tolist()] if kind.has_sigma else None,
         "eval_seconds": round(time.time() - t0, 1),
     }
 
@@ -131,7 +132,7 @@ def build_generator_atlas(vae: ConvVAE, ds: Dataset, out: Path, thumbnails_from:
 def typicality_of(vae: ConvVAE, ds: Dataset) -> dict:
     """metrics.json's "typicality": the test set's scores as quantiles (model.analysis.typicality); none for
     an autoencoder, which has no likelihood."""
-    if not typicality.has_likelihood(vae):
+    if not kind_of(vae).has_likelihood:
         return {}
     return {"typicality": typicality.reference(vae, ds.images)}
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..cli import fail
 from ..data import DataError
+from ..nets.kinds import kind_of
 from ..store.weights import WeightsError, load_atlas, load_metrics, save_atlas, write_json
 
 RECIPE = ["--dataset", "fashion-mnist", "--hidden", "128", "--widths", "32,64", "--res-blocks", "1",
@@ -117,7 +118,7 @@ def collect(sweep_dir: Path) -> dict:
                      "latent_dim": cfg["latent_dim"], "recon": m["test_recon"], "kl": m["test_kl"],
                      "neg_elbo": m["test_neg_elbo"], "active_units": m["active_units"],
                      "shipped_as": SWEEP_SHIPPED.get(run.name)})
-    rows.sort(key=lambda r: (r["kind"] != "vae", r["beta"] or 0))
+    rows.sort(key=lambda r: (not kind_of(r["kind"]).has_kl, r["beta"] or 0))     # rate-distortion points first
     return {"dataset": "fashion-mnist", "command": "python -m model lab sweep --out runs/sweep",
             "recipe": " ".join(RECIPE + SWEEP_ARGS), "runs": rows}
 

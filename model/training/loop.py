@@ -22,7 +22,8 @@ from tqdm import tqdm
 
 from ..cli import fail
 from ..data import DATASETS, DataError, Dataset, FolderSource, load_dataset
-from ..nets.config import KINDS, RECON_LOSSES, VAEConfig
+from ..nets.config import RECON_LOSSES, VAEConfig
+from ..nets.kinds import kind_names, kind_of
 from ..nets.losses import elbo_terms
 from ..nets.vae import ConvVAE
 from ..store.snapshots import SnapshotRecorder
@@ -63,7 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--beta", type=float, default=DEFAULT.beta, help="KL weight; 1.0 trains the true ELBO")
     p.add_argument("--recon", choices=RECON_LOSSES, default=DEFAULT.recon)
-    p.add_argument("--kind", choices=KINDS, default=DEFAULT.kind,
+    p.add_argument("--kind", choices=kind_names(), default=DEFAULT.kind,
                    help="vae; ae: a plain autoencoder (no KL, no noise); vq: a VQ-VAE (codebook)")
     p.add_argument("--codebook-size", type=int, default=256, help="--kind vq: codes in the codebook")
     p.add_argument("--code-dim", type=int, default=DEFAULT.code_dim, help="--kind vq: numbers per code")
@@ -141,8 +142,8 @@ def evaluate_split(model: ConvVAE, images: torch.Tensor, seed: int, batch: int =
 def build_config(args, class_names, image_size: int, channels: int) -> VAEConfig:
     return VAEConfig(image_size=image_size, channels=channels, latent_dim=args.latent_dim,
                      widths=tuple(int(w) for w in args.widths.split(",")), res_blocks=args.res_blocks,
-                     hidden=args.hidden, recon=args.recon, beta=args.beta if args.kind == "vae" else 0.0,
-                     kind=args.kind, codebook_size=args.codebook_size if args.kind == "vq" else 0,
+                     hidden=args.hidden, recon=args.recon, beta=args.beta if kind_of(args.kind).has_sigma else 0.0,
+                     kind=args.kind, codebook_size=args.codebook_size if kind_of(args.kind).spatial else 0,
                      code_dim=args.code_dim,
                      background="white" if args.dataset in ("folder", "faces") else "black",
                      class_names=class_names)
@@ -290,7 +291,7 @@ def setup(args: argparse.Namespace) -> Run:
     run.step_model = _View(torch.compile(model) if args.compile else model, config)
     if run.steps_per_epoch == 0:
         raise TrainingError(f"batch size {args.batch_size} is larger than the training set ({run.n_train})")
-    if config.kind == "vq" and world > 1:
+    if kind_of(config).spatial and world > 1:
         raise TrainingError("--kind vq trains in one process (its codebook restarts are not synchronised)")
     if args.snapshots:
         run.snapshots = SnapshotRecorder(test_ds.images, run.steps_per_epoch * args.epochs, args.snapshots,
@@ -387,7 +388,7 @@ def end_epoch(run: Run, epoch: int, tr: list[float], dt: float) -> None:
             run.snapshots.maybe_record(run.core, (epoch + 1) * run.steps_per_epoch)
         if run.snapshots is not None:
             run.snapshots.save(args.out)
-        if run.core.kind == "ae":          # no KL term, so no ELBO: report the reconstruction alone
+        if not kind_of(run.core).has_kl:   # no KL term, so no ELBO: report the reconstruction alone
             line = f"train recon {tr[1]:8.2f}  test recon {te['recon']:8.2f}"
         else:
             line = (f"train -ELBO {tr[0]:8.2f} (recon {tr[1]:7.2f}, KL {tr[2]:6.2f})"
@@ -452,7 +453,7 @@ def write_weights_folder(model: ConvVAE, args, test_ds, seconds: float, history:
                     "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
                     "dataset": args.dataset, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed})
     write_metrics(out, metrics)
-    if model.kind == "vae":
+    if kind_of(model).has_sigma:
         print(f"wrote {out}: test -ELBO {metrics['test_neg_elbo']:.2f} nats, IWAE(k={metrics['iwae_k']}) "
               f"{metrics['test_iwae_nll']:.2f}, active units {metrics['active_units']}/{model.config.latent_dim}")
     else:

@@ -27,6 +27,7 @@ import torch
 from ..analysis.sample_quality import nearest_distances, sharpness_ratio
 from ..cli import fail
 from ..data import DataError, load_dataset
+from ..nets.kinds import kind_of
 from ..nets.prior import PixelCNNPrior, PriorConfig
 from ..nets.vae import ConvVAE
 from ..store.companions import save_prior
@@ -137,7 +138,7 @@ def setup(args: argparse.Namespace) -> PriorRun:
     if args.threads:
         torch.set_num_threads(args.threads)
     vae = load_vae(args.weights)
-    if vae.kind != "vq":
+    if not kind_of(vae).learned_prior:
         raise TrainingError(f"{args.weights}: a prior over code indices needs a VQ-VAE (kind 'vq'), not {vae.kind!r}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
