@@ -190,7 +190,7 @@ class Server:
         self.stop()
 
 
-COPY_OF = "fashion-mnist-2d"            # the model copied to make a many-models root (issue 21)
+COPY_OF = "fashion-mnist-2d"            # the model copied to make a many-models root
 
 
 def many_models_root(n: int, weights: str | os.PathLike, dest: Path) -> Path:

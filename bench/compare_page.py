@@ -1,4 +1,4 @@
-"""In the browser: the Compare tab's click to every output shown and the page idle (issue 23, part 4).
+"""In the browser: the Compare tab's click to every output shown and the page idle.
 
     python bench/compare_page.py [--clicks 5] [--sets default,vq-gan] [--root CHECKOUT ...] [--weights DIR]
 

@@ -2,7 +2,7 @@
 
     python bench/identical.py [--threads 16] [--requests 10] [--rounds 3] [--weights weights]
 
-The figures behind tests/test_classroom.py (issue 13): /decode at z = 0, /encode of one example,
+The figures behind tests/test_classroom.py (identical requests at once): /decode at z = 0, /encode of one example,
 /sample n=4 seed 0 and /interpolate (4 steps) of one pair, each sent by every thread at once, every
 file downloaded and opened; a failed call or download, or a file that is not a whole 280x280 image,
 counts as failed. Our app and the bare app (bench/bare_app.py: fixed PIL images of the same shapes,

@@ -1,4 +1,4 @@
-"""Many models (issue 21): the server's RSS while a client goes through every model of a root of N, twice.
+"""Many models, loaded lazily: the server's RSS while a client goes through every model of a root of N, twice.
 
     python bench/many_models.py [--models 50] [--cycles 2] [--weights weights]
 

@@ -1,4 +1,4 @@
-"""Sample quality, side by side (issue 23): FID, precision, recall and sharpness of every model's samples.
+"""Sample quality, side by side: FID, precision, recall and sharpness of every model's samples.
 
     python bench/quality.py [--n 10000] [--models fashion-mnist,fashion-mnist-vq] [--json quality.json]
 

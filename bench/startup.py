@@ -6,7 +6,7 @@ The two launches alternate (bare, ours, ours, bare, ...) so drift hits both alik
 each is reported. A second table splits our start-up into phases, timed in a fresh process.
 --models N serves a temporary weights root of N model folders: the models under --weights and
 copies of one of them (copy-01, copy-02, ...), as trained runs pile up beside the shipped models
-(issue 21: start-up with 50 models within 1.2x of the bare app).
+(the target: start-up with 50 models within 1.2x of the bare app).
 """
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from _common import (  # noqa: E402
 )
 
 TARGET = 1.5
-TARGET_MANY = 1.2                       # issue 21: 50 models start within 1.2x of the bare app
+TARGET_MANY = 1.2                       # 50 models start within 1.2x of the bare app
 PHASES = r"""
 import json, os, sys, time
 t0 = time.perf_counter(); out = {}

@@ -1,4 +1,4 @@
-"""Is this image typical? (issue 22): how well each score tells a model's test set from other images.
+"""Is this image typical? How well each score tells a model's test set from other images.
 
     python bench/typicality.py [--models fashion-mnist,faces,...] [--n 2000]
     python bench/typicality.py speed [--reps 40] [--folder 1000]     # /typicality against /encode; the folder check
@@ -121,7 +121,7 @@ def speed(reps: int, folder: int) -> None:
                     times[api].append(time.perf_counter() - t)
     finally:
         server.stop()
-    header("Is this image typical? speed (issue 22)", ["figure", "ours", "against", "ratio", "target", "met?"])
+    header("Is this image typical? speed", ["figure", "ours", "against", "ratio", "target", "met?"])
     enc, typ = pct(times["/encode"], 50), pct(times["/typicality"], 50)
     row([f"/typicality p50 (p95), gradio_client, fashion-mnist, {reps} calls each, alternating",
          f"{ms(typ)} ({ms(pct(times['/typicality'], 95))})", f"/encode {ms(enc)} ({ms(pct(times['/encode'], 95))})",
@@ -156,7 +156,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(2)
     t0 = time.time()
-    header("Is this image typical? ROC AUC against each model's test set (issue 22)",
+    header("Is this image typical? ROC AUC against each model's test set",
            ["model", "other set", "own -ELBO AUC", "8-bit -ELBO AUC", "corrected score AUC", "target (corrected)"])
     for name in a.models.split(","):
         vae = load_vae(ROOT / "weights" / name)

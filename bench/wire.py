@@ -1,4 +1,4 @@
-"""Bytes over the wire in Chromium (issue 24): what a page costs a class on one network.
+"""Bytes over the wire in Chromium: what a page costs a class on one network.
 
     python bench/wire.py [--weights weights] [--switch fashion-mnist-16d-vae] [--rounds 2]
 

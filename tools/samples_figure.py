@@ -1,5 +1,6 @@
-"""The README's figure of issue 23: the same seed's samples from the VAE, the VQ-VAE through its PixelCNN prior,
-and the GAN, one row each, with the test images' nearest neighbours' sharpness beside them for scale.
+"""The sharp-samples figure (docs/models.md, assets/samples.png): the same seed's samples from the VAE, the
+VQ-VAE through its PixelCNN prior, and the GAN, one row each, with the test images' nearest neighbours'
+sharpness beside them for scale.
 
     python tools/samples_figure.py [--out assets/samples.png] [--seed 0] [--n 10]
 
