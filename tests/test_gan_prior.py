@@ -1,6 +1,7 @@
 """The VQ-VAE's learned prior (a gated PixelCNN over its code grid) and the GAN whose generator is our
 decoder: causality, sampling, a training step, and checkpoints that resume to identical weights. Tiny
 configurations on scikit-learn's digits, so the whole file runs in seconds."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,25 @@ def test_gan_checkpoints_resume_to_identical_weights(tmp_path, monkeypatch):
     assert len(list((tmp_path / "b" / "samples").glob("step-*.png"))) >= 3        # step 0, the stop, the end
     with pytest.raises(prior_training.TrainingError, match="exists"):              # no silent overwrite
         gan_training.setup(gan_training.parse_args(TINY_GAN_ARGS + ["--out", str(tmp_path / "b")]))
+
+
+def test_install_records_what_the_run_recorded_its_data_time_speed_and_device(tmp_path, monkeypatch):
+    from model.training import evaluate
+    from model.training.checkpoints import read_checkpoint
+
+    run = tmp_path / "run"
+    gan_training.train(gan_training.parse_args(TINY_GAN_ARGS + ["--out", str(run), "--epochs", "0.5"]))
+    mapped = {}
+    monkeypatch.setattr(evaluate, "build_generator_atlas", lambda vae, ds, out, owner: mapped.update(ds=ds))
+    metrics = gan_training.install(run, tmp_path / "weights" / "gan", "digits")
+    _, recorded = read_checkpoint(run / "checkpoint.safetensors")
+    assert metrics["dataset"] == "digits" == recorded["args"]["dataset"]           # not a data set it assumed
+    assert metrics["test_images"] == len(mapped["ds"]) == 360                        # digits' test split
+    gan = metrics["gan"]
+    assert gan["device"] == recorded["device"] == f"cpu (1 thread, {os.cpu_count()} cores)"    # --threads 1
+    assert gan["minutes"] == round(recorded["seconds"] / 60, 1)
+    speeds = [row["images_per_second"] for row in recorded["history"]]
+    assert speeds and gan["images_per_second"] == round(float(np.median(speeds)), 1)
 
 
 @pytest.fixture

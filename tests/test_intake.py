@@ -279,7 +279,7 @@ def test_split_holdout_keeps_one_test_and_enough_training_pictures():
 def test_augment_flips_and_shifts_within_reach_filling_with_the_border():
     img = np.full((1, 1, 28, 28), 255, np.uint8)
     img[0, 0, 10:14, 8:12] = 0                                   # a dark square left of centre
-    out = mi.augment(np.concatenate([img, img]), copies=20, seed=3)
+    out = mi.augment(np.concatenate([img, img]), copies=20, seed=3, flips=True)
     assert out.shape == (42, 1, 28, 28) and out.dtype == np.uint8
     assert np.array_equal(out[:2], np.concatenate([img, img]))  # the originals first, unchanged
     cols, rows = set(), set()
@@ -290,11 +290,28 @@ def test_augment_flips_and_shifts_within_reach_filling_with_the_border():
         cols.add(int(dark[:, 1].min()))
     assert rows == {-2, -1, 0, 1, 2}                             # +-2 px at 28
     assert any(c >= 14 for c in cols) and any(c <= 10 for c in cols)     # flipped and not
-    assert np.array_equal(out, mi.augment(np.concatenate([img, img]), 20, seed=3))
-    assert not np.array_equal(out, mi.augment(np.concatenate([img, img]), 20, seed=4))
+    assert np.array_equal(out, mi.augment(np.concatenate([img, img]), 20, seed=3, flips=True))
+    assert not np.array_equal(out, mi.augment(np.concatenate([img, img]), 20, seed=4, flips=True))
     assert np.array_equal(mi.augment(img, 0, 0), img)
     with pytest.raises(ValueError, match="copies"):
         mi.augment(img, mi.MAX_COPIES + 1, 0)
+
+
+def test_augment_never_flips_unless_asked_and_shifts_the_same_either_way():
+    """Handwriting, digits, letters and text read wrong mirrored: by default a copy is only shifted."""
+    img = np.full((1, 1, 28, 28), 255, np.uint8)
+    img[0, 0, 10:14, 4:8] = 0                                    # a dark square far left: a flip moves it right
+    img[0, 0, 20, 4] = 0                                         # and a dot below its left edge: never mirrored
+    plain, flipped = mi.augment(img, 30, seed=5), mi.augment(img, 30, seed=5, flips=True)
+    for a in plain[1:]:
+        dark = np.argwhere(a[0, :18] == 0)
+        assert dark[:, 1].max() <= 9                             # still left of centre: shifted by at most 2
+    mirrored = [not np.array_equal(p, f) for p, f in zip(plain[1:], flipped[1:], strict=True)]
+    assert any(mirrored) and not all(mirrored)                   # flips=True mirrors some copies at random ...
+    for p, f, m in zip(plain[1:], flipped[1:], mirrored, strict=True):
+        if m:                                                    # ... each the plain copy's shift, mirrored
+            pd, fd = np.argwhere(p[0] == 0), np.argwhere(f[0] == 0)
+            assert sorted(pd[:, 0]) == sorted(fd[:, 0]) and sorted(pd[:, 1]) != sorted(fd[:, 1])
 
 
 def test_augment_reach_scales_with_size_and_keeps_colour_backgrounds():

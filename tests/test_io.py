@@ -258,3 +258,23 @@ def test_shipped_style_folder_copies_load(folder, tmp_path):
     shutil.copytree(folder, dst)
     for a, b in zip(outputs(load_vae(folder)), outputs(load_vae(str(dst))), strict=True):
         assert torch.equal(a, b)
+
+
+# ---------------------------------------------------------------- arrays to the page
+def test_arrays_and_bytes_travel_to_the_page_as_base64_of_their_bytes():
+    import base64
+
+    from model.store.pictures import base64_of
+
+    floats = np.array([[1.5, -2.0], [3.25, 0.0]])                     # float64, sent as little-endian float32
+    assert np.frombuffer(base64.b64decode(base64_of(floats, "<f4")), "<f4").tolist() == [1.5, -2.0, 3.25, 0.0]
+    strided = np.arange(12, dtype=np.uint8).reshape(3, 4)[:, ::2]      # a view: its own bytes, in C order
+    assert np.frombuffer(base64.b64decode(base64_of(strided)), np.uint8).tolist() == [0, 2, 4, 6, 8, 10]
+    assert base64.b64decode(base64_of(b"\x89PNG")) == b"\x89PNG"
+
+
+def test_python_writes_base64_in_one_place():
+    root = Path(__file__).resolve().parents[1]
+    users = sorted(str(p.relative_to(root)) for folder in ("model", "ui") for p in (root / folder).rglob("*.py")
+                   if "b64encode" in p.read_text())
+    assert users == ["model/store/pictures.py"]

@@ -176,6 +176,70 @@ def test_models_lists_every_model_with_its_source(api):
     assert names["fashion-mnist-vq"]["kind"] == "vq"
 
 
+def left_marks(folder: Path, n: int = 10) -> list[str]:
+    """n pictures of a dark bar near the left edge, at a different height each: a mirrored copy has its bar on
+    the right, where no shift of at most 2 pixels can put it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        a = np.full((28, 28), 255, np.uint8)
+        a[2 + 2 * i:4 + 2 * i, 2:8] = 0
+        Image.fromarray(a).save(folder / f"m{i}.png")
+        paths.append(str(folder / f"m{i}.png"))
+    return paths
+
+
+def test_own_pictures_are_shifted_and_flipped_only_when_the_box_is_ticked(held, registry, tmp_path):
+    """Handwriting, digits, letters and text read wrong mirrored: the Train tab's augmentation shifts by default,
+    mirrors only with its own box ticked (off at first), and what the box says reaches the worker's data."""
+    import gradio as gr
+
+    from model.training.worker import DATA_NAME
+    from ui.runtime import PageRuntime
+    from ui.train import TrainPanel
+
+    panel = TrainPanel(registry, held, PageRuntime(registry))
+    with gr.Blocks() as demo:
+        panel.build(gr.Dropdown(registry.names(), value="fashion-mnist"))
+    assert panel.augment.value is True and panel.flips.value is False
+    wired = [d for d in demo.fns.values() if d.fn == panel.prepare]
+    assert wired and all(d.inputs[4] is panel.flips for d in wired)          # prepare(files, snaps, colour, aug, flips)
+    assert any(d.targets[0][0] == panel.flips._id for d in wired)              # ticking it prepares the set again
+
+    files = [{"path": p, "meta": {"_type": "gradio.FileData"}} for p in left_marks(tmp_path / "marks")]
+
+    def trained_on(*flips) -> tuple[np.ndarray, str]:
+        prepared, line, _ = panel.prepare(files, [], "grey", True, *flips, progress=lambda *a, **k: None)
+        token, job = panel.start_job("upload", prepared, 2, 1.0, 5, "small", True)
+        with np.load(job.dir / DATA_NAME) as data:
+            images = data["train_images"]
+        held.stop(token)
+        return images, line
+
+    def right_side(images: np.ndarray) -> int:
+        return int((images[:, 0, :, 14:] == 0).any(axis=(1, 2)).sum())
+
+    plain, line = trained_on()
+    assert len(plain) > 9 * 4 and "small shifts" in line and "flips" not in line     # augmented: shifted copies
+    assert right_side(plain) == 0                                                     # none of them mirrored
+    flipped, line = trained_on(True)
+    assert "and flips" in line and len(flipped) == len(plain) and right_side(flipped) > 0
+
+
+def test_the_train_tab_offers_model_datas_sets_and_says_the_warm_up_it_runs(held, registry, monkeypatch):
+    import gradio as gr
+
+    import ui.train
+    from model.data import TRAIN_SETS
+
+    assert [value for _, value in ui.train.DATA_CHOICES] == [*TRAIN_SETS, ui.train.UPLOAD]
+    monkeypatch.setattr(ui.train, "KL_WARMUP_STEPS", 123)
+    panel = ui.train.TrainPanel(registry, held, ui.train.PageRuntime(registry))
+    with gr.Blocks():
+        panel.build(gr.Dropdown(registry.names(), value="fashion-mnist"))
+    assert "the first 123 steps" in panel.warmup.label
+
+
 # ---------------------------------------------------------------- real workers (slow)
 @pytest.fixture
 def service(tmp_path):

@@ -274,3 +274,13 @@ def test_drawing_on_the_pad_updates_its_verdict(open_page, app_url, registry):
     assert 1 <= len(asked) == after["asked"] - before["asked"] < after["encodes"] - before["encodes"]
     assert work_requests(page, sent) == []                  # the drawing itself is encoded in the page
     assert page.problems == []
+
+
+# ---------------------------------------------------------------- the words say the code's numbers
+def test_the_iwae_row_names_the_k_the_bound_is_computed_with(monkeypatch):
+    r = {"neg_elbo": 300.0, "neg_elbo_percentile": 40.0, "score": -20.0, "score_percentile": 50.0,
+         "complexity": 320.0, "iwae": 295.0, "iwae_percentile": None, "model_neg_elbo": 250.0}
+    from model.analysis.typicality import IWAE_K
+    assert f"IWAE bound, k = {IWAE_K} " in text.typical_numbers(r)
+    monkeypatch.setattr(text, "IWAE_K", 7)
+    assert "IWAE bound, k = 7 " in text.typical_numbers(r)

@@ -1,6 +1,6 @@
-"""The public HTTP endpoints: /decode, /pick, /encode, /interpolate, /sample, /compare, issue 21's
-/train, /train_status, /train_set, /train_stop and /models, and issue 22's /typicality and /typicality_batch.
-Their names, parameters (and /attribute, issue 15) and outputs are an API that users script against (README,
+"""The public HTTP endpoints: /decode, /pick, /attribute, /encode, /interpolate, /sample, /compare; the live
+training ones /train, /train_status, /train_set, /train_stop and /models; and "Is this typical?"'s /typicality
+and /typicality_batch. Their names, parameters and outputs are an API that users script against (README,
 "HTTP API"): keep them stable.
 
 Every endpoint hangs on one hidden button: /decode, /pick, /attribute and /sample with hidden inputs and

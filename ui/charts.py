@@ -2,7 +2,6 @@
 lab's side-by-side maps, clouds, training snapshots and rate-distortion curve."""
 from __future__ import annotations
 
-import base64
 import functools
 import json
 
@@ -11,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from model.nets.kinds import kind_of
+from model.store.pictures import base64_of
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39")
@@ -61,7 +61,7 @@ def typed(a, dtype: str = "<f4") -> dict:
     """An array as plotly.js's typed array ({dtype, bdata}: base64 of its little-endian bytes): a quarter of
     the JSON of its numbers written out, and nothing for plotly's Python validators to walk."""
     a = np.ascontiguousarray(a, dtype=dtype)
-    return {"dtype": a.dtype.str[1:], "bdata": base64.b64encode(a.tobytes()).decode("ascii")}
+    return {"dtype": a.dtype.str[1:], "bdata": base64_of(a)}
 
 
 @functools.lru_cache(maxsize=16)

@@ -34,7 +34,7 @@ from model.nets.walk import SLERP_MIN_ANGLE, SLERP_MIN_NORM, traversal_values
 from model.serving import requests as ex
 from model.serving.registry import LoadedModel, ModelRegistry
 from model.store.onnx import cache_root, cached_decoder, cached_encoder
-from model.store.pictures import to_uint8
+from model.store.pictures import base64_of, to_uint8
 from model.store.weights import atomic_write
 
 from .charts import PALETTE
@@ -90,11 +90,6 @@ def file_url(onnx_file) -> str:
     return f"/gradio_api/file={onnx_file}"
 
 
-def _b64(arr: np.ndarray) -> str:
-    """float32 little-endian bytes, base64: what the page reads into a Float32Array."""
-    return base64.b64encode(np.ascontiguousarray(arr, dtype="<f4").tobytes()).decode("ascii")
-
-
 class PageRuntime:
     """The server functions behind the in-page runtime, one set for every panel that uses it."""
 
@@ -120,11 +115,11 @@ class PageRuntime:
         m = self.registry.get(model)
         index = m.map_index
         out = {"method": index.method, "k": index.k, "eps": index.eps, "n": len(index.xy)}
-        out |= {"dim": int(index.means.shape[1]), "means": _b64(index.means)}         # also the nearest class
+        out |= {"dim": int(index.means.shape[1]), "means": base64_of(index.means, "<f4")}   # also the nearest class
         if index.method != "plane":
-            out |= {"xy": _b64(index.xy)}
+            out |= {"xy": base64_of(index.xy, "<f4")}
         labels = np.asarray(m.atlas["labels"]).clip(0, 255).astype(np.uint8)            # the decoded image's text
-        return out | {"labels": base64.b64encode(labels.tobytes()).decode("ascii"), "classes": m.class_names}
+        return out | {"labels": base64_of(labels), "classes": m.class_names}
 
     def atlas_means_url(self, model: str) -> str:
         """atlas_means as a file the browser keeps (content_url): what the page fetches."""
@@ -141,7 +136,7 @@ class PageRuntime:
         z = torch.from_numpy(np.stack([ex.latent_vector(m, v) for v in zs]))
         with torch.inference_mode():
             x = to_uint8(m.vae.decode(z)).numpy()
-        return {"shape": list(x.shape), "data": base64.b64encode(x.tobytes()).decode("ascii")}
+        return {"shape": list(x.shape), "data": base64_of(x)}
 
     def drawn_pixels(self, args) -> tuple[LoadedModel, np.ndarray]:
         """[model, base64 uint8 pixels (C, H, W)], as the sketch pad sends them -> the model and the pixels

@@ -7,9 +7,10 @@ run, the runtime's `encode_pixels` is the fallback (ui/runtime.py). Uploads stay
 typical?" tabs (the server checks them).
 
 How typical the drawing is (the "Is this typical?" tab's scores) needs the decoder eight times over and a PNG
-compressor, so the server judges it: sketch.js sends the drawing's pixels (the ones it encoded) to `typicality_pixels` at most every
-TYPICAL_DELAY_MS while the drawing changes, and once more after the last change, and shows the verdict and both
-percentiles in a line under the pad: the numbers /typicality gives for a PNG of the same pixels.
+compressor, so the server judges it: sketch.js sends the drawing's pixels (the ones it encoded) to
+`typicality_pixels` at most every TYPICAL_DELAY_MS while the drawing changes, and once more after the last change,
+and shows the verdict and both percentiles in a line under the pad: the numbers /typicality gives for a PNG of the
+same pixels.
 """
 from __future__ import annotations
 

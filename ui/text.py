@@ -2,8 +2,10 @@
 Nothing here computes anything; the numbers come from model/."""
 from __future__ import annotations
 
+from model.analysis.typicality import IWAE_K
 from model.nets.kinds import kind_of
 from model.serving.registry import LoadedModel
+from model.serving.side_by_side import MAX_MODELS, MIN_MODELS
 
 TITLE = ("<div id='title'><h1>VAE Latent Explorer</h1><p>Drag the sliders, click the map, upload an "
          "image: see what a Variational Autoencoder has learned (Kingma &amp; Welling, "
@@ -35,7 +37,8 @@ TEACH = {
               "`fashion-mnist-vq` to sample a VQ-VAE the way van den Oord et al. (2017) do: its 7×7 grid of codes "
               "drawn one by one from a PixelCNN prior (T divides its logits), or `fashion-mnist-gan` for a GAN's "
               "generator; Compare measures all of them side by side.",
-    "compare": "**Why a VAE?** The same inputs through 2–4 models trained with one recipe (`python -m model lab`), "
+    "compare": f"**Why a VAE?** The same inputs through {MIN_MODELS}–{MAX_MODELS} models trained with one recipe "
+               "(`python -m model lab`), "
                "so only the bottleneck differs. A **plain autoencoder** maps an image to a *point*; a **VAE** maps "
                "it to a *Gaussian cloud*, and its KL term pulls every cloud towards N(0, I): that tug-of-war fills "
                "the space, so z ~ N(0, I) decodes to clothes. A **β-VAE** (β = 4) pulls harder: larger, "
@@ -105,8 +108,8 @@ def typical_numbers(r: dict) -> str:
     if r.get("iwae") is not None:
         against = (f"more unusual than {share(r['iwae_percentile'])} of the test images; "
                    if r.get("iwae_percentile") is not None else "")
-        rows.append(f"| for the curious: IWAE bound, k = 100 (Burda et al. 2015) | {r['iwae']:.1f} | {against}tighter "
-                    f"than the ELBO by {r['neg_elbo'] - r['iwae']:.1f} |")
+        rows.append(f"| for the curious: IWAE bound, k = {IWAE_K} (Burda et al. 2015) | {r['iwae']:.1f} | "
+                    f"{against}tighter than the ELBO by {r['neg_elbo'] - r['iwae']:.1f} |")
     rows.append(f"| the model's own −ELBO (its training loss, pixels in [0, 1]) | {r['model_neg_elbo']:.1f} | |")
     return "| score | nats | against the test set |\n|---|---:|---|\n" + "\n".join(rows)
 

@@ -16,8 +16,8 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from model.data import DataError
-from model.data.intake import augment, collect_images, contact_sheet, split_holdout
+from model.data import TRAIN_SETS, DataError
+from model.data.intake import COLOUR_SIZE, augment, collect_images, contact_sheet, split_holdout
 from model.nets.limits import ExplorerError
 from model.serving.jobs import (
     BETA_RANGE,
@@ -29,6 +29,8 @@ from model.serving.jobs import (
 )
 from model.serving.registry import ModelRegistry
 from model.store.bundle import pack_model
+from model.training.live_view import N_PRIOR, N_RECON
+from model.training.worker import KL_WARMUP_STEPS
 
 from . import text
 from .files import image_file, upload_path, zip_file
@@ -36,11 +38,13 @@ from .runtime import PLOTLY_HEAD, PageRuntime
 from .server import bind, user_errors
 
 UPLOAD = "upload"
-DATA_CHOICES = [("Fashion-MNIST (clothes, 28×28 grey)", "fashion-mnist"), ("digits (8×8, upscaled)", "digits"),
-                ("faces with known factors (64×64 colour)", "faces"), ("emoji (32×32 colour)", "emoji"),
-                ("my own images (upload or webcam)", UPLOAD)]
+SET_LABELS = {"fashion-mnist": "Fashion-MNIST (clothes, 28×28 grey)", "digits": "digits (8×8, upscaled)",
+              "faces": "faces with known factors (64×64 colour)",
+              "emoji": f"emoji ({COLOUR_SIZE}×{COLOUR_SIZE} colour)"}          # the sets themselves: model.data
+DATA_CHOICES = ([(SET_LABELS.get(name, name), name) for name in TRAIN_SETS]
+                + [("my own images (upload or webcam)", UPLOAD)])
 COLOUR_CHOICES = [("decide from the images", "auto"), ("grey", "grey"), ("colour", "colour")]
-AUGMENT_COPIES = 7                 # a small set becomes 8x as many pictures (flips, shifts)
+AUGMENT_COPIES = 7                 # a small set becomes 8x as many pictures (shifts, and flips if asked)
 PUBLISH_WAIT_S = 60                # "Explore this model" waits this long for the worker's snapshot
 MODEL_NAME = re.compile(r"[^a-z0-9._-]+")
 
@@ -52,10 +56,11 @@ TRAIN_TEMPLATE = (
     "<div class='vae-train-row'><figure><canvas class='vae-train-map' width='360' height='360' role='img' "
     "aria-label='the held-out images on the map'></canvas><figcaption class='vae-train-map-caption'>"
     "the map</figcaption></figure>"
-    "<div class='vae-train-pictures'><figure><img class='vae-train-originals' alt='8 held-out images'>"
-    "<img class='vae-train-recon' alt='their reconstructions'><figcaption>8 held-out images and their "
-    "reconstructions</figcaption></figure><figure><img class='vae-train-prior' alt='16 draws from the prior'>"
-    "<figcaption>16 fixed draws from the prior N(0, I), decoded</figcaption></figure></div></div></div>")
+    f"<div class='vae-train-pictures'><figure><img class='vae-train-originals' alt='{N_RECON} held-out images'>"
+    f"<img class='vae-train-recon' alt='their reconstructions'><figcaption>{N_RECON} held-out images and their "
+    f"reconstructions</figcaption></figure><figure><img class='vae-train-prior' alt='{N_PRIOR} draws from the "
+    f"prior'><figcaption>{N_PRIOR} fixed draws from the prior N(0, I), decoded</figcaption></figure></div></div>"
+    "</div>")
 
 
 def safe_model_name(stem: str) -> str:
@@ -71,18 +76,19 @@ class TrainPanel:
 
     # ------------------------------------------------------------ data
     @user_errors
-    def prepare(self, files, snapshots: list, colour: str, aug: bool, progress=gr.Progress()) -> tuple:  # noqa: B008
+    def prepare(self, files, snapshots: list, colour: str, aug: bool, flips: bool = False,
+                progress=gr.Progress()) -> tuple:  # noqa: B008
         """The uploaded pictures as the model will see them: count, mode, a contact sheet."""
         paths = [upload_path(p) for p in (files or [])] + [upload_path(p) for p in (snapshots or [])]
         if not paths:
             return None, "Upload many pictures (or one zip), or take some with the webcam.", None
         progress(0, desc="reading the images")
-        prepared, line = self.collect(paths, colour, aug)
+        prepared, line = self.collect(paths, colour, aug, flips)
         sheet = contact_sheet(prepared["images"])
         return prepared, line, image_file(Image.fromarray(_upscaled(sheet).squeeze()))
 
     @staticmethod
-    def collect(paths: list, colour: str = "auto", aug: bool = False) -> tuple[dict, str]:
+    def collect(paths: list, colour: str = "auto", aug: bool = False, flips: bool = False) -> tuple[dict, str]:
         """Uploaded files (pictures and zips) as a training set, and the line that describes it."""
         try:
             got = collect_images([str(upload_path(p)) for p in paths], channels={"grey": 1, "colour": 3}.get(colour))
@@ -90,11 +96,12 @@ class TrainPanel:
             raise ExplorerError(str(e)) from None
         mode = "colour" if got.channels == 3 else "grey"
         line = (f"**{len(got.images)} images** ({mode}, {got.size}×{got.size})"
-                + (f", {len(got.images) * (1 + AUGMENT_COPIES)} with flips and shifts" if aug else ""))
+                + (f", {len(got.images) * (1 + AUGMENT_COPIES)} with small shifts{' and flips' if flips else ''}"
+                   if aug else ""))
         if got.skipped:
             shown = "; ".join(f"{n}: {why}" for n, why in got.skipped[:5])
             line += f"  \nskipped {len(got.skipped)}: {shown}" + (" …" if len(got.skipped) > 5 else "")
-        return {"images": got.images, "names": got.names, "augment": bool(aug)}, line
+        return {"images": got.images, "names": got.names, "augment": bool(aug), "flips": bool(flips)}, line
 
     def add_snapshot(self, picture, snapshots: list) -> tuple[list, str]:
         """A webcam picture joins the set (its file stays in Gradio's upload cache)."""
@@ -109,7 +116,7 @@ class TrainPanel:
         if dataset == UPLOAD:
             if not prepared:
                 raise ExplorerError("upload your images first (many files, or one zip)")
-            data = training_arrays(prepared["images"], prepared.get("augment", False))
+            data = training_arrays(prepared["images"], prepared.get("augment", False), prepared.get("flips", False))
         return self.service.submit({"dataset": dataset, "latent_dim": latent, "beta": beta, "seconds": seconds,
                                     "size": size, "kl_warmup": warmup, "lr": lr}, data)
 
@@ -242,7 +249,10 @@ class TrainPanel:
                     self.snap_info = gr.Markdown("0 webcam pictures")
                     with gr.Row():
                         self.colour = gr.Radio(COLOUR_CHOICES, value="auto", label="grey or colour")
-                        self.augment = gr.Checkbox(True, label="augment: flips and small shifts (small sets)")
+                        self.augment = gr.Checkbox(True, label="augment: small shifts (small sets)",
+                                                   elem_id="train-augment")
+                        self.flips = gr.Checkbox(False, label="and left-right flips (not for digits, letters, "
+                                                 "handwriting or text)", elem_id="train-flips")
                     self.data_info = gr.Markdown("", elem_id="train-data-info")
                     self.sheet = gr.Image(label="as the model will see them", interactive=False, height=260,
                                           elem_id="train-sheet")
@@ -260,7 +270,8 @@ class TrainPanel:
                     self.seconds = gr.Slider(10, 600, value=DEFAULT_SECONDS, step=5,
                                              label=f"time budget (s; the API takes {SECONDS_RANGE[0]}–"
                                                    f"{SECONDS_RANGE[1]})", elem_id="train-seconds")
-                    self.warmup = gr.Checkbox(True, label="KL warm-up (β ramps up over the first 200 steps)")
+                    self.warmup = gr.Checkbox(True, label=f"KL warm-up (β ramps up over the first "
+                                                          f"{KL_WARMUP_STEPS} steps)")
                 with gr.Row():
                     start = gr.Button("Start", variant="primary", elem_id="train-start")
                     pause = gr.Button("Pause", elem_id="train-pause")
@@ -284,9 +295,10 @@ class TrainPanel:
         private = {"api_visibility": "private"}
         self.dataset.change(lambda d: gr.update(visible=d == UPLOAD), self.dataset, own, **private)
         add.click(self.add_snapshot, [self.webcam, self.snapshots], [self.snapshots, self.snap_info], **private)
-        data_inputs = [self.files, self.snapshots, self.colour, self.augment]
+        data_inputs = [self.files, self.snapshots, self.colour, self.augment, self.flips]
         data_outputs = [self.prepared, self.data_info, self.sheet]
-        for trigger in (self.files.change, self.snapshots.change, self.colour.change, self.augment.change):
+        for trigger in (self.files.change, self.snapshots.change, self.colour.change, self.augment.change,
+                        self.flips.change):
             trigger(self.prepare, data_inputs, data_outputs, **private)
         start.click(self.on_start, [self.dataset, self.prepared, self.latent, self.beta, self.seconds, self.size,
                                     self.warmup, self.lr], [self.token, self.view, self.watch], **private)
@@ -304,12 +316,13 @@ class TrainPanel:
                        **private)
 
 
-def training_arrays(images: np.ndarray, aug: bool = False) -> dict:
+def training_arrays(images: np.ndarray, aug: bool = False, flips: bool = False) -> dict:
     """What the worker trains on (DATA_NAME): a held-out tenth for the live view and the metrics, split
-    before augmenting, so no flipped copy of a held-out picture is trained on."""
+    before augmenting, so no shifted or flipped copy of a held-out picture is trained on. Flips only when
+    asked (the tab's checkbox): a mirrored digit, letter or word is another picture, not the same one."""
     train, test = split_holdout(images, seed=0)
     if aug:
-        train = augment(train, AUGMENT_COPIES, seed=0)
+        train = augment(train, AUGMENT_COPIES, seed=0, flips=flips)
     return {"train_images": train, "train_labels": np.zeros(len(train), np.int64),
             "test_images": test, "test_labels": np.zeros(len(test), np.int64),
             "class_names": np.array(["your images"])}

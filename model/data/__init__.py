@@ -7,18 +7,19 @@ Nothing here downloads anything. `python -m model data emoji --out DIR` builds t
 """
 from __future__ import annotations
 
-from .base import IMAGE_SUFFIXES, DataError, Dataset
+from .base import IMAGE_SUFFIXES, NAMED_SETS, TRAIN_SETS, DataError, Dataset
 from .digits import load_digits, stroke_digits
 from .faces import FACTORS, load_faces
 from .fashion import FASHION_CLASSES, find_fashion_mnist, load_fashion_mnist, read_idx
 from .folder import FolderSource, list_folder, load_folder
 from .uploads import ALLOWED_FORMATS, MAX_PIXELS, ImageError, open_image, preprocess_image
 
-__all__ = ["ALLOWED_FORMATS", "FACTORS", "FASHION_CLASSES", "IMAGE_SUFFIXES", "MAX_PIXELS", "DataError",
+__all__ = ["ALLOWED_FORMATS", "DATASETS", "FACTORS", "FASHION_CLASSES", "IMAGE_SUFFIXES", "MAX_PIXELS", "NAMED_SETS",
+           "TRAIN_SETS", "DataError",
            "Dataset", "FolderSource", "ImageError", "find_fashion_mnist", "list_folder", "load_dataset",
            "load_digits", "load_faces", "load_fashion_mnist", "load_folder", "open_image", "preprocess_image",
            "read_idx", "stroke_digits"]
-DATASETS = ("fashion-mnist", "digits", "folder", "faces")
+DATASETS = NAMED_SETS + ("folder",)         # what load_dataset takes
 
 
 def load_dataset(name: str, split: str, data_dir=None, image_size: int = 28, channels: int = 1) -> Dataset:

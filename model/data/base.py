@@ -6,6 +6,11 @@ from dataclasses import dataclass
 import numpy as np
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+# The built-in data sets by name, said once. NAMED_SETS: what load_dataset (the loop's --dataset) reads by its
+# name alone; "folder" needs a folder besides. TRAIN_SETS: what the Train tab offers besides a class's own
+# pictures: NAMED_SETS and the emoji set (a folder rendered once into a cache: intake.builtin_training_set).
+NAMED_SETS = ("fashion-mnist", "digits", "faces")
+TRAIN_SETS = NAMED_SETS + ("emoji",)
 
 
 class DataError(RuntimeError):

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from .base import IMAGE_SUFFIXES, DataError, Dataset
+from .base import IMAGE_SUFFIXES, TRAIN_SETS, DataError, Dataset
 from .digits import load_digits
 from .emoji import NOTO_EMOJI, build_emoji_dataset
 from .faces import cache_dir as faces_cache_dir
@@ -60,7 +60,6 @@ COLOUR_SHARE = 0.10
 MAX_COPIES = 32                      # augment(): more copies of a few pictures only teaches them by heart
 SEPARATOR = 128                      # contact_sheet(): mid grey shows against black and white backgrounds
 HIDDEN_NAMES = ("__MACOSX", "Thumbs.db", "desktop.ini")   # what zipping on a Mac or Windows adds
-BUILTIN_SETS = ("fashion-mnist", "digits", "faces", "emoji")
 EMOJI_HINT = ("the emoji set needs the Noto Color Emoji font on the server: install it with "
               "`apt-get install fonts-noto-color-emoji`")
 
@@ -289,11 +288,13 @@ def split_holdout(images: np.ndarray, fraction: float = 0.1, seed: int = 0) -> t
     return images[~test], images[test]
 
 
-def augment(images: np.ndarray, copies: int, seed: int) -> np.ndarray:
-    """The originals, then `copies` rounds of every picture flipped left-right at random and shifted by a
-    few pixels (up to 2 at 28, in proportion at other sizes), the uncovered edge filled with the picture's
-    border colour: a few dozen pictures then fill a space instead of being learnt by heart. The same seed
-    gives the same copies. uint8 (N, C, H, W) -> uint8 (N * (1 + copies), C, H, W)."""
+def augment(images: np.ndarray, copies: int, seed: int, flips: bool = False) -> np.ndarray:
+    """The originals, then `copies` rounds of every picture shifted by a few pixels (up to 2 at 28, in
+    proportion at other sizes), the uncovered edge filled with the picture's border colour: a few dozen
+    pictures then fill a space instead of being learnt by heart. With `flips`, each copy is also mirrored
+    left-right at random: right for clothes, faces and photos, wrong for handwriting, digits, letters and
+    text, hence off unless asked. The same seed gives the same shifts with or without flips.
+    uint8 (N, C, H, W) -> uint8 (N * (1 + copies), C, H, W)."""
     images = _check_images(images)
     if not 0 <= copies <= MAX_COPIES:
         raise ValueError(f"copies must be from 0 to {MAX_COPIES}, got {copies!r}")
@@ -302,10 +303,10 @@ def augment(images: np.ndarray, copies: int, seed: int) -> np.ndarray:
     reach = max(1, round(2 * h / 28))
     rounds = [images.copy()]
     for _ in range(copies):
-        flips = rng.random(n) < 0.5
+        mirrored = (rng.random(n) < 0.5) & flips                # drawn either way: the shifts stay the same
         shifts = rng.integers(-reach, reach + 1, size=(n, 2))
         rounds.append(np.stack([shift(img[..., ::-1] if flip else img, int(dy), int(dx))
-                                for img, flip, (dy, dx) in zip(images, flips, shifts, strict=True)]))
+                                for img, flip, (dy, dx) in zip(images, mirrored, shifts, strict=True)]))
     return np.concatenate(rounds)
 
 
@@ -363,7 +364,7 @@ def builtin_training_set(name: str) -> tuple[Dataset, Dataset]:
     if name == "emoji":
         folder = emoji_folder()
         return tuple(load_folder(folder, split, COLOUR_SIZE, 3, background=BACKGROUND) for split in ("train", "test"))
-    raise DataError(f"unknown built-in set {name!r}: choose one of {', '.join(BUILTIN_SETS)}")
+    raise DataError(f"unknown built-in set {name!r}: choose one of {', '.join(TRAIN_SETS)}")
 
 
 def emoji_cache_dir() -> Path:

@@ -5,6 +5,7 @@ import base64
 import io
 import math
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -64,10 +65,19 @@ def centre_crop(image: Image.Image) -> Image.Image:
     return image.crop((w // 4, h // 4, w - w // 4, h - h // 4))
 
 
+def base64_of(data, dtype=None) -> str:
+    """Bytes, or an array's bytes (C order; converted to dtype first when given, e.g. "<f4" for little-endian
+    float32), as base64 text: how every array and picture travels to the page in JSON (page.js VAE.bytes
+    reads them back into typed arrays)."""
+    if not isinstance(data, (bytes, bytearray)):
+        data = np.ascontiguousarray(data, dtype=dtype).tobytes()
+    return base64.b64encode(data).decode("ascii")
+
+
 def png_data_url(img: Image.Image) -> str:
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64_of(buf.getvalue())
 
 
 def write_gif(frames: list[Image.Image], path, duration: int) -> None:

@@ -30,6 +30,16 @@ def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
+def describe(device: torch.device | str = "cpu") -> str:
+    """The device in words, as a run records it beside its speed: the GPU's name, or the CPU threads torch uses
+    out of the machine's cores."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    threads = torch.get_num_threads()
+    return f"{device.type} ({threads} thread{'s' * (threads != 1)}, {os.cpu_count()} cores)"
+
+
 def pick_device(name: str) -> torch.device:
     if name == "cuda" or (name == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():

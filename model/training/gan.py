@@ -33,7 +33,8 @@ from ..nets.config import VAEConfig
 from ..nets.gan import GAN_LOSSES, Discriminator, GANConfig, Generator, critic_loss, generator_loss
 from ..store.weights import atomic_write, write_json
 from .background import Budget, remove_stale_temps, write_grid
-from .checkpoints import TrainingError, load_state, save_state
+from .checkpoints import TrainingError, load_state, read_checkpoint, save_state
+from .devices import describe
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 DEFAULTS = {"wgan-gp": {"lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5},    # Gulrajani, Algorithm 1
@@ -220,7 +221,7 @@ def checkpoint(run: GANRun, seconds: float) -> dict:
     save_state(run.out / CHECKPOINT_NAME, {"generator": run.gen, "discriminator": run.disc},
                {"opt_g": run.opt_g, "opt_d": run.opt_d},
                {"step": run.step, "batches": run.batches, "seconds": seconds, "history": run.history,
-                "quality": run.quality, "config": run.cfg.to_dict(), "args": vars(run.args)})
+                "quality": run.quality, "config": run.cfg.to_dict(), "args": vars(run.args), "device": describe()})
     return q
 
 
@@ -275,7 +276,8 @@ def train(args: argparse.Namespace) -> dict:
 def install(run_dir: Path, dest: Path, thumbnails_from: str) -> dict:
     """A run's generator as an explorer model (weights/NAME): config.json with kind "gan", model.safetensors
     (its "decoder.*" keys, float16), a map of generated images (evaluate.build_generator_atlas) and
-    metrics.json with the training record and the sample measures. No encoder, so no ELBO and no typicality."""
+    metrics.json with the training record (what the run's checkpoint recorded: its data set, time, speed and
+    device) and the sample measures. No encoder, so no ELBO and no typicality."""
     from ..analysis.sample_quality import blur_and_distance  # noqa: PLC0415
     from ..nets.vae import ConvVAE  # noqa: PLC0415
     from ..store.weights import load_metrics, save_pretrained  # noqa: PLC0415
@@ -289,29 +291,24 @@ def install(run_dir: Path, dest: Path, thumbnails_from: str) -> dict:
     vae.eval()
     dest.mkdir(parents=True, exist_ok=True)
     save_pretrained(vae, dest, half=True)
-    test = load_dataset("fashion-mnist", "test")
+    _, trained = read_checkpoint(run_dir / CHECKPOINT_NAME)          # args, seconds, history: the run's own
+    dataset = trained["args"]["dataset"]
+    test = load_dataset(dataset, "test", trained["args"].get("data_dir"))
     build_generator_atlas(vae, test, dest, thumbnails_from)
-    minutes, speeds = _log_speed(run_dir / "train.log")
+    speeds = [row["images_per_second"] for row in trained["history"]]
     metrics = load_metrics(dest) | {
-        "kind": "gan", "dataset": "fashion-mnist", "test_images": len(test),
-        "description": f"a GAN: our decoder as the generator ({cfg.loss} loss, spectral norm), "
+        "kind": "gan", "dataset": dataset, "test_images": len(test),
+        "description": f"a GAN: our decoder as the generator ({cfg.loss} loss{', spectral norm' * cfg.spectral_norm}), "
                        f"{record['epoch']:.1f} epochs; no encoder",
         "gan": {"loss": cfg.loss, "disc_widths": list(cfg.disc_widths), "spectral_norm": cfg.spectral_norm,
-                "generator_steps": record["step"], "epochs": record["epoch"], "minutes": minutes,
-                "images_per_second": speeds, "device": "cpu (2 cores, niced, shared)",
+                "generator_steps": record["step"], "epochs": record["epoch"],
+                "minutes": round(trained["seconds"] / 60, 1),
+                "images_per_second": round(float(np.median(speeds)), 1) if speeds else None,
+                "device": trained.get("device"),                        # None: a run from before it was recorded
                 "command": "python -m model gan --out RUN --threads 1 [--seconds S --resume]"},
         "measures": dict(blur_and_distance(vae, test.images), images=len(test))}
     write_json(dest / "metrics.json", metrics)
     return metrics
-
-
-def _log_speed(log: Path) -> tuple[float | None, float | None]:
-    """From a run's train.log: the minutes trained and the median images/s of its rows (None: no log)."""
-    lines = log.read_text().splitlines() if log.is_file() else []
-    rows = [ln.split() for ln in lines if ln.startswith("step ") and "img/s" in ln]
-    if not rows:
-        return None, None
-    return float(rows[-1][-2]), float(np.median([float(r[r.index("img/s") - 1]) for r in rows]))
 
 
 def main(argv=None) -> int:

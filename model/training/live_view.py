@@ -11,24 +11,19 @@ and only adds to them. It holds:
 """
 from __future__ import annotations
 
-import base64
 import time
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..store.pictures import png_data_url
+from ..store.pictures import base64_of, png_data_url
 from .loop import Run, to_float
 
 HOLDOUT = 2000                 # held-out images on the map (the separation benchmark's k-NN uses them)
 N_RECON, N_PRIOR = 8, 16
 MAX_ROWS = 4000                # the history is thinned by half beyond this (a long run keeps its shape)
 MAP_LIMIT = 32767              # int16
-
-
-def _b64(arr: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(arr).tobytes()).decode("ascii")
 
 
 def grid_url(images: np.ndarray, columns: int) -> str:
@@ -118,8 +113,8 @@ class LiveView:
         reach = float(max(np.abs(xy).max(), 1e-3) * 1.05)
         scale = reach / MAP_LIMIT
         q = lambda a: np.clip(np.round(a / scale), -MAP_LIMIT, MAP_LIMIT).astype("<i2")   # noqa: E731
-        return {"method": method, "scale": scale, "n": len(xy), "xy": _b64(q(xy)), "sigma": _b64(q(s)),
-                "labels": _b64(self.labels), "classes": list(self.run.test_ds.class_names)}
+        return {"method": method, "scale": scale, "n": len(xy), "xy": base64_of(q(xy)), "sigma": base64_of(q(s)),
+                "labels": base64_of(self.labels), "classes": list(self.run.test_ds.class_names)}
 
     def rate(self) -> float:
         """Images per second over the time since the last update."""
