@@ -1,4 +1,4 @@
-"""Train it live (issue 21): time to a separated map, the worker's throughput, the app while a job trains.
+"""Train it live: time to a separated map, the worker's throughput, the app while a job trains.
 
     python bench/train_live.py [separation] [throughput] [server]      (default: all three, ~7 min on 2 idle cores)
         [--threads N] [--budget 60] [--epochs 2] [--rounds 1] [--decode-reps 40] [--clients 30]
@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import DEFAULT_WEIGHTS, ROOT, Server, app_cmd, free_port, header, ms, pct, ratio, row  # noqa: E402
 
-from model.training.worker import LIVE_NAME, read_json  # noqa: E402
+from model.training.control import LIVE_NAME, read_json  # noqa: E402
 
 K = 10
 TARGET_ACC, TARGET_S = 0.6, 30.0
@@ -116,7 +116,7 @@ def watch(path: Path, t0: float, done, poll: float = 0.05, keep_map: bool = Fals
 
 def submit(root: Path, threads: int, seconds: float):
     """A fresh service and one job on it, as Start does: (service, job, worker process)."""
-    from model.serving.jobs import TrainingService
+    from model.serving.training import TrainingService
 
     service = TrainingService(root, NoRegistry(), threads=threads)
     _, job = service.submit(JOB | {"seconds": seconds})
@@ -164,8 +164,8 @@ def bare_curve(a, tmp: Path, moments: list[float]) -> dict:
     args = T.parse_args(training_argv(job, tmp / "bare"))
     t0 = time.perf_counter()
     run = T.setup(args)
-    run.args.kl_warmup = KL_WARMUP_STEPS / run.steps_per_epoch           # as the worker's on_start
-    run.args.lr_warmup = LR_WARMUP_STEPS / run.steps_per_epoch
+    run.cfg.kl_warmup = KL_WARMUP_STEPS / run.steps_per_epoch           # as the worker's on_start
+    run.cfg.lr_warmup = LR_WARMUP_STEPS / run.steps_per_epoch
     setup_s = time.perf_counter() - t0
     pick = torch.randperm(len(run.test_x), generator=torch.Generator().manual_seed(1234))[:HOLDOUT]
     holdout, labels = T.to_float(run.test_x[pick]), np.asarray(run.test_ds.labels)[pick.numpy()]
@@ -212,7 +212,7 @@ def separation(a, tmp: Path) -> None:
 
 
 def report_separation(a, worker: list[dict], bare: dict) -> None:
-    header(f"Time to separation (issue 21): Start (TrainingService.submit) to k-NN accuracy >= {TARGET_ACC} on the "
+    header(f"Time to separation: Start (TrainingService.submit) to k-NN accuracy >= {TARGET_ACC} on the "
            f"live map (fashion-mnist, 2-D, β 1, size small, KL warm-up, {a.budget:.0f} s budget, threads "
            f"{a.threads}); reference: the bare loop in-process, scored at the same seconds",
            ["seconds since Start", "worker step", "worker k-NN acc (k=10, 2,000 held out)", "bare loop step",
@@ -289,7 +289,7 @@ def throughput(a, tmp: Path) -> None:
             res[kind].append((cli_run if kind == "cli" else worker_run)(a, tmp))
     c, w = res["cli"], res["worker"]
     c_ips, w_ips = np.median([x["ips"] for x in c]), np.median([x["ips"] for x in w])
-    header(f"Training throughput of the live worker (issue 21): the small model (widths 16,32, hidden 64, no "
+    header(f"Training throughput of the live worker: the small model (widths 16,32, hidden 64, no "
            f"residual blocks, latent 2, batch {BATCH}), {a.epochs * STEPS_PER_EPOCH} steps, threads {a.threads}, "
            f"{a.rounds} round(s) alternating", ["figure", "worker (Train tab job)", "`python -m model train`",
                                                 "ratio worker/CLI", "target", "met?"])
@@ -460,7 +460,7 @@ def open_browser(a):
 def report_server(a, res: dict) -> None:
     d = res["decode"]
     idle = d["idle before"] + d["idle after"]
-    header("The app while a job trains (issue 21): `python app.py --runs TMP`, a /train job (fashion-mnist, 2-D, "
+    header("The app while a job trains: `python app.py --runs TMP`, a /train job (fashion-mnist, 2-D, "
            f"β 1, small) with --train-threads {a.threads}", ["figure", "while training", "idle (before / after)",
                                                               "ratio", "target", "met?"])
     r = pct(d["training"], 50) / pct(idle, 50)
@@ -474,7 +474,7 @@ def report_server(a, res: dict) -> None:
         row(["another page (Explore, WebAssembly): slider input to the canvas painted, p50 (p95)",
              f"{ms(pct(p['training'], 50))} ({ms(pct(p['training'], 95))})",
              f"{ms(pct(pidle, 50))} ({ms(pct(p['idle before'], 50))} / {ms(pct(p['idle after'], 50))})",
-             ratio(pct(p["training"], 50), pct(pidle, 50)), "report (16 ms p50 idle, issue 12)", "-"])
+             ratio(pct(p["training"], 50), pct(pidle, 50)), "report (16 ms p50 idle: the page decoder's)", "-"])
     cl = res["class"]
     n_err = sum(cl["errors"].values())
     row([f"classroom: {a.clients} clients, ~1 request/s each for {a.class_duration:.0f} s (/encode, /sample, "

@@ -80,6 +80,22 @@ def registry(weights_root):
 
 
 @pytest.fixture(scope="session")
+def exported(registry, tmp_path_factory):
+    """exported(name, "decoder" or "encoder") -> that half of a shipped model as ONNX (model/store/onnx.py),
+    exported once per session for all the tests that check the files (0.1-0.2 s a half, ~20 halves)."""
+    from model.store.onnx import export_decoder, export_encoder
+
+    root, done = tmp_path_factory.mktemp("onnx"), {}
+
+    def get(name: str, half: str) -> Path:
+        if (name, half) not in done:
+            export = {"decoder": export_decoder, "encoder": export_encoder}[half]
+            done[name, half] = export(registry.get(name).vae, root / f"{name}.{half}.onnx")
+        return done[name, half]
+    return get
+
+
+@pytest.fixture(scope="session")
 def wide_weights(tmp_path_factory) -> Path:
     """A weights root with one untrained 40-d model on scikit-learn's digits (more dimensions than the
     page has sliders), its atlas mapped by PCA: built in about a second."""
@@ -129,7 +145,7 @@ def demo():
 @pytest.fixture(scope="session")
 def api(registry, tmp_path_factory):
     """The public endpoints' handlers (ui/api.py) over the shared registry, as build_demo wires them."""
-    from model.serving.jobs import TrainingService
+    from model.serving.training import TrainingService
     from ui.api import Api
     from ui.compare import ComparePanel
     from ui.encode import EncodePanel

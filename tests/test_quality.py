@@ -8,15 +8,9 @@ from scipy.ndimage import gaussian_filter
 
 from model.analysis import quality as q
 from model.data import load_dataset
-from model.nets.classifier import (
-    CLASSIFIER_CONFIG_NAME,
-    CLASSIFIER_WEIGHTS_NAME,
-    Classifier,
-    ClassifierConfig,
-    load_classifier,
-    save_classifier,
-)
+from model.nets.classifier import CLASSIFIER_CONFIG_NAME, CLASSIFIER_WEIGHTS_NAME, Classifier, ClassifierConfig
 from model.serving.registry import ModelRegistry
+from model.store.companions import load_classifier, save_classifier
 from model.store.weights import WeightsError
 from model.training import classifier as trainer
 

@@ -10,8 +10,8 @@ import tempfile
 
 import gradio as gr
 
-from model.serving.jobs import TrainingService
 from model.serving.registry import LoadedModel, ModelRegistry
+from model.serving.training import TrainingService
 from model.store.onnx import cache_root
 
 from . import text

@@ -1,5 +1,5 @@
 """The Train tab: a class watches a VAE learn, on built-in data or their own pictures, and moves β while it
-trains. The training runs in a worker process (model.serving.jobs, model.training.worker); this panel starts
+trains. The training runs in a worker process (model.serving.training, model.training.worker); this panel starts
 and controls jobs with the job's token (kept in this page's state only) and shows any job on the server:
 assets/train.js polls `train_view` twice a second and adds to its charts rather than redrawing them.
 
@@ -19,15 +19,9 @@ from PIL import Image
 from model.data import TRAIN_SETS, DataError
 from model.data.intake import COLOUR_SIZE, augment, collect_images, contact_sheet, split_holdout
 from model.nets.limits import ExplorerError
-from model.serving.jobs import (
-    BETA_RANGE,
-    DEFAULT_SECONDS,
-    LATENT_CHOICES,
-    LR_RANGE,
-    SECONDS_RANGE,
-    TrainingService,
-)
 from model.serving.registry import ModelRegistry
+from model.serving.training import TrainingService
+from model.serving.training.settings import BETA_RANGE, DEFAULT_SECONDS, LATENT_CHOICES, LR_RANGE, SECONDS_RANGE
 from model.store.bundle import pack_model
 from model.training.live_view import N_PRIOR, N_RECON
 from model.training.worker import KL_WARMUP_STEPS

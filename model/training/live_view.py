@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..analysis.separation import knn_accuracy
 from ..store.pictures import base64_of, png_data_url
 from .loop import Run, to_float
 
@@ -24,6 +25,7 @@ HOLDOUT = 2000                 # held-out images on the map (the separation benc
 N_RECON, N_PRIOR = 8, 16
 MAX_ROWS = 4000                # the history is thinned by half beyond this (a long run keeps its shape)
 MAP_LIMIT = 32767              # int16
+KNN_EVERY_S = 2.0              # the k-NN number is redone at most this often (2,000 points: tens of ms)
 
 
 def grid_url(images: np.ndarray, columns: int) -> str:
@@ -63,12 +65,14 @@ class LiveView:
         self.marks: list[dict] = list(prior.get("marks", []))
         self.model_version = int(prior.get("model_version", 0))
         self.axes = None
+        self.knn, self.t_knn = prior.get("knn"), 0.0
+        self.has_classes = len(np.unique(self.labels)) > 1
         self.t_rate, self.step_rate, self.ips = time.monotonic(), run.step, 0.0
         self.originals = grid_url(self.holdout[:N_RECON].numpy(), N_RECON)
 
     def add_row(self, step: int, recon: float, kl: float) -> None:
         self.rows.append({"step": step, "recon": round(recon, 3), "kl": round(kl, 3),
-                          "beta": self.run.args.beta})
+                          "beta": self.run.cfg.beta})
         if len(self.rows) > MAX_ROWS:
             self.rows = self.rows[::2]
 
@@ -99,8 +103,17 @@ class LiveView:
         kl = q.kl_per_dim().mean(0).cpu().numpy() if hasattr(q, "kl_per_dim") else np.zeros(mu.shape[1])
         core.train(was)
         return {"kl_per_dim": [round(float(v), 3) for v in kl], "map": self.map_of(mu, sigma),
+                "knn": self.separation(mu),
                 "recon": grid_url((recon * 255).round().byte().numpy(), N_RECON),
                 "prior": grid_url((prior * 255).round().byte().numpy(), N_PRIOR // 2)}
+
+    def separation(self, mu: np.ndarray) -> float | None:
+        """The k-NN (k = 10) class accuracy of the held-out means (None without classes), redone at most every
+        KNN_EVERY_S: how well the map separates the classes, the same measure as the benchmarks."""
+        now = time.monotonic()
+        if self.has_classes and np.isfinite(mu).all() and now - self.t_knn >= KNN_EVERY_S:
+            self.knn, self.t_knn = round(knn_accuracy(mu, self.labels), 3), now
+        return self.knn
 
     def map_of(self, mu: np.ndarray, sigma: np.ndarray) -> dict:
         if mu.shape[1] == 2:
@@ -120,15 +133,16 @@ class LiveView:
         """Images per second over the time since the last update."""
         now, step = time.monotonic(), self.run.step
         if now - self.t_rate > 0.3 and step > self.step_rate:
-            self.ips = (step - self.step_rate) * self.run.args.batch_size / (now - self.t_rate)
+            self.ips = (step - self.step_rate) * self.run.cfg.batch_size / (now - self.t_rate)
             self.t_rate, self.step_rate = now, step
         return self.ips
 
-    def state(self, state: str, message: str, seconds_left: float) -> dict:
-        args = self.run.args
+    def state(self, state: str, message: str, seconds_left: float, own_seconds: float = 0.0) -> dict:
+        args = self.run.cfg
         ips = self.rate() if state == "running" else self.ips        # the last training rate, once it ends
         return {"state": state, "message": message, "step": self.run.step, "images_per_s": round(ips, 1),
                 "beta": args.beta, "lr": args.lr, "seconds_left": round(seconds_left, 1),
+                "own_seconds": round(own_seconds, 2),
                 "latent_dim": self.run.core.config.latent_dim, "history": self.rows, "marks": self.marks,
                 "model_version": self.model_version,
                 "originals": self.originals, "updated": time.time(), **self.pictures()}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,6 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from ..cli import fail
 from ..data import DATASETS, DataError, Dataset, FolderSource, load_dataset
 from ..nets.config import RECON_LOSSES, VAEConfig
 from ..nets.kinds import kind_names, kind_of
@@ -30,8 +28,8 @@ from ..store.snapshots import SnapshotRecorder
 from ..store.weights import load_vae, save_pretrained
 from .checkpoints import TrainingError, load_checkpoint, save_checkpoint
 from .devices import all_reduce_sum, dist_info, pick_device, setup_distributed
+from .run import CHECKPOINT_NAME, TrainConfig, epoch_order, run_command
 
-CHECKPOINT_NAME = "checkpoint.safetensors"
 DEFAULT = VAEConfig()              # the model's defaults are the command line's defaults
 
 
@@ -43,7 +41,7 @@ class StopTraining(Exception):
 class Hooks:
     """What a caller may do between steps (the live-training worker, model.training.worker): nothing here.
 
-    after_step may change run.args.beta and run.args.lr (the next step reads them), block (pause), or
+    after_step may change run.cfg.beta and run.cfg.lr (the next step reads them), block (pause), or
     raise StopTraining."""
 
     def on_start(self, run: Run) -> None:
@@ -53,7 +51,7 @@ class Hooks:
         pass
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv=None) -> TrainConfig:
     p = argparse.ArgumentParser(prog="python -m model train", description=__doc__.splitlines()[0])
     p.add_argument("--dataset", choices=DATASETS + ("prepared",), default="fashion-mnist",
                    help="prepared: the images in --data-npz")
@@ -95,7 +93,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data-npz", default=None,
                    help="--dataset prepared: a .npz with uint8 train_images/test_images (N, C, H, W), "
                         "labels and class_names (the Train tab's uploads)")
-    return p.parse_args(argv)
+    return TrainConfig(**vars(p.parse_args(argv)))
 
 
 # ---------------------------------------------------------------- schedules
@@ -139,13 +137,12 @@ def evaluate_split(model: ConvVAE, images: torch.Tensor, seed: int, batch: int =
     return {"neg_elbo": sums[0].item() / n, "recon": sums[1].item() / n, "kl": sums[2].item() / n}
 
 
-def build_config(args, class_names, image_size: int, channels: int) -> VAEConfig:
-    return VAEConfig(image_size=image_size, channels=channels, latent_dim=args.latent_dim,
-                     widths=tuple(int(w) for w in args.widths.split(",")), res_blocks=args.res_blocks,
-                     hidden=args.hidden, recon=args.recon, beta=args.beta if kind_of(args.kind).has_sigma else 0.0,
-                     kind=args.kind, codebook_size=args.codebook_size if kind_of(args.kind).spatial else 0,
-                     code_dim=args.code_dim,
-                     background="white" if args.dataset in ("folder", "faces") else "black",
+def build_config(cfg: TrainConfig, class_names, image_size: int, channels: int) -> VAEConfig:
+    return VAEConfig(image_size=image_size, channels=channels, latent_dim=cfg.latent_dim, widths=cfg.widths,
+                     res_blocks=cfg.res_blocks, hidden=cfg.hidden, recon=cfg.recon, kind=cfg.kind,
+                     beta=cfg.beta if kind_of(cfg.kind).has_sigma else 0.0,
+                     codebook_size=cfg.codebook_size if kind_of(cfg.kind).spatial else 0, code_dim=cfg.code_dim,
+                     background="white" if cfg.dataset in ("folder", "faces") else "black",
                      class_names=class_names)
 
 
@@ -165,7 +162,7 @@ class _View(torch.nn.Module):
 class Run:
     """Everything a training run carries from one epoch to the next."""
 
-    args: argparse.Namespace
+    cfg: TrainConfig
     device: torch.device
     rank: int
     world: int
@@ -183,12 +180,13 @@ class Run:
     last_checkpoint: float = 0.0           # time.monotonic() of the last one
     hooks: Hooks = field(default_factory=Hooks)
     history: list = field(default_factory=list)
-    seconds: float = 0.0
+    seconds: float = 0.0                   # training time: the run's own steps, not time it waited its turn
     snapshots: SnapshotRecorder | None = None
+    last_terms: dict | None = None         # the last step's loss terms (a live job's chart reads them)
 
     @property
     def ckpt_path(self) -> Path:
-        return Path(self.args.out) / CHECKPOINT_NAME
+        return Path(self.cfg.out) / CHECKPOINT_NAME
 
     @property
     def n_train(self) -> int:
@@ -196,7 +194,7 @@ class Run:
 
     @property
     def local_batch(self) -> int:
-        return self.args.batch_size // self.world
+        return self.cfg.batch_size // self.world
 
     @property
     def per_rank(self) -> int:
@@ -211,23 +209,19 @@ class Run:
         return self.start_step // self.steps_per_epoch
 
 
-def load_data(args) -> tuple[Dataset | None, FolderSource | None, Dataset]:
+def load_data(cfg: TrainConfig) -> tuple[Dataset | None, FolderSource | None, Dataset]:
     """(train set in memory, or a streaming source; test set in memory)."""
-    size, channels = args.image_size or DEFAULT.image_size, args.channels or DEFAULT.channels
+    size, channels = cfg.image_size or DEFAULT.image_size, cfg.channels or DEFAULT.channels
     train_ds = train_src = None
-    if args.stream:
-        if args.dataset != "folder":
-            raise TrainingError("--stream reads image folders: use it with --dataset folder")
-        if not args.data_dir:
-            raise DataError("--dataset folder needs --data-dir pointing at a folder of images")
-        train_src = FolderSource(args.data_dir, "train", size, channels)
-    elif args.data_npz:
-        train_ds, test_ds = load_prepared(args.data_npz)
+    if cfg.stream:
+        train_src = FolderSource(cfg.data_dir, "train", size, channels)
+    elif cfg.data_npz:
+        train_ds, test_ds = load_prepared(cfg.data_npz)
         return train_ds, None, test_ds
     else:
-        train_ds = load_dataset(args.dataset, "train", args.data_dir, size, channels)
+        train_ds = load_dataset(cfg.dataset, "train", cfg.data_dir, size, channels)
         size, channels = train_ds.images.shape[-1], train_ds.images.shape[1]
-    return train_ds, train_src, load_dataset(args.dataset, "test", args.data_dir, size, channels)
+    return train_ds, train_src, load_dataset(cfg.dataset, "test", cfg.data_dir, size, channels)
 
 
 def load_prepared(path) -> tuple[Dataset, Dataset]:
@@ -244,7 +238,7 @@ def load_prepared(path) -> tuple[Dataset, Dataset]:
 def restore(run: Run, config: VAEConfig) -> None:
     """--resume: model, optimizer, epoch and history from the last checkpoint, if there is one."""
     path = run.ckpt_path
-    if run.args.resume and path.is_file():
+    if run.cfg.resume and path.is_file():
         meta = load_checkpoint(path, run.core, run.opt)
         run.history, run.seconds = meta["history"], meta.get("seconds", 0.0)
         run.start_step = meta.get("step", meta["epoch"] * run.steps_per_epoch)   # older checkpoints: epochs
@@ -254,33 +248,37 @@ def restore(run: Run, config: VAEConfig) -> None:
                                 f"use the same arguments, or a new --out")
         if run.rank == 0:
             print(f"resuming from {path} after step {run.start_step} (epoch {run.start_epoch})")
-    elif run.args.resume and run.rank == 0:
+    elif run.cfg.resume and run.rank == 0:
         print(f"no checkpoint at {path}: starting from scratch")
 
 
-def setup(args: argparse.Namespace) -> Run:
-    """Device, process group, data, model and optimizer (restored with --resume), wrappers."""
-    device = pick_device(args.device)
+def setup(cfg: TrainConfig, data: tuple | None = None) -> Run:
+    """Device, process group, data, model and optimizer (restored with --resume), wrappers. data: the
+    (train, stream, test) sets already in memory (a training process that trains many jobs loads each once)."""
+    device = pick_device(cfg.device)
     setup_distributed(device)
     rank, world = dist_info()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
+    cfg.check(world)                        # before any data is loaded
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
     if rank == 0 and out.is_dir():
         for stale in out.glob(".*.tmp"):       # left by a run killed mid-write (kill -9)
             stale.unlink(missing_ok=True)
-    train_ds, train_src, test_ds = load_data(args)
+    train_ds, train_src, test_ds = data or load_data(cfg)
     class_names = (train_src or train_ds).class_names
-    config = build_config(args, class_names, test_ds.images.shape[-1], test_ds.images.shape[1])
-    if args.batch_size % world:
-        raise TrainingError(f"--batch-size {args.batch_size} is not divisible by {world} processes")
-    torch.manual_seed(args.seed)
+    config = build_config(cfg, class_names, test_ds.images.shape[-1], test_ds.images.shape[1])
+    if kind_of(config).spatial and world > 1:
+        raise TrainingError("--kind vq trains in one process (its codebook restarts are not synchronised)")
+    torch.manual_seed(cfg.seed)
     core = ConvVAE(config).to(device)
-    run = Run(args, device, rank, world, core, torch.optim.Adam(core.parameters(), lr=args.lr), test_ds,
+    run = Run(cfg, device, rank, world, core, torch.optim.Adam(core.parameters(), lr=cfg.lr), test_ds,
               train_ds, train_src)
+    if run.steps_per_epoch == 0:
+        raise TrainingError(f"batch size {cfg.batch_size} is larger than the training set ({run.n_train})")
     restore(run, config)
     if train_ds is not None:
-        run.train_x = torch.from_numpy(train_ds.images).to(device)
+        run.train_x = torch.from_numpy(train_ds.images).to(device)     # shares the array's memory on a CPU
     run.test_x = torch.from_numpy(test_ds.images).to(device)
     if device.type == "cuda":
         core.to(memory_format=torch.channels_last)
@@ -288,15 +286,11 @@ def setup(args: argparse.Namespace) -> Run:
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(
             core, device_ids=[device.index] if device.type == "cuda" else None)
-    run.step_model = _View(torch.compile(model) if args.compile else model, config)
-    if run.steps_per_epoch == 0:
-        raise TrainingError(f"batch size {args.batch_size} is larger than the training set ({run.n_train})")
-    if kind_of(config).spatial and world > 1:
-        raise TrainingError("--kind vq trains in one process (its codebook restarts are not synchronised)")
-    if args.snapshots:
-        run.snapshots = SnapshotRecorder(test_ds.images, run.steps_per_epoch * args.epochs, args.snapshots,
-                                         run.steps_per_epoch, seed=args.seed)
-        if args.resume:
+    run.step_model = _View(torch.compile(model) if cfg.compile else model, config)
+    if cfg.snapshots:
+        run.snapshots = SnapshotRecorder(test_ds.images, run.steps_per_epoch * cfg.epochs, cfg.snapshots,
+                                         run.steps_per_epoch, seed=cfg.seed)
+        if cfg.resume:
             run.snapshots.resume(out)
     return run
 
@@ -311,7 +305,7 @@ def epoch_batches(run: Run, perm: torch.Tensor):
             yield run.train_x[perm[i * b:(i + 1) * b]]
         return
     batches = [perm[i * b:(i + 1) * b].tolist() for i in range(steps)]
-    loader = torch.utils.data.DataLoader(run.train_src, batch_sampler=batches, num_workers=run.args.workers,
+    loader = torch.utils.data.DataLoader(run.train_src, batch_sampler=batches, num_workers=run.cfg.workers,
                                          pin_memory=run.device.type == "cuda")
     for xb, _ in loader:
         yield xb.to(run.device, non_blocking=True)
@@ -319,39 +313,41 @@ def epoch_batches(run: Run, perm: torch.Tensor):
 
 def train_step(run: Run, batch: torch.Tensor, step: int, generator: torch.Generator) -> dict:
     """Forward and backward for one batch (the optimizer steps after the caller's checks)."""
-    args, total = run.args, run.steps_per_epoch * run.args.epochs
+    cfg, total = run.cfg, run.steps_per_epoch * run.cfg.epochs
     for group in run.opt.param_groups:
-        group["lr"] = lr_at(step, total, int(args.lr_warmup * run.steps_per_epoch), args.lr)
+        group["lr"] = lr_at(step, total, int(cfg.lr_warmup * run.steps_per_epoch), cfg.lr)
     x = to_float(batch)
     if run.device.type == "cuda":
         x = x.contiguous(memory_format=torch.channels_last)
-    beta = kl_weight_at(step, int(args.kl_warmup * run.steps_per_epoch), args.beta)
+    beta = kl_weight_at(step, int(cfg.kl_warmup * run.steps_per_epoch), cfg.beta)
     with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=run.device.type == "cuda"):
         t = elbo_terms(run.step_model, x, beta=beta, generator=generator)
     run.opt.zero_grad(set_to_none=True)
     t["loss"].backward()
     if run.core.quantizer is not None and step % 100 == 0:
         run.core.quantizer.restart_unused(generator)        # step 0: the codebook starts on real codes
-    if args.grad_clip > 0:
-        torch.nn.utils.clip_grad_norm_(run.core.parameters(), args.grad_clip)
+    if cfg.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(run.core.parameters(), cfg.grad_clip)
     return t
 
 
-def run_epoch(run: Run, epoch: int) -> list[float]:
-    """One pass over this rank's shard (the rest of it, when resumed mid-epoch); returns the mean train
-    (-ELBO, recon, KL) over all ranks. The hooks run after every step."""
-    args, steps = run.args, run.steps_per_epoch
+def run_epoch(run: Run, epoch: int):
+    """One pass over this rank's shard (the rest of it, when resumed mid-epoch), as a generator that yields
+    after every step (a training process that trains many jobs takes turns by it). Its value: the mean train
+    (-ELBO, recon, KL) over all ranks and the seconds its steps took. The hooks run after every step."""
+    cfg, steps = run.cfg, run.steps_per_epoch
     run.core.train()
-    g_shuffle = torch.Generator().manual_seed(args.seed * 100_003 + epoch)
-    perm = torch.randperm(run.n_train, generator=g_shuffle)[run.rank::run.world][:run.per_rank]
-    g_eps = torch.Generator(device=run.device).manual_seed(args.seed * 1_000_003 + epoch * 101 + run.rank)
+    perm = epoch_order(cfg.seed, epoch, run.n_train)[run.rank::run.world][:run.per_rank]
+    g_eps = torch.Generator(device=run.device).manual_seed(cfg.seed * 1_000_003 + epoch * 101 + run.rank)
     first = max(0, run.start_step - epoch * steps)          # batches this epoch already trained on
     sums = torch.zeros(3, dtype=torch.float64, device=run.device)
-    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{args.epochs}", initial=first,
+    bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", initial=first,
                disable=run.rank != 0, leave=False, dynamic_ncols=True, mininterval=1.0)
     batches = epoch_batches(run, perm[first * run.local_batch:])
+    busy = 0.0
     try:
         for i in range(first, steps):
+            t0 = time.perf_counter()
             step = epoch * steps + i
             if run.snapshots is not None and run.rank == 0:
                 run.snapshots.maybe_record(run.core, step)
@@ -361,39 +357,41 @@ def run_epoch(run: Run, epoch: int) -> list[float]:
                 where = run.ckpt_path if run.ckpt_path.exists() else "none yet"
                 raise TrainingError(
                     f"loss became {t['loss'].item()} at epoch {epoch + 1}, step {i + 1}: training stopped; "
-                    f"the last good checkpoint ({where}) is intact. Try a lower --lr (now {args.lr}) or --grad-clip")
+                    f"the last good checkpoint ({where}) is intact. Try a lower --lr (now {cfg.lr}) or --grad-clip")
             run.opt.step()
-            run.step = step + 1
+            run.step, run.last_terms = step + 1, t
             bar.update()
             if i % 20 == 0 and run.rank == 0:
                 bar.set_postfix(loss=f"{sums[0].item() / (i + 1 - first):.2f}")
+            busy += time.perf_counter() - t0
             run.hooks.after_step(run, step + 1, t)
+            yield step + 1
     finally:
         bar.close()          # clears the bar, so an error is printed on a line of its own
     all_reduce_sum(sums)
-    return (sums / (max(1, steps - first) * run.world)).tolist()
+    return (sums / (max(1, steps - first) * run.world)).tolist(), busy
 
 
 def end_epoch(run: Run, epoch: int, tr: list[float], dt: float) -> None:
     """Test-set losses, the history row, the progress line and the checkpoint."""
-    args = run.args
-    te = evaluate_split(run.core, run.test_x, seed=args.seed + 1, rank=run.rank, world=run.world)
+    cfg = run.cfg
+    te = evaluate_split(run.core, run.test_x, seed=cfg.seed + 1, rank=run.rank, world=run.world)
     run.seconds += dt
-    ips = run.steps_per_epoch * args.batch_size / dt
+    ips = run.steps_per_epoch * cfg.batch_size / dt
     run.history.append({"epoch": epoch + 1, "train_neg_elbo": tr[0], "train_recon": tr[1], "train_kl": tr[2],
                         "test_neg_elbo": te["neg_elbo"], "test_recon": te["recon"], "test_kl": te["kl"],
                         "seconds": dt, "images_per_second": ips})
     if run.rank == 0:
-        if run.snapshots is not None and epoch + 1 == args.epochs:
+        if run.snapshots is not None and epoch + 1 == cfg.epochs:
             run.snapshots.maybe_record(run.core, (epoch + 1) * run.steps_per_epoch)
         if run.snapshots is not None:
-            run.snapshots.save(args.out)
+            run.snapshots.save(cfg.out)
         if not kind_of(run.core).has_kl:   # no KL term, so no ELBO: report the reconstruction alone
             line = f"train recon {tr[1]:8.2f}  test recon {te['recon']:8.2f}"
         else:
             line = (f"train -ELBO {tr[0]:8.2f} (recon {tr[1]:7.2f}, KL {tr[2]:6.2f})"
                     f"  test -ELBO {te['neg_elbo']:8.2f} (recon {te['recon']:7.2f}, KL {te['kl']:6.2f})")
-        print(f"epoch {epoch + 1:3d}/{args.epochs}  {line}  {ips:6.0f} img/s  {dt:5.1f} s", flush=True)
+        print(f"epoch {epoch + 1:3d}/{cfg.epochs}  {line}  {ips:6.0f} img/s  {dt:5.1f} s", flush=True)
         if time.monotonic() - run.last_checkpoint >= run.checkpoint_gap_s:
             checkpoint(run, (epoch + 1) * run.steps_per_epoch)
     if run.world > 1:
@@ -406,52 +404,74 @@ def checkpoint(run: Run, step: int, extra_seconds: float = 0.0) -> None:
     save_checkpoint(run.ckpt_path, run.core, run.opt,
                     {"epoch": step // run.steps_per_epoch, "step": step, "history": run.history,
                      "seconds": run.seconds + extra_seconds, "config": run.core.config.to_dict(),
-                     "args": vars(run.args)})
+                     "args": run.cfg.to_dict()})
 
 
-def train(args: argparse.Namespace, hooks: Hooks | None = None) -> dict:
+def run_steps(run: Run):
+    """The loop over epochs as a generator that yields after every step; its value is the StopTraining that
+    ended it early (the checkpoint written where it stopped), or None after the last epoch."""
+    for epoch in range(run.start_epoch, run.cfg.epochs):
+        t0, busy = time.perf_counter(), 0.0
+        steps = run_epoch(run, epoch)
+        try:
+            while True:                     # yield from, keeping the epoch's own training time so far
+                busy_before = time.perf_counter()
+                step = next(steps)
+                busy += time.perf_counter() - busy_before
+                yield step
+        except StopIteration as done:
+            tr, own = done.value
+        except StopTraining as e:
+            run.seconds += busy
+            if run.rank == 0:
+                checkpoint(run, run.step)
+            return e
+        end_epoch(run, epoch, tr, own if own > 0 else time.perf_counter() - t0)
+    return None
+
+
+def train(cfg: TrainConfig, hooks: Hooks | None = None) -> dict:
     """The one training loop (the CLI, the lab and the live-training worker). A hook that raises
     StopTraining ends it early: the checkpoint and the weights folder are written where it stopped."""
-    run = setup(args)
+    run = setup(cfg)
     if hooks is not None:
         run.hooks = hooks
     run.hooks.on_start(run)
-    stopped = None
-    for epoch in range(run.start_epoch, args.epochs):
-        t0 = time.time()
+    steps = run_steps(run)
+    while True:
         try:
-            tr = run_epoch(run, epoch)
-        except StopTraining as e:
-            stopped = e
-            run.seconds += time.time() - t0
-            if run.rank == 0:
-                checkpoint(run, run.step)
+            next(steps)
+        except StopIteration as done:
+            stopped = done.value
             break
-        end_epoch(run, epoch, tr, time.time() - t0)
     if run.rank == 0:
-        write_weights_folder(run.core, args, run.test_ds, run.seconds, run.history, run.device)
+        write_weights_folder(run.core, cfg, run.test_ds, run.seconds, run.history, run.device)
     if run.world > 1:
         dist.barrier()
         dist.destroy_process_group()
-    return {"epochs": args.epochs, "seconds": run.seconds, "history": run.history,
+    return {"epochs": cfg.epochs, "seconds": run.seconds, "history": run.history,
             "stopped": str(stopped) if stopped else None}
 
 
-def write_weights_folder(model: ConvVAE, args, test_ds, seconds: float, history: list, device) -> None:
-    """Write the weights folder: model, atlas (map of the test set), metrics."""
+def write_weights_folder(model: ConvVAE, cfg: TrainConfig, test_ds, seconds: float, history: list, device,
+                         test_limit: int | None = None) -> None:
+    """Write the weights folder: model, atlas (map of the test set), metrics. test_limit: measure on the
+    first this many test images only (a live run's snapshot, which must not hold up the runs beside it)."""
     from ..store.weights import write_metrics
     from .evaluate import build_atlas, compute_metrics, typicality_of
 
-    out = Path(args.out)
+    out = Path(cfg.out)
     save_pretrained(model.eval().to("cpu"), out, half=True)
     model = load_vae(out)          # measure exactly what was shipped (float16 weights)
-    build_atlas(model, test_ds, out, method=args.map)
-    metrics = compute_metrics(model, test_ds, iwae_k=args.iwae_k, seed=args.seed) | typicality_of(model, test_ds)
+    if test_limit is not None and len(test_ds) > test_limit:
+        test_ds = Dataset(test_ds.images[:test_limit], test_ds.labels[:test_limit], test_ds.class_names)
+    build_atlas(model, test_ds, out, method=cfg.map)
+    metrics = compute_metrics(model, test_ds, iwae_k=cfg.iwae_k, seed=cfg.seed) | typicality_of(model, test_ds)
     ips = [h["images_per_second"] for h in history]
-    metrics.update({"epochs": args.epochs, "seconds": round(seconds, 1),
+    metrics.update({"epochs": cfg.epochs, "seconds": round(seconds, 1),
                     "images_per_second": round(float(np.median(ips)), 1) if ips else None,
                     "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
-                    "dataset": args.dataset, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed})
+                    "dataset": cfg.dataset, "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed})
     write_metrics(out, metrics)
     if kind_of(model).has_sigma:
         print(f"wrote {out}: test -ELBO {metrics['test_neg_elbo']:.2f} nats, IWAE(k={metrics['iwae_k']}) "
@@ -461,16 +481,5 @@ def write_weights_folder(model: ConvVAE, args, test_ds, seconds: float, history:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        train(args)
-    except (DataError, TrainingError) as e:
-        return fail(e)
-    except OSError as e:           # disk full, permissions: atomic_write kept the previous checkpoint
-        print(f"error: could not write {getattr(e, 'filename', None) or args.out}: {e.strerror or e}; "
-              f"the last checkpoint is intact, continue with --resume", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: the last checkpoint is intact; continue with --resume", file=sys.stderr)
-        return 130
-    return 0
+    cfg = parse_args(argv)
+    return run_command(lambda: train(cfg), cfg.out)

@@ -1,244 +1,327 @@
-"""The live-training worker: `python -m model worker RUN_DIR` trains the job RUN_DIR/job.json describes.
+"""A training process: `python -m model worker --pool` trains many live jobs at once, taking turns.
 
-It is the one training loop (model.training.loop) with hooks between steps: they read the page's controls
-from RUN_DIR/control.json (β, learning rate, pause, stop, "explore this model") and write what the live view
-shows to RUN_DIR/live.json about once a second (model.training.live_view). The run folder is a weights folder
-too: the checkpoint, and config.json, model.safetensors, atlas.npz and metrics.json once a snapshot is asked
-for or the run ends. The server (model.serving.jobs) starts this process niced and thread-limited, and only
-reads and writes those files, so a crash or a SIGKILL here never touches it.
+The training service (model.serving.training) starts a few of these, about one per core, and hands each
+new job to the least loaded one by a line on its standard input ({"add": RUN_DIR}, {"threads": N}); end of
+input means the server has gone, and every job checkpoints and stops. `python -m model worker RUN_DIR...`
+trains the given jobs and exits when they end.
 
-The same folder trains under torchrun (`torchrun --nproc_per_node=N -m model worker RUN_DIR`): rank 0 reads
-the controls and broadcasts them, and writes the view.
+Within a process the jobs take turns fairly: round robin, each turn about TURN_S seconds of steps, a new job
+first. Every data set is loaded once per process and shared by its jobs (the arrays are not copied). Each
+job is the one training loop (model.training.loop.run_steps, a generator that yields after every step); its
+time budget counts its own steps' time, not the time it waits for its turn, so it means the same amount of
+training whether one student trains or thirty. Between turns a job reads the page's controls
+(model.training.control.Control: β, learning rate, pause, stop, a snapshot), writes what the live view shows
+(model.training.live_view) about once a second, and checkpoints every CHECKPOINT_EVERY_S. A job that fails
+(a non-finite loss, unreadable data, no memory) ends alone with its message; the others go on.
 """
 from __future__ import annotations
 
 import json
+import queue
 import sys
+import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.distributed as dist
 
 from ..cli import fail
-from ..data import DataError
+from ..data import NAMED_SETS, DataError
 from ..data.intake import builtin_training_set
-from ..store.weights import atomic_write
 from .checkpoints import TrainingError
+from .control import CONTROL_NAME, DATA_NAME, JOB_NAME, LIVE_NAME, Control, read_json, write_json_compact
 from .live_view import LiveView
-from .loop import Hooks, Run, StopTraining, checkpoint, parse_args, train, write_weights_folder
+from .loop import Run, checkpoint, load_prepared, run_steps, setup, write_weights_folder
+from .run import TrainConfig
 
-JOB_NAME, CONTROL_NAME, LIVE_NAME, DATA_NAME = "job.json", "control.json", "live.json", "data.npz"
 MODEL_SIZES = {                # the Train tab's "model size": channels per stage, hidden width, residual blocks
-    "small": ("16,32", 64, 0),     # 3,600 images/s on 2 cores (issue 21): a map within seconds
-    "medium": ("32,64", 128, 1),   # the lab's recipe: sharper, about 2.5x slower
+    "small": ((16, 32), 64, 0),     # 3,600 images/s on 2 cores: a map within seconds
+    "medium": ((32, 64), 128, 1),   # the lab's recipe: sharper, about 2.5x slower
 }
-BUILTIN = ("fashion-mnist", "digits", "faces")     # read by the loop itself; the rest come as DATA_NAME
+BUILTIN = NAMED_SETS           # trained under their own name; emoji and uploads as "prepared" arrays
 ROW_EVERY = 5                  # one history row (the mean of this many steps) per ROW_EVERY steps
-VIEW_EVERY_S = 0.7             # the live view's period: the page polls twice as often, so it shows ≥ 1/s
-CONTROL_EVERY_S = 0.2          # how often control.json is looked at (a stat call)
-CONTROL_EVERY_STEPS = 10       # under torchrun: rank 0 reads it and broadcasts it every this many steps
-CHECKPOINT_EVERY_S = 10.0      # a SIGKILL loses at most this much training
+TURN_S = 0.25                  # one job's turn: steps for about this long, then the next job's
+VIEW_EVERY_S = 0.7             # a job's live view at most this often: the page polls twice as often
+CONTROL_EVERY_S = 0.2          # how often a paused job's control.json is looked at (a stat call)
+CHECKPOINT_EVERY_S = 10.0      # a SIGKILL loses at most this much of a job's training
 KL_WARMUP_STEPS = 200          # the KL weight ramps from 0 over this many steps when warm-up is on
 LR_WARMUP_STEPS = 20
+SNAPSHOT_TEST_IMAGES = 2000    # a live snapshot measures on this many test images (the rest wait meanwhile)
 
 
-def write_json_compact(path: Path, obj) -> None:
-    """Atomically (temp + os.replace): the server may read the file at any moment."""
-    def w(tmp):
-        with open(tmp, "w") as f:
-            json.dump(obj, f, separators=(",", ":"))
-    atomic_write(path, w)
-
-
-def read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
-        return {}
-
-
-def training_argv(job: dict, run_dir: Path) -> list[str]:
-    """The job as the loop's command line: what `python -m model train` would be given."""
+def job_config(job: dict, run_dir: Path) -> TrainConfig:
+    """The job's settings as the loop's TrainConfig."""
     widths, hidden, res_blocks = MODEL_SIZES[job["size"]]
-    data = (["--dataset", job["dataset"]] if job["dataset"] in BUILTIN
-            else ["--dataset", "prepared", "--data-npz", str(run_dir / DATA_NAME)])
-    return data + [
-        "--latent-dim", str(job["latent_dim"]), "--beta", str(job["beta"]), "--lr", str(job["lr"]),
-        "--epochs", "100000", "--batch-size", str(job.get("batch_size", 128)),
-        "--widths", widths, "--hidden", str(hidden), "--res-blocks", str(res_blocks),
-        "--map", "auto" if job["latent_dim"] == 2 else "pca", "--iwae-k", "10", "--seed", str(job.get("seed", 0)),
-        "--threads", str(job.get("threads", 0)), "--device", job.get("device", "cpu"),
-        "--out", str(run_dir), *(["--resume"] if job.get("resume") else [])]
+    builtin = job["dataset"] in BUILTIN
+    return TrainConfig(
+        out=str(run_dir), dataset=job["dataset"] if builtin else "prepared",
+        data_npz=None if builtin else str(run_dir / DATA_NAME), latent_dim=job["latent_dim"],
+        beta=job["beta"], lr=job["lr"], epochs=100_000, batch_size=job.get("batch_size", 128), widths=widths,
+        hidden=hidden, res_blocks=res_blocks, map="auto" if job["latent_dim"] == 2 else "pca", iwae_k=10,
+        seed=job.get("seed", 0), device=job.get("device", "cpu"), resume=bool(job.get("resume")))
 
 
-def prepare_data(job: dict, run_dir: Path) -> None:
-    """A built-in set the loop cannot read by name (emoji) becomes RUN_DIR/data.npz, once per run."""
-    path = run_dir / DATA_NAME
-    if job["dataset"] in BUILTIN or path.is_file():
-        return
-    train_ds, test_ds = builtin_training_set(job["dataset"])
-    arrays = {"train_images": train_ds.images, "train_labels": train_ds.labels, "test_images": test_ds.images,
-              "test_labels": test_ds.labels, "class_names": np.array(train_ds.class_names)}
+class DataCache:
+    """Each data set once per process: a built-in set by name, an upload by its run folder's file."""
 
-    def w(tmp):
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-    atomic_write(path, w)
+    def __init__(self) -> None:
+        self.sets: dict[str, tuple] = {}
+
+    def get(self, job: dict, run_dir: Path) -> tuple:
+        name = job["dataset"]
+        if name == "upload":
+            train, test = load_prepared(run_dir / DATA_NAME)        # a job's own: not kept
+            return train, None, test
+        if name not in self.sets:
+            train, test = builtin_training_set(name)
+            self.sets[name] = (train, None, test)
+        return self.sets[name]
 
 
-class LiveHooks(Hooks):
-    """Between steps: the page's controls in, the live view and regular checkpoints out, the budget."""
+class LiveJob:
+    """One job of a training process: its run, its live view, its controls and its own training clock."""
 
-    def __init__(self, run_dir: Path, job: dict) -> None:
-        self.dir, self.job = Path(run_dir), job
-        self.budget = float(job["seconds"])
-        self.control: dict = {}
-        self.control_mtime = 0.0
-        self.published = 0                 # "explore this model" requests served (control's "publish")
-        self.sums, self.n = torch.zeros(2, dtype=torch.float64), 0
+    def __init__(self, run_dir: Path, data: DataCache) -> None:
+        self.dir = Path(run_dir)
+        self.job = read_json(self.dir / JOB_NAME).get("settings")
+        if not isinstance(self.job, dict):
+            raise DataError(f"{self.dir / JOB_NAME}: missing, or not a job's settings")
+        self.budget = float(self.job["seconds"])
+        self.data = data
+        self.run: Run | None = None
         self.view: LiveView | None = None
-        self.prior = read_json(self.dir / LIVE_NAME) if job.get("resume") else {}
+        self.steps = None
+        self.own_s = 0.0                   # training time since the budget began (the budget's clock)
+        self.budget_from = float(self.job.get("budget_from", 0.0))   # the run's seconds when it began
+        self.sums, self.n = torch.zeros(2, dtype=torch.float64), 0
+        self.control = Control()
+        self.control_mtime = -1.0
+        self.published = 0
+        self.state = "running"
+        self.t_view = self.t_control = 0.0
 
     # ------------------------------------------------------------ start
-    def on_start(self, run: Run) -> None:
+    def start(self) -> None:
+        previous = read_json(self.dir / LIVE_NAME) if self.job.get("resume") else {}
+        write_json_compact(self.dir / LIVE_NAME, previous | {"state": "running",
+                                                             "message": "loading the data and the model…"})
+        cfg = job_config(self.job, self.dir)
+        run = setup(cfg, data=self.data.get(self.job, self.dir))
         spe = run.steps_per_epoch
-        run.args.kl_warmup = KL_WARMUP_STEPS / spe if self.job.get("kl_warmup", True) else 0.0
-        run.args.lr_warmup = LR_WARMUP_STEPS / spe
+        cfg.kl_warmup = KL_WARMUP_STEPS / spe if self.job.get("kl_warmup", True) else 0.0
+        cfg.lr_warmup = LR_WARMUP_STEPS / spe
         run.checkpoint_gap_s = CHECKPOINT_EVERY_S        # a small set's epochs take a fraction of a second
-        self.run, self.rank0 = run, run.rank == 0
-        self.view = LiveView(run, self.job, self.prior, row_every=ROW_EVERY) if self.rank0 else None
-        self.published = int(read_json(self.dir / CONTROL_NAME).get("publish", 0))
-        self.t_start = self.t_view = self.t_control = run.last_checkpoint = time.monotonic()
-        self.paused_s = 0.0
-        if self.rank0:
-            self.write("running")
+        run.last_checkpoint = time.monotonic()
+        self.own_s = max(0.0, run.seconds - self.budget_from)  # a job resumed after its process was lost
+        self.run, self.steps = run, run_steps(run)
+        self.view = LiveView(run, self.job, previous, row_every=ROW_EVERY)
+        self.control = Control.read(self.dir)
+        self.published = self.control.publish
+        self.obey()
+        self.write(self.state)
 
-    # ------------------------------------------------------------ every step
-    def after_step(self, run: Run, step: int, terms: dict) -> None:
+    # ------------------------------------------------------------ a turn
+    def turn(self, seconds: float) -> bool:
+        """Train for about `seconds`; False when the loop has ended (its last epoch: not in a live run)."""
+        t0 = time.perf_counter()
+        try:
+            while (spent := time.perf_counter() - t0) < seconds and self.left() - spent > 0:
+                self.after_step(next(self.steps))
+        except StopIteration:
+            return False
+        finally:
+            self.own_s += time.perf_counter() - t0
+            self.run.seconds = self.budget_from + self.own_s
+        return True
+
+    def after_step(self, step: int) -> None:
+        terms = self.run.last_terms
         self.sums += torch.stack([terms["recon"].detach(), terms["kl"].detach()]).double().cpu()
         self.n += 1
         if self.n == ROW_EVERY:
-            if self.rank0:
-                self.view.add_row(step, *(self.sums / self.n).tolist())
+            self.view.add_row(step, *(self.sums / self.n).tolist())
             self.sums.zero_()
             self.n = 0
-        now = time.monotonic()
-        if run.world > 1:                  # every rank must reach the broadcast at the same step
-            if step % CONTROL_EVERY_STEPS == 0:
-                self.obey(run, step)
-        elif now - self.t_control >= CONTROL_EVERY_S:
-            self.t_control = now
-            self.obey(run, step)
-        if self.rank0 and now - self.t_view >= VIEW_EVERY_S:
-            self.t_view = now
-            self.write("running")
-        if self.rank0 and now - run.last_checkpoint >= CHECKPOINT_EVERY_S:
-            checkpoint(run, step)
 
-    def elapsed(self) -> float:
-        return time.monotonic() - self.t_start - self.paused_s
+    def left(self) -> float:
+        return self.budget - self.own_s
 
-    def decisions(self, run: Run) -> list[float]:
-        """[β, lr, pause, stop, publish] from control.json and the budget (rank 0), shared with every rank."""
+    # ------------------------------------------------------------ between turns
+    def obey(self) -> None:
+        """Read control.json if it changed: β and lr (marked on the chart), a snapshot, pause, stop."""
         path = self.dir / CONTROL_NAME
-        if self.rank0:
-            try:
-                mtime = path.stat().st_mtime
-            except OSError:
-                mtime = 0.0
-            if mtime != self.control_mtime:
-                self.control_mtime, self.control = mtime, read_json(path)
-        c = self.control
-        out = [float(c.get("beta", run.args.beta)), float(c.get("lr", run.args.lr)), float(bool(c.get("paused"))),
-               float(bool(c.get("stop")) or self.elapsed() >= self.budget), float(c.get("publish", 0))]
-        if run.world > 1:
-            t = torch.tensor(out, dtype=torch.float64, device=run.device)
-            dist.broadcast(t, 0)
-            out = t.tolist()
-        return out
-
-    def obey(self, run: Run, step: int) -> None:
-        beta, lr, paused, stop, publish = self.decisions(run)
-        if self.rank0 and (beta != run.args.beta or lr != run.args.lr):
-            self.view.mark(step, run.args.beta, beta, run.args.lr, lr)
-        run.args.beta, run.args.lr = beta, lr
-        if int(publish) > self.published:
-            self.published = int(publish)
-            self.publish(run, step)
-        if paused and not stop:
-            self.pause(run, step)
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            mtime = 0.0
+        if mtime == self.control_mtime:
             return
-        if stop:
-            raise StopTraining("stopped" if self.elapsed() < self.budget else "done")
+        self.control_mtime, self.control = mtime, Control.read(self.dir)
+        cfg, c = self.run.cfg, self.control
+        beta, lr = c.beta if c.beta is not None else cfg.beta, c.lr if c.lr is not None else cfg.lr
+        if beta != cfg.beta or lr != cfg.lr:
+            self.view.mark(self.run.step, cfg.beta, beta, cfg.lr, lr)
+        cfg.beta, cfg.lr = beta, lr
+        if c.publish > self.published:
+            self.published = c.publish
+            self.snapshot()
+        self.state = "paused" if c.paused and not c.stop else "running"
 
-    def pause(self, run: Run, step: int) -> None:
-        """Hold between two steps until Resume or Stop; the paused time does not count against the budget."""
-        t0 = time.monotonic()
-        if self.rank0:
-            self.write("paused")
-        while True:
-            time.sleep(CONTROL_EVERY_S)
-            _, _, paused, stop, publish = self.decisions(run)
-            if int(publish) > self.published:
-                self.published = int(publish)
-                self.publish(run, step)
-                self.write("paused")
-            if not paused or stop:
-                break
-        self.paused_s += time.monotonic() - t0
-        if stop:
-            raise StopTraining("stopped")
-        if self.rank0:
-            self.write("running")
+    def due(self, now: float) -> None:
+        """After a turn: the view about once a second, a checkpoint every CHECKPOINT_EVERY_S."""
+        if now - self.t_view >= VIEW_EVERY_S:
+            self.t_view = now
+            self.write(self.state)
+        if now - self.run.last_checkpoint >= CHECKPOINT_EVERY_S:
+            checkpoint(self.run, self.run.step)
 
-    def publish(self, run: Run, step: int) -> None:
-        """"Explore this model": the weights folder as it is now (the run folder), and a checkpoint."""
-        if not self.rank0:
-            return
-        t0 = time.monotonic()
-        checkpoint(run, step, extra_seconds=self.elapsed())
-        write_weights_folder(run.core, run.args, run.test_ds, run.seconds + self.elapsed(), run.history, run.device)
+    def snapshot(self, final: bool = False) -> None:
+        """"Explore this model", or the run's end: a checkpoint and the weights folder as the model is now."""
+        run = self.run
+        checkpoint(run, run.step)
+        write_weights_folder(run.core, run.cfg, run.test_ds, run.seconds, run.history, run.device,
+                             test_limit=None if final else SNAPSHOT_TEST_IMAGES)
         run.core.train()
         self.view.published()
-        self.paused_s += time.monotonic() - t0            # the snapshot's time is not training time
-        self.write("running")
 
-    # ------------------------------------------------------------ out
+    def end(self, state: str, message: str) -> None:
+        """Stop (or the budget spent): the checkpoint and the model where it is, then the last view."""
+        self.steps.close()
+        if self.n:                                       # the steps since the last row: the chart ends where it did
+            self.view.add_row(self.run.step, *(self.sums / self.n).tolist())
+            self.n = 0
+        self.snapshot(final=True)
+        self.write(state, message)
+
     def write(self, state: str, message: str = "") -> None:
-        left = max(0.0, self.budget - self.elapsed())
-        write_json_compact(self.dir / LIVE_NAME, self.view.state(state, message, seconds_left=left))
+        self.state = state
+        write_json_compact(self.dir / LIVE_NAME, self.view.state(state, message, seconds_left=max(0.0, self.left()),
+                                                                 own_seconds=self.own_s))
 
 
-def finish(hooks: LiveHooks, result: dict) -> None:
-    state = result.get("stopped") or "done"
-    hooks.view.published()              # train() wrote the weights folder at the end
-    hooks.write(state, "stopped: the model is as it was at the last step" if state == "stopped"
-                else "done: the budget is spent")
+def failed(run_dir: Path, error: BaseException) -> None:
+    """A job's end by error, with its message (its last view kept); nothing else in the process is touched."""
+    message = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, MemoryError):
+        message = "out of memory: try a smaller model or latent size"
+    write_json_compact(Path(run_dir) / LIVE_NAME, read_json(Path(run_dir) / LIVE_NAME) |
+                       {"state": "failed", "message": message})
+    print(f"error: {run_dir}: {message}", file=sys.stderr, flush=True)
+
+
+class Pool:
+    """The jobs of one training process and their turns."""
+
+    def __init__(self) -> None:
+        self.jobs: list[LiveJob] = []
+        self.data = DataCache()
+        self.commands: queue.Queue = queue.Queue()
+        self.closing = False
+
+    def add(self, run_dir: Path) -> None:
+        job = LiveJob(run_dir, self.data)
+        try:
+            job.start()
+        except (DataError, TrainingError, OSError, ValueError, KeyError, MemoryError, RuntimeError) as e:
+            failed(run_dir, e)
+            return
+        self.jobs.insert(0, job)                           # a new job's first turn comes first
+
+    def read_commands(self, stream) -> None:
+        """Lines of JSON from the server, onto the queue; end of input: the server has gone."""
+        for line in stream:
+            try:
+                self.commands.put(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        self.commands.put({"close": True})
+
+    def handle(self, command: dict) -> None:
+        if "add" in command:
+            self.add(Path(command["add"]))
+        if command.get("threads"):
+            torch.set_num_threads(int(command["threads"]))
+        if command.get("close"):
+            self.closing = True
+
+    def round(self) -> None:
+        """One turn each for every running job, then everyone's controls, views and checkpoints."""
+        for job in list(self.jobs):
+            while not self.commands.empty():
+                self.handle(self.commands.get())
+            if self.closing:
+                return
+            self.step_job(job)
+
+    def step_job(self, job: LiveJob) -> None:
+        try:
+            job.obey()
+            if job.control.stop or job.left() <= 0:
+                job.end("done" if job.left() <= 0 else "stopped",
+                        "done: the budget is spent" if job.left() <= 0 else
+                        "stopped: the model is as it was at the last step")
+                self.jobs.remove(job)
+                return
+            if job.state == "running" and not job.turn(TURN_S):
+                job.end("done", "done: every epoch trained")
+                self.jobs.remove(job)
+                return
+            job.due(time.monotonic())
+        except (DataError, TrainingError, OSError, ValueError, MemoryError, RuntimeError) as e:
+            failed(job.dir, e)
+            self.jobs.remove(job)
+
+    def idle(self) -> None:
+        """Nothing to train (none, or all paused): wait for a command or the next control check."""
+        try:
+            self.handle(self.commands.get(timeout=CONTROL_EVERY_S))
+        except queue.Empty:
+            pass
+
+    def serve(self, until_empty: bool) -> None:
+        while not self.closing:
+            if until_empty and not self.jobs:
+                return
+            if any(j.state == "running" for j in self.jobs):
+                self.round()
+            else:
+                for job in list(self.jobs):
+                    self.step_job(job)
+                self.idle()
+        self.stop_all()
+
+    def stop_all(self) -> None:
+        """The server has gone: every job checkpoints where it is and says so (Resume continues it)."""
+        for job in self.jobs:
+            try:
+                checkpoint(job.run, job.run.step)
+                job.write("stopped", "the server stopped: its last checkpoint is kept, Resume continues from it")
+            except OSError:
+                pass
+
+
+def warm_up() -> None:
+    """What every job's start would otherwise wait for once: the optimizer's first use imports
+    torch._dynamo (seconds on a slow machine). Commands that arrive meanwhile wait on the queue."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m model worker RUN_DIR   (the server writes RUN_DIR/job.json)", file=sys.stderr)
+    if not argv:
+        print("usage: python -m model worker --pool | RUN_DIR...   (the server writes RUN_DIR/job.json)",
+              file=sys.stderr)
         return 2
-    run_dir = Path(argv[0])
-    job = read_json(run_dir / JOB_NAME)
-    if not job:
-        return fail(DataError(f"{run_dir / JOB_NAME}: missing or not JSON"))
-    hooks = LiveHooks(run_dir, job)
-    live = read_json(run_dir / LIVE_NAME)
-    write_json_compact(run_dir / LIVE_NAME, live | {"state": "running", "message": "loading the data and the model…"})
-    try:
-        prepare_data(job, run_dir)
-        result = train(parse_args(training_argv(job, run_dir)), hooks=hooks)
-    except (DataError, TrainingError, OSError) as e:
-        if hooks.view is not None:
-            hooks.write("failed", " ".join(str(e).split()))
-        else:
-            write_json_compact(run_dir / LIVE_NAME, {"state": "failed", "message": " ".join(str(e).split())})
-        return fail(e)
-    if hooks.view is not None:
-        finish(hooks, result)
+    pool = Pool()
+    if argv == ["--pool"]:
+        torch.set_num_threads(1)                   # the service says how many once it knows the load
+        warm_up()
+        threading.Thread(target=pool.read_commands, args=(sys.stdin,), daemon=True, name="commands").start()
+        pool.serve(until_empty=False)
+        return 0
+    for run_dir in argv:
+        if not (Path(run_dir) / JOB_NAME).is_file():
+            return fail(DataError(f"{Path(run_dir) / JOB_NAME}: missing or not JSON"))
+        pool.add(Path(run_dir))
+    pool.serve(until_empty=True)
     return 0
