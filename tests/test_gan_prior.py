@@ -15,9 +15,9 @@ from model.nets.prior import PixelCNNPrior, PriorConfig
 from model.nets.vae import ConvVAE
 from model.store.companions import load_prior, save_prior
 from model.store.weights import save_pretrained
-from model.training import background
 from model.training import gan as gan_training
 from model.training import prior as prior_training
+from model.training import run as training_run
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 TINY_PRIOR = PriorConfig(grid=5, codebook_size=7, channels=8, layers=3, kernel=3, first_kernel=5, embed_dim=4)
@@ -136,7 +136,7 @@ def test_the_generator_is_our_decoder():
 
 def stop_after(monkeypatch, run_holder: dict, n: int) -> None:
     """Make the Budget say 'spent' once the run's step counter reaches n (a deterministic mid-run stop)."""
-    monkeypatch.setattr(background.Budget, "spent", lambda self: "test stop" if run_holder["run"].step >= n else None)
+    monkeypatch.setattr(training_run.Budget, "spent", lambda self: "test stop" if run_holder["run"].step >= n else None)
 
 
 def checkpoints_equal(a, b) -> None:

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .weights import atomic_write
+
 DISPLAY_SIZE = 280                 # pixels on screen for one decoded image
 
 
@@ -96,3 +98,10 @@ def write_gif(frames: list[Image.Image], path, duration: int) -> None:
 def there_and_back(frames: list[Image.Image]) -> list[Image.Image]:
     """A -> B, then back without repeating the ends: the loop an interpolation GIF plays."""
     return frames + frames[-2:0:-1]
+
+
+def write_grid(images: torch.Tensor, path, cols: int = 8, size: int = 56) -> None:
+    """(N, C, H, W) in [0, 1] -> one PNG of N tiles, cols per row, written atomically: the long runs' sample
+    grids (the GAN, the VQ-VAE's prior), which can be looked at while they train."""
+    picture = grid(to_images(images.detach().cpu(), size), cols)
+    atomic_write(path, lambda tmp: picture.save(tmp, format="PNG"))

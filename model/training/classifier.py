@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 import time
 from pathlib import Path
 
@@ -25,11 +24,12 @@ import torch
 import torch.nn.functional as F
 
 from ..cli import fail
-from ..data import DataError, load_dataset
+from ..data import load_dataset
 from ..nets.classifier import CLASSIFIER_WEIGHTS_NAME, Classifier, ClassifierConfig
 from ..store.companions import save_classifier
-from ..store.weights import WeightsError, write_json
+from ..store.weights import write_json
 from .loop import lr_at
+from .run import epoch_order, run_command
 
 METRICS = "metrics.json"
 
@@ -90,7 +90,7 @@ def train_epoch(model: Classifier, opt: torch.optim.Optimizer, images: np.ndarra
     model.train()
     per_epoch = len(images) // args.batch_size
     total, warmup = per_epoch * args.epochs, per_epoch // 4
-    order = torch.randperm(len(images), generator=g).numpy()
+    order = epoch_order(args.seed, epoch, len(images)).numpy()
     losses = []
     for b in range(per_epoch):
         for group in opt.param_groups:
@@ -148,13 +148,9 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or args.lr <= 0 or args.noise_share < 0:
         return fail(ValueError("--epochs, --batch-size and --lr must be positive, --noise-share not negative"))
-    try:
+
+    def work():
         metrics = train(args)
-    except (DataError, WeightsError, ValueError) as e:
-        return fail(e)
-    except OSError as e:
-        print(f"error: could not write {getattr(e, 'filename', None) or args.out}: {e.strerror or e}", file=sys.stderr)
-        return 2
-    print(f"test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs "
-          f"({metrics['train_seconds']:.0f} s); wrote {args.out}")
-    return 0
+        print(f"test accuracy {metrics['test_accuracy']:.4f} after {metrics['epochs']} epochs "
+              f"({metrics['train_seconds']:.0f} s); wrote {args.out}")
+    return run_command(work, args.out, ValueError)

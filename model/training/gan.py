@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,16 +26,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..analysis.sample_quality import nearest_distances, sharpness_ratio
-from ..cli import fail
-from ..data import DataError, load_dataset
+from ..data import load_dataset
 from ..nets.config import VAEConfig
 from ..nets.gan import GAN_LOSSES, Discriminator, GANConfig, Generator, critic_loss, generator_loss
+from ..store.pictures import write_grid
 from ..store.weights import atomic_write, write_json
-from .background import Budget, remove_stale_temps, write_grid
 from .checkpoints import TrainingError, load_state, read_checkpoint, save_state
 from .devices import describe
+from .run import CHECKPOINT_NAME, Budget, check_resumable, epoch_order, fresh_or_resumed, run_command
 
-CHECKPOINT_NAME = "checkpoint.safetensors"
 DEFAULTS = {"wgan-gp": {"lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5},    # Gulrajani, Algorithm 1
             "ns": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1}}       # Miyato et al. 2018: n_dis = 1
 MUST_MATCH = ("batch_size", "seed", "lr", "beta1", "beta2", "n_critic", "gp", "dataset")
@@ -137,28 +135,16 @@ def setup(args: argparse.Namespace) -> GANRun:
                  test.images)
     if run.steps_per_epoch == 0:
         raise TrainingError(f"batch size {args.batch_size} is larger than the training set ({len(train.images)})")
-    run.out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(run.out)
-    restore(run)
+    if fresh_or_resumed(run.out, args.resume):
+        restore(run)
     return run
 
 
 def restore(run: GANRun) -> None:
     path = run.out / CHECKPOINT_NAME
-    if not run.args.resume:
-        if path.exists():
-            raise TrainingError(f"{path} exists: pass --resume to continue it, or choose a new --out")
-        return
-    if not path.is_file():
-        print(f"no checkpoint at {path}: starting from scratch", flush=True)
-        return
     meta = load_state(path, {"generator": run.gen, "discriminator": run.disc},
                       {"opt_g": run.opt_g, "opt_d": run.opt_d})
-    if GANConfig.from_dict(meta["config"]) != run.cfg:
-        raise TrainingError(f"{path}: was trained with another network configuration; use the same arguments")
-    changed = [k for k in MUST_MATCH if meta["args"].get(k) != getattr(run.args, k)]
-    if changed:
-        raise TrainingError(f"{path}: was trained with other {', '.join(changed)}; use the same values to resume")
+    check_resumable(path, GANConfig.from_dict(meta["config"]) == run.cfg, meta["args"], run.args, MUST_MATCH)
     run.step, run.batches, run.seconds = meta["step"], meta["batches"], meta["seconds"]
     run.history, run.quality = meta["history"], meta["quality"]
     print(f"resuming from {path} at generator step {run.step} (epoch {run.epoch:.2f})", flush=True)
@@ -169,8 +155,7 @@ def real_batch(run: GANRun) -> torch.Tensor:
     spe, b = run.steps_per_epoch, run.args.batch_size
     epoch, i = divmod(run.batches, spe)
     if run._perm is None or run._perm[0] != epoch:
-        g = torch.Generator().manual_seed(run.args.seed * 100_003 + epoch)
-        run._perm = (epoch, torch.randperm(len(run.train_x), generator=g))
+        run._perm = (epoch, epoch_order(run.args.seed, epoch, len(run.train_x)))
     run.batches += 1
     return run.train_x[run._perm[1][i * b:(i + 1) * b]].float().div_(255)
 
@@ -313,16 +298,11 @@ def install(run_dir: Path, dest: Path, thumbnails_from: str) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
+
+    def work():
         if args.install:
             m = install(Path(args.out), Path(args.install), args.thumbnails_from)
             print(json.dumps({k: m[k] for k in ("description", "gan", "measures")}, indent=2))
-            return 0
-        train(args)
-    except (DataError, TrainingError, ValueError) as e:
-        return fail(e)
-    except OSError as e:
-        print(f"error: could not write {getattr(e, 'filename', None) or args.out}: {e.strerror or e}; "
-              f"the last checkpoint is intact, continue with --resume", file=sys.stderr)
-        return 2
-    return 0
+        else:
+            train(args)
+    return run_command(work, args.out, ValueError)

@@ -16,7 +16,6 @@ import argparse
 import hashlib
 import json
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,18 +24,17 @@ import numpy as np
 import torch
 
 from ..analysis.sample_quality import nearest_distances, sharpness_ratio
-from ..cli import fail
-from ..data import DataError, load_dataset
+from ..data import load_dataset
 from ..nets.kinds import kind_of
 from ..nets.prior import PixelCNNPrior, PriorConfig
 from ..nets.vae import ConvVAE
 from ..store.companions import save_prior
-from ..store.weights import WEIGHTS_NAME, WeightsError, atomic_write, load_vae, write_json
-from .background import Budget, remove_stale_temps, write_grid
+from ..store.pictures import write_grid
+from ..store.weights import WEIGHTS_NAME, atomic_write, load_vae, write_json
 from .checkpoints import TrainingError, load_state, save_state
 from .loop import lr_at  # the loop's schedule: warm-up, then cosine to 2%
+from .run import CHECKPOINT_NAME, Budget, check_resumable, epoch_order, fresh_or_resumed, run_command
 
-CHECKPOINT_NAME = "checkpoint.safetensors"
 MUST_MATCH = ("batch_size", "seed", "lr", "epochs", "lr_warmup")
 SAMPLES = 64
 
@@ -140,11 +138,7 @@ def setup(args: argparse.Namespace) -> PriorRun:
     vae = load_vae(args.weights)
     if not kind_of(vae).learned_prior:
         raise TrainingError(f"{args.weights}: a prior over code indices needs a VQ-VAE (kind 'vq'), not {vae.kind!r}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out)
-    if not args.resume and (out / CHECKPOINT_NAME).exists():
-        raise TrainingError(f"{out / CHECKPOINT_NAME} exists: pass --resume to continue it, or choose a new --out")
+    resuming = fresh_or_resumed(Path(args.out), args.resume)
     train_codes, test_codes = cached_codes(vae, args)
     cfg = PriorConfig(grid=vae.config.bottleneck, codebook_size=vae.config.codebook_size, channels=args.channels,
                       layers=args.layers, kernel=args.kernel, first_kernel=args.first_kernel,
@@ -156,23 +150,15 @@ def setup(args: argparse.Namespace) -> PriorRun:
                    load_dataset(args.dataset, "test", args.data_dir).images)
     if run.steps_per_epoch == 0:
         raise TrainingError(f"batch size {args.batch_size} is larger than the training set ({len(train_codes)})")
-    restore(run)
+    if resuming:
+        restore(run)
     return run
 
 
 def restore(run: PriorRun) -> None:
     path = run.out / CHECKPOINT_NAME
-    if not run.args.resume:
-        return
-    if not path.is_file():
-        print(f"no checkpoint at {path}: starting from scratch", flush=True)
-        return
     meta = load_state(path, {"prior": run.prior}, {"opt": run.opt})
-    if PriorConfig.from_dict(meta["config"]) != run.prior.config:
-        raise TrainingError(f"{path}: was trained with another prior configuration; use the same arguments")
-    changed = [k for k in MUST_MATCH if meta["args"].get(k) != getattr(run.args, k)]
-    if changed:
-        raise TrainingError(f"{path}: was trained with other {', '.join(changed)}; use the same values to resume")
+    check_resumable(path, PriorConfig.from_dict(meta["config"]) == run.prior.config, meta["args"], run.args, MUST_MATCH)
     run.step, run.seconds, run.history = meta["step"], meta["seconds"], meta["history"]
     run.epoch_sum = meta["epoch_sum"]
     print(f"resuming from {path} at step {run.step} (epoch {run.step / run.steps_per_epoch:.2f})", flush=True)
@@ -182,8 +168,7 @@ def train_step(run: PriorRun) -> float:
     """One batch: mean cross-entropy per position; returns the batch's NLL in nats per image."""
     epoch, i = divmod(run.step, run.steps_per_epoch)
     if run._perm is None or run._perm[0] != epoch:
-        g = torch.Generator().manual_seed(run.args.seed * 100_003 + epoch)
-        run._perm = (epoch, torch.randperm(len(run.train_codes), generator=g))
+        run._perm = (epoch, epoch_order(run.args.seed, epoch, len(run.train_codes)))
     b = run.args.batch_size
     batch = run.train_codes[run._perm[1][i * b:(i + 1) * b]]
     for group in run.opt.param_groups:
@@ -287,12 +272,4 @@ def train(args: argparse.Namespace) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        train(args)
-    except (DataError, TrainingError, WeightsError, ValueError) as e:
-        return fail(e)
-    except OSError as e:
-        print(f"error: could not write {getattr(e, 'filename', None) or args.out}: {e.strerror or e}; "
-              f"the last checkpoint is intact, continue with --resume", file=sys.stderr)
-        return 2
-    return 0
+    return run_command(lambda: train(args), args.out, ValueError)
