@@ -54,6 +54,7 @@ class Job:
     view: dict = field(default_factory=dict)      # live.json as last read
     view_mtime: float = -1.0
     tile: dict = field(default_factory=dict)      # the class grid's small copy of the view
+    tile_taken: float = 0.0                       # when the service took it (the grid's `since` compares this)
 
     @property
     def model_name(self) -> str:
@@ -234,10 +235,10 @@ class TrainingService:
         with self.lock:
             jobs = list(self.jobs.values())
         if action == "stop_all":
-            for job in jobs:
-                if job.unfinished:
-                    self._stop_job(job)
-            return {"stopped": sum(j.unfinished for j in jobs)}
+            running = [j for j in jobs if j.unfinished]
+            for job in running:
+                self._stop_job(job)
+            return {"stopped": len(running)}
         if action == "clear_finished":
             with self.lock:
                 gone = [j.id for j in jobs if not j.unfinished]
@@ -262,13 +263,15 @@ class TrainingService:
         message = job.message or view.get("message", "") or describe(state, ahead)
         if job.note and job.active:
             message = f"{message} ({job.note})"
-        return {"job": job.id, "state": state, "step": view.get("step", 0),
+        sharing = sum(j.active and j.node == job.node for j in self.jobs.values()) - job.active
+        return {"job": job.id, "state": state, "step": view.get("step", 0), "sharing": sharing,
                 "images_per_s": view.get("images_per_s", 0.0),
                 "beta": view.get("beta", job.settings["beta"]), "lr": view.get("lr", job.settings["lr"]),
                 "seconds_left": left, "own_seconds": view.get("own_seconds", 0.0),
                 "wall_seconds_left": round(left / share, 1) if share > 0 and job.active else None,
                 "knn": view.get("knn"), "name": job.settings.get("name", ""), "node": job.node or None,
                 "history": view.get("history", []), "marks": view.get("marks", []), "model": model,
+                "model_version": job.model_version,
                 "queue_position": ahead, "message": message,
                 "settings": {k: job.settings[k] for k in ("dataset", "latent_dim", "size", "seconds", "kl_warmup")}}
 
@@ -290,11 +293,12 @@ class TrainingService:
     def class_view(self, since: float | None = None) -> dict:
         """Every run on the server for the class grid, newest last: each tile whole when it changed after
         `since` (the page's last "now"), else only its id and time, so that a poll costs little."""
-        with self.lock:
+        with self.lock:                           # "now" under the lock: no view is taken between
+            now = time.time()
             jobs = sorted((j for j in self.jobs.values() if not j.settings.get("cleared")), key=lambda j: j.created)
-            tiles = [self._tile(j) if since is None or j.tile.get("updated", 0) > since
+            tiles = [self._tile(j) if since is None or j.tile_taken > since
                      else {"job": j.id, "updated": j.tile.get("updated", 0)} for j in jobs]
-        return {"now": time.time(), "teacher": self.teacher_key.set, "runs": tiles}
+        return {"now": now, "teacher": self.teacher_key.set, "runs": tiles}
 
     def _tile(self, job: Job) -> dict:
         return job.tile | {"job": job.id, "state": job.state, "name": job.settings.get("name", ""),
@@ -390,7 +394,7 @@ class TrainingService:
         if not view:
             return False
         job.view, job.view_mtime = view, mtime
-        job.tile = tile_of(view)
+        job.tile, job.tile_taken = tile_of(view), time.time()
         return True
 
     def _control(self, job: Job, **change) -> None:

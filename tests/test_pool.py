@@ -1,0 +1,177 @@
+"""A class trains at once: the training process's fair turns, the budget's meaning, one job's failure kept to
+itself, the per-caller limit, the teacher's key and the class grid's small updates. Fast: stand-in jobs, and
+a service with no place to run (max_running=0), so nothing trains."""
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.nets.limits import ExplorerError
+from model.serving.training import TrainingService
+from model.serving.training.service import thin_map, tile_of
+from model.serving.training.settings import NAME_LIMIT, clean_name
+from model.training import worker
+from model.training.checkpoints import TrainingError
+from model.training.control import LIVE_NAME, Control, read_json
+
+TINY = {"dataset": "digits", "latent_dim": 2, "beta": 1.0, "size": "small", "seconds": 5}
+
+
+class StandIn:
+    """What the pool asks of a job, recording its turns; `fail` makes its next turn raise."""
+
+    def __init__(self, name: str, log: list, run_dir: Path | None = None, budget: float = 100.0) -> None:
+        self.name, self.log, self.dir = name, log, run_dir or Path("/nonexistent")
+        self.state, self.control, self.own_s, self.budget, self.fail = "running", Control(), 0.0, budget, None
+
+    def start(self):
+        pass
+
+    def obey(self):
+        pass
+
+    def left(self):
+        return self.budget - self.own_s
+
+    def turn(self, seconds):
+        if self.fail:
+            raise self.fail
+        self.log.append(self.name)
+        self.own_s += 1.0                       # each turn: one second of its own training, whatever the clock
+        return True
+
+    def due(self, now):
+        pass
+
+    def end(self, state, message):
+        self.log.append(f"{self.name} {state}")
+
+
+def test_every_running_job_gets_one_turn_per_round_in_order_and_a_paused_one_none():
+    log: list = []
+    pool = worker.Pool()
+    pool.jobs = [StandIn(n, log) for n in "abc"]
+    pool.jobs[1].state = "paused"
+    for _ in range(3):
+        pool.round()
+    assert log == ["a", "c"] * 3                # nobody starves, nobody gets two turns in a round
+
+
+def test_a_new_job_has_the_next_turn(monkeypatch, tmp_path):
+    log: list = []
+    monkeypatch.setattr(worker, "LiveJob", lambda run_dir, data: StandIn("new", log, run_dir))
+    pool = worker.Pool()
+    pool.jobs = [StandIn(n, log) for n in "ab"]
+    pool.round()
+    pool.add(tmp_path)                          # StandIn has no start(): add calls it, so give it one
+    assert log == ["a", "b"] and pool.jobs[0].name == "new"
+    pool.round()
+    assert log[2:] == ["new", "a", "b"]
+
+
+def test_the_budget_counts_a_jobs_own_turns_not_the_time_it_waits():
+    log: list = []
+    pool = worker.Pool()
+    busy, waiting = StandIn("busy", log, budget=3), StandIn("waiting", log, budget=3)
+    pool.jobs = [busy]
+    for _ in range(5):                          # rounds pass; the waiting job is not in them
+        pool.round()
+    assert waiting.own_s == 0 and waiting.left() == 3
+    assert log == ["busy"] * 3 + ["busy done"]  # three turns of its own, then it ends: the budget is spent
+    assert pool.jobs == []
+
+
+def test_a_failing_job_ends_alone_with_its_message(tmp_path):
+    log: list = []
+    bad_dir = tmp_path / "bad"
+    bad_dir.mkdir()
+    (bad_dir / LIVE_NAME).write_text(json.dumps({"state": "running", "step": 7, "history": [1, 2]}))
+    pool = worker.Pool()
+    good, bad = StandIn("good", log), StandIn("bad", log, bad_dir)
+    bad.fail = TrainingError("loss became nan at epoch 1, step 7: training stopped")
+    pool.jobs = [bad, good]
+    for _ in range(3):
+        pool.round()
+    live = read_json(bad_dir / LIVE_NAME)
+    assert live["state"] == "failed" and "loss became nan" in live["message"] and live["history"] == [1, 2]
+    assert pool.jobs == [good] and log == ["good"] * 3          # the other job trained every round
+
+
+def test_out_of_memory_says_so_in_words(tmp_path):
+    worker.failed(tmp_path, MemoryError())
+    assert read_json(tmp_path / LIVE_NAME)["message"].startswith("out of memory")
+
+
+@pytest.fixture
+def held(tmp_path):
+    s = TrainingService(tmp_path / "runs", registry=None, max_running=0, max_queue=10, teacher_key="sesame")
+    yield s
+    s.shutdown()
+
+
+def test_one_caller_may_hold_only_a_few_unfinished_runs(held):
+    mine = [held.submit(TINY, caller="page-a")[0] for _ in range(3)]
+    with pytest.raises(ExplorerError, match="at most 3 at once"):
+        held.submit(TINY, caller="page-a")
+    held.submit(TINY, caller="page-b")             # another student is not held back
+    held.stop(mine[0])                             # a finished one frees a place
+    held.submit(TINY, caller="page-a")
+
+
+def test_the_teacher_key_is_needed_to_stop_or_pause_another_run(held):
+    a_token, a = held.submit(TINY | {"name": "Ada"}, caller="a")
+    b_token, b = held.submit(TINY | {"name": "Bo"}, caller="b")
+    with pytest.raises(ExplorerError, match="job token is needed"):
+        held.stop(a.id)                            # the public id only watches
+    for wrong in ("", None, "sesame ", "SESAME"):
+        with pytest.raises(ExplorerError, match="not the teacher key"):
+            held.teacher(wrong, "stop", a.id)
+    assert held.status(a.id)["state"] == "queued"
+    held.teacher("sesame", "pause", b.id)
+    assert Control.read(b.dir).paused
+    assert held.teacher("sesame", "stop", a.id)["state"] == "stopped"
+    assert held.teacher("sesame", "stop_all")["stopped"] == 1 and held.status(b.id)["state"] == "stopped"
+    assert held.teacher("sesame", "clear_finished") == {"cleared": 2}
+    assert held.class_view()["runs"] == []          # cleared off the grid; the runs' folders stay
+    assert (a.dir / "job.json").is_file()
+
+
+def test_without_a_teacher_key_the_grid_is_watch_only(tmp_path):
+    s = TrainingService(tmp_path / "runs", registry=None, max_running=0)
+    try:
+        _, job = s.submit(TINY)
+        assert s.class_view()["teacher"] is False
+        with pytest.raises(ExplorerError, match="no teacher key"):
+            s.teacher("anything", "stop", job.id)
+    finally:
+        s.shutdown()
+
+
+def test_a_students_name_is_plain_text_and_short():
+    assert clean_name("<b>Ada</b>\x1b[31m\u202e\n  Lovelace") == "<b>Ada</b>[31m Lovelace"   # controls dropped
+    assert len(clean_name("x" * 500)) == NAME_LIMIT and clean_name(None) == ""
+
+
+def test_the_class_grid_sends_a_tile_whole_only_when_it_changed(held, tmp_path):
+    _, a = held.submit(TINY | {"name": "Ada"})
+    _, b = held.submit(TINY | {"name": "Bo"})
+    view = held.class_view()
+    assert [t["name"] for t in view["runs"]] == ["Ada", "Bo"] and view["teacher"] is True
+    xy = np.array([[30000, -30000], [10, 20], [0, 0]], "<i2")
+    labels = np.array([3, 1, 4], np.uint8)
+    live = {"state": "running", "step": 40, "updated": view["now"] + 1, "knn": 0.61, "beta": 1.0,
+            "history": [{"step": s, "recon": 500.0 - s, "kl": 1.0, "beta": 1.0} for s in range(100)],
+            "map": {"xy": base64.b64encode(xy.tobytes()).decode(), "labels": base64.b64encode(labels.tobytes()).decode()}}
+    (b.dir / LIVE_NAME).write_text(json.dumps(live))
+    held._take_view(b)
+    later = held.class_view(since=view["now"])
+    assert later["runs"][0] == {"job": a.id, "updated": 0}               # unchanged: its id only
+    tile = later["runs"][1]
+    assert tile["knn"] == 0.61 and len(tile["recon"]) == 48 and tile["recon"][-1] == 401.0
+    assert len(json.dumps(tile)) < 2000                                    # small: a grid of 30 stays light
+    m = tile["map"]
+    q = np.frombuffer(base64.b64decode(m["xy"]), np.int8).reshape(-1, 2)
+    assert q.tolist() == [[127, -127], [0, 0], [0, 0]] and m["n"] == 3
+    assert tile_of({})["map"] is None and thin_map(live["map"], 2)["n"] == 2
