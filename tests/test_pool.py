@@ -163,7 +163,8 @@ def test_the_class_grid_sends_a_tile_whole_only_when_it_changed(held, tmp_path):
     labels = np.array([3, 1, 4], np.uint8)
     live = {"state": "running", "step": 40, "updated": view["now"] + 1, "knn": 0.61, "beta": 1.0,
             "history": [{"step": s, "recon": 500.0 - s, "kl": 1.0, "beta": 1.0} for s in range(100)],
-            "map": {"xy": base64.b64encode(xy.tobytes()).decode(), "labels": base64.b64encode(labels.tobytes()).decode()}}
+            "map": {"xy": base64.b64encode(xy.tobytes()).decode(),
+                    "labels": base64.b64encode(labels.tobytes()).decode()}}
     (b.dir / LIVE_NAME).write_text(json.dumps(live))
     held._take_view(b)
     later = held.class_view(since=view["now"])
