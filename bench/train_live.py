@@ -120,7 +120,7 @@ def submit(root: Path, threads: int, seconds: float):
 
     service = TrainingService(root, NoRegistry(), threads=threads)
     _, job = service.submit(JOB | {"seconds": seconds})
-    return service, job, job.proc
+    return service, job, next(p.proc for p in service.backend.pool if job.dir in p.jobs)
 
 
 def end_worker(service, proc) -> None:
@@ -158,12 +158,14 @@ def bare_curve(a, tmp: Path, moments: list[float]) -> dict:
 
     from model.training import loop as T
     from model.training.live_view import HOLDOUT
-    from model.training.worker import KL_WARMUP_STEPS, LR_WARMUP_STEPS, training_argv
+    from model.training.run import epoch_order
+    from model.training.worker import KL_WARMUP_STEPS, LR_WARMUP_STEPS, job_config
 
-    job = JOB | {"size": "small", "lr": 2e-3, "threads": a.threads}
-    args = T.parse_args(training_argv(job, tmp / "bare"))
+    job = JOB | {"size": "small", "lr": 2e-3}
+    cfg = job_config(job, tmp / "bare")
+    cfg.threads = a.threads
     t0 = time.perf_counter()
-    run = T.setup(args)
+    run = T.setup(cfg)
     run.cfg.kl_warmup = KL_WARMUP_STEPS / run.steps_per_epoch           # as the worker's on_start
     run.cfg.lr_warmup = LR_WARMUP_STEPS / run.steps_per_epoch
     setup_s = time.perf_counter() - t0
@@ -181,9 +183,9 @@ def bare_curve(a, tmp: Path, moments: list[float]) -> dict:
         out.append({"t": todo.pop(0), "clock": p0 - t0 - paused, "step": step, "acc": knn_accuracy(mu, labels)})
         paused += time.perf_counter() - p0
     step = 0
-    for epoch in range(args.epochs):
-        perm = torch.randperm(run.n_train, generator=torch.Generator().manual_seed(args.seed * 100_003 + epoch))
-        g_eps = torch.Generator().manual_seed(args.seed * 1_000_003 + epoch * 101)
+    for epoch in range(cfg.epochs):
+        perm = epoch_order(cfg.seed, epoch, run.n_train)
+        g_eps = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch * 101)
         for xb in T.epoch_batches(run, perm):
             while todo and time.perf_counter() - t0 - paused >= todo[0]:
                 score(step)
@@ -276,7 +278,7 @@ def worker_run(a, tmp: Path) -> dict:
     start = next((u for u in ups if u["step"] == 0), ups[0])    # written just before the first step
     end = ups[-1]
     if end["step"] < steps:
-        raise RuntimeError(f"the worker ended at step {end['step']} (log: {job.dir / 'worker.log'})")
+        raise RuntimeError(f"the worker ended at step {end['step']} (logs: {job.dir.parent / '.processes'})")
     rates = [u["ips"] for u in ups if u["step"] > 0 and u["ips"]]
     return {"ips": (end["step"] - start["step"]) * BATCH / (end["updated"] - start["updated"]),
             "own": float(np.median(rates)), "steps": end["step"], "wall": end["t"], "startup": start["t"]}

@@ -174,10 +174,10 @@ def scores(vae: ConvVAE, images: np.ndarray, scale: float, batch: int = 250, own
     return out | {"elbo": cat(mine)} if own else out
 
 
-def reference(vae: ConvVAE, test_images: np.ndarray) -> dict:
+def reference(vae: ConvVAE, test_images: np.ndarray, iwae_images: int = IWAE_IMAGES) -> dict:
     """The test set's distribution of both scores as quantiles (every 0.1%), and the fitted scale, for
     metrics.json "typicality": what every percentile is read against. Computed once per model (training,
-    `python -m model evaluate --typicality`)."""
+    `python -m model evaluate --typicality`; a live run's snapshot takes fewer IWAE images, to be quick)."""
     test_images = test_images[:REFERENCE_IMAGES]
     scale = fit_scale(vae, test_images)
     s = scores(vae, test_images, scale, own=False)
@@ -186,7 +186,7 @@ def reference(vae: ConvVAE, test_images: np.ndarray) -> dict:
            "neg_elbo_quantiles": [round(float(v), 2) for v in np.quantile(s["neg_elbo"], qs)],
            "score_quantiles": [round(float(v), 2) for v in np.quantile(s["score"], qs)]}
     if kind_of(vae).has_sigma:                 # the tighter bound, on fewer images (k decodes each)
-        iw = iwae_all(vae, test_images[:IWAE_IMAGES], scale)
+        iw = iwae_all(vae, test_images[:iwae_images], scale)
         out |= {"iwae_n": len(iw), "iwae_k": IWAE_K,
                 "iwae_quantiles": [round(float(v), 2) for v in np.quantile(iw, qs)]}
     return out

@@ -129,12 +129,12 @@ def build_generator_atlas(vae: ConvVAE, ds: Dataset, out: Path, thumbnails_from:
     return atlas
 
 
-def typicality_of(vae: ConvVAE, ds: Dataset) -> dict:
+def typicality_of(vae: ConvVAE, ds: Dataset, iwae_images: int = typicality.IWAE_IMAGES) -> dict:
     """metrics.json's "typicality": the test set's scores as quantiles (model.analysis.typicality); none for
     an autoencoder, which has no likelihood."""
     if not kind_of(vae).has_likelihood:
         return {}
-    return {"typicality": typicality.reference(vae, ds.images)}
+    return {"typicality": typicality.reference(vae, ds.images, iwae_images)}
 
 
 def store_typicality(vae: ConvVAE, ds: Dataset, folder: Path) -> int:

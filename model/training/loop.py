@@ -31,6 +31,7 @@ from .devices import all_reduce_sum, dist_info, pick_device, setup_distributed
 from .run import CHECKPOINT_NAME, TrainConfig, epoch_order, run_command
 
 DEFAULT = VAEConfig()              # the model's defaults are the command line's defaults
+QUICK_IWAE_IMAGES = 50             # a live run's snapshot: the typicality IWAE on this many test images
 
 
 class StopTraining(Exception):
@@ -455,18 +456,20 @@ def train(cfg: TrainConfig, hooks: Hooks | None = None) -> dict:
 
 def write_weights_folder(model: ConvVAE, cfg: TrainConfig, test_ds, seconds: float, history: list, device,
                          test_limit: int | None = None) -> None:
-    """Write the weights folder: model, atlas (map of the test set), metrics. test_limit: measure on the
-    first this many test images only (a live run's snapshot, which must not hold up the runs beside it)."""
+    """Write the weights folder: model, atlas (map of the test set), metrics. test_limit: a quick snapshot on
+    the first this many test images (a live run's, which must not hold up the runs training beside it)."""
     from ..store.weights import write_metrics
     from .evaluate import build_atlas, compute_metrics, typicality_of
 
     out = Path(cfg.out)
     save_pretrained(model.eval().to("cpu"), out, half=True)
     model = load_vae(out)          # measure exactly what was shipped (float16 weights)
-    if test_limit is not None and len(test_ds) > test_limit:
+    quick = test_limit is not None
+    if quick and len(test_ds) > test_limit:
         test_ds = Dataset(test_ds.images[:test_limit], test_ds.labels[:test_limit], test_ds.class_names)
     build_atlas(model, test_ds, out, method=cfg.map)
-    metrics = compute_metrics(model, test_ds, iwae_k=cfg.iwae_k, seed=cfg.seed) | typicality_of(model, test_ds)
+    metrics = (compute_metrics(model, test_ds, iwae_k=cfg.iwae_k, seed=cfg.seed)
+               | typicality_of(model, test_ds, **({"iwae_images": QUICK_IWAE_IMAGES} if quick else {})))
     ips = [h["images_per_second"] for h in history]
     metrics.update({"epochs": cfg.epochs, "seconds": round(seconds, 1),
                     "images_per_second": round(float(np.median(ips)), 1) if ips else None,

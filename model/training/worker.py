@@ -46,7 +46,7 @@ CONTROL_EVERY_S = 0.2          # how often a paused job's control.json is looked
 CHECKPOINT_EVERY_S = 10.0      # a SIGKILL loses at most this much of a job's training
 KL_WARMUP_STEPS = 200          # the KL weight ramps from 0 over this many steps when warm-up is on
 LR_WARMUP_STEPS = 20
-SNAPSHOT_TEST_IMAGES = 2000    # a live snapshot measures on this many test images (the rest wait meanwhile)
+SNAPSHOT_TEST_IMAGES = 1000    # a live run's model is measured on this many test images (the others wait meanwhile)
 
 
 def job_config(job: dict, run_dir: Path) -> TrainConfig:
@@ -175,12 +175,12 @@ class LiveJob:
         if now - self.run.last_checkpoint >= CHECKPOINT_EVERY_S:
             checkpoint(self.run, self.run.step)
 
-    def snapshot(self, final: bool = False) -> None:
+    def snapshot(self) -> None:
         """"Explore this model", or the run's end: a checkpoint and the weights folder as the model is now."""
         run = self.run
         checkpoint(run, run.step)
         write_weights_folder(run.core, run.cfg, run.test_ds, run.seconds, run.history, run.device,
-                             test_limit=None if final else SNAPSHOT_TEST_IMAGES)
+                             test_limit=SNAPSHOT_TEST_IMAGES)
         run.core.train()
         self.view.published()
 
@@ -190,7 +190,7 @@ class LiveJob:
         if self.n:                                       # the steps since the last row: the chart ends where it did
             self.view.add_row(self.run.step, *(self.sums / self.n).tolist())
             self.n = 0
-        self.snapshot(final=True)
+        self.snapshot()
         self.write(state, message)
 
     def write(self, state: str, message: str = "") -> None:

@@ -1,0 +1,186 @@
+"""The whole class trains at once: N students call /train at the same moment, and every map organises live.
+
+    python bench/class_training.py [--students 30] [--seconds 45] [--limit 420] [--root DIR] [--label NAME]
+        [--app-args "..."] [--decode-reps 40]
+
+One app (`python ROOT/app.py`, ROOT defaulting to this checkout; --root another checkout measures an older
+version side by side, --app-args its options) on a fresh runs folder. Every student is a thread with its own
+gradio_client (its own session), and all call /train (Fashion-MNIST, 2-D, β 1, --seconds budget, the other
+settings the defaults) at one moment (a barrier). Then each polls /train_status twice a second. From the run
+folder the bench reads each run's live.json: its "map" (the 2,000 held-out means of a 2-D model are the map
+itself) scored by model.analysis.separation.knn_accuracy (k = 10), the benchmarks' measure, on the bench's
+side, so that any version is scored alike.
+Per student: accepted or refused (and the message); the first live point (the first live.json with a history
+row) after the call; the first moment k-NN >= 0.6; the end (a terminal state). The training processes'
+resident memory (every process whose command line runs `model worker` or `model train`) is sampled every
+second; its peak is the figure. /decode p50 is measured idle before the class and again while it trains
+(another client, random z on the shipped 16-D model). The clock stops at --limit seconds.
+Prints a markdown table for BENCHMARKS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import shlex
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import ROOT, Server, free_port, machine, ms, pct  # noqa: E402
+
+from model.analysis.separation import knn_accuracy  # noqa: E402
+
+TARGET_ACC = 0.6
+TERMINAL = ("done", "stopped", "failed")
+
+
+def training_rss_mb() -> float:
+    """Resident memory of every training process on this machine (MB)."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
+            if b"model worker" in cmd or b"model train" in cmd:
+                total += int((proc / "statm").read_text().split()[1]) * 4096
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 2**20
+
+
+def knn_of(live: dict) -> float | None:
+    m = live.get("map")
+    if not m:
+        return None
+    xy = np.frombuffer(base64.b64decode(m["xy"]), dtype="<i2").reshape(-1, 2) * float(m["scale"])
+    labels = np.frombuffer(base64.b64decode(m["labels"]), dtype=np.uint8)
+    return knn_accuracy(xy, labels)
+
+
+class Student(threading.Thread):
+    def __init__(self, i: int, url: str, runs: Path, a, barrier: threading.Barrier, t0: list) -> None:
+        super().__init__(daemon=True)
+        self.i, self.url, self.runs, self.a, self.barrier, self.t0 = i, url, runs, a, barrier, t0
+        self.accepted, self.message, self.first, self.sep, self.end, self.state = False, "", None, None, None, ""
+        self.scored_mtime = 0.0
+
+    def run(self) -> None:
+        from gradio_client import Client
+
+        c = Client(self.url, verbose=False)
+        self.barrier.wait()
+        t_call = time.monotonic()
+        try:
+            token = c.predict("fashion-mnist", [], 2, 1.0, self.a.seconds, api_name="/train")["job"]
+        except Exception as e:                                     # a refusal: its message
+            self.message = " ".join(str(e).split())[:160]
+            return
+        self.accepted = True
+        job = c.predict(token, api_name="/train_status")["job"]
+        live_path = self.runs / job / "live.json"
+        while time.monotonic() - self.t0[0] < self.a.limit:
+            now = time.monotonic() - t_call
+            try:
+                mtime = live_path.stat().st_mtime
+                live = json.loads(live_path.read_text()) if mtime != self.scored_mtime else None
+            except (OSError, json.JSONDecodeError):
+                live = None
+            if live:
+                self.scored_mtime = mtime
+                if self.first is None and live.get("history"):
+                    self.first = now
+                if self.sep is None and (k := knn_of(live)) is not None and k >= TARGET_ACC:
+                    self.sep = now
+            st = c.predict(token, api_name="/train_status")
+            self.state = st["state"]
+            if self.state in TERMINAL:
+                self.end = time.monotonic() - t_call
+                return
+            time.sleep(0.5)
+
+
+def decode_p50(url: str, reps: int) -> float:
+    from gradio_client import Client
+
+    c, rng, times = Client(url, verbose=False), np.random.default_rng(0), []
+    for i in range(reps + 3):
+        z = [round(float(v), 2) for v in rng.normal(size=16)]
+        t = time.perf_counter()
+        c.predict(z, "fashion-mnist", api_name="/decode")
+        if i >= 3:
+            times.append(time.perf_counter() - t)
+    return pct(times, 50)
+
+
+def summary(values: list) -> str:
+    got = [v for v in values if v is not None]
+    if not got:
+        return "none"
+    return f"{min(got):.1f} / {np.median(got):.1f} / {max(got):.1f} s" + (f" ({len(got)} of {len(values)})"
+                                                                            if len(got) < len(values) else "")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--students", type=int, default=30)
+    p.add_argument("--seconds", type=float, default=45)
+    p.add_argument("--limit", type=float, default=420, help="stop watching after this many seconds")
+    p.add_argument("--root", default=str(ROOT), help="the checkout whose app.py runs")
+    p.add_argument("--label", default="this version")
+    p.add_argument("--app-args", default="", help="more options for app.py")
+    p.add_argument("--decode-reps", type=int, default=40)
+    a = p.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-class-"))
+    runs, port = tmp / "runs", free_port()
+    cmd = [sys.executable, str(Path(a.root) / "app.py"), "--port", str(port), "--runs", str(runs),
+           *shlex.split(a.app_args)]
+    with Server(cmd, port, env={"GRADIO_TEMP_DIR": str(tmp / "g")}, log=str(tmp / "app.log")) as server:
+        url = f"http://127.0.0.1:{port}/"
+        idle = decode_p50(url, a.decode_reps)
+        barrier, t0 = threading.Barrier(a.students + 1), [0.0]
+        students = [Student(i, url, runs, a, barrier, t0) for i in range(a.students)]
+        for s in students:
+            s.start()
+        barrier.wait()
+        t0[0] = time.monotonic()
+        peak, busy = 0.0, []
+        sampler_stop = threading.Event()
+
+        def sample():
+            nonlocal peak
+            while not sampler_stop.wait(1.0):
+                peak = max(peak, training_rss_mb())
+        threading.Thread(target=sample, daemon=True).start()
+        time.sleep(5)
+        busy = decode_p50(url, a.decode_reps)
+        for s in students:
+            s.join(a.limit + 30)
+        sampler_stop.set()
+        server_pid = server.pid
+    ok = [s for s in students if s.accepted]
+    refusals = sorted({s.message for s in students if not s.accepted})
+    print(f"\n{a.label}: {a.students} students, {machine()}; app.py {a.app_args or '(defaults)'} (server pid "
+          f"{server_pid})\n")
+    print("| | value |\n|---|---|")
+    print(f"| accepted | {len(ok)} of {a.students} |")
+    if refusals:
+        print(f"| refused with | {'; '.join(refusals)[:200]} |")
+    print(f"| first live point (min / median / max) | {summary([s.first for s in ok])} |")
+    print(f"| time to k-NN {TARGET_ACC} (min / median / max) | {summary([s.sep for s in ok])} |")
+    print(f"| finished within {a.limit:.0f} s | {sum(s.state in TERMINAL for s in ok)} of {len(ok)} "
+          f"(last at {max((s.end for s in ok if s.end), default=float('nan')):.0f} s) |")
+    print(f"| training processes' memory (peak RSS) | {peak / 1024:.2f} GB |")
+    print(f"| /decode p50, training / idle | {ms(busy)} / {ms(idle)} = {busy / idle:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
