@@ -3,7 +3,9 @@ may control them; a backend starts them, carries the page's controls to them, br
 and says which were lost. The local backend (local.py) is a pool of training processes on this machine.
 
 To add a backend (another machine, a cluster), write a class with these methods and hand it to
-TrainingService(backend=...): the service, the page and the API stay as they are.
+TrainingService(backend=...): the service, the page and the API stay as they are. A backend whose machines
+may go (ray_backend.py, a Ray cluster) may also have unavailable() -> str | None: while it returns a message,
+new jobs are refused with it.
 """
 from __future__ import annotations
 

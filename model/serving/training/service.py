@@ -116,6 +116,9 @@ class TrainingService:
         """Queue a job: (its token, the job). data: train/test arrays for an upload (model.data.intake);
         caller: who asks (at most per_caller unfinished jobs each; None: no limit)."""
         settings = checked_settings(settings)
+        refusal = getattr(self.backend, "unavailable", None)         # a backend that may lose its machines
+        if refusal is not None and (why := refusal()):
+            raise ExplorerError(why)
         if settings["dataset"] == UPLOAD and data is None:
             raise ExplorerError("upload your images first (many files, or one zip)")
         with self.lock:
