@@ -10,16 +10,16 @@ import onnxruntime
 import pytest
 import torch
 
-from model.store.onnx import OPSET, cached_decoder, export_decoder, export_key, weights_hash
+from model.store.onnx import OPSET, cached_decoder, export_key, weights_hash
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize("name", ["fashion-mnist", "fashion-mnist-2d", "emoji", "fashion-mnist-gan"])
-def test_onnx_decoder_matches_torch_on_256_random_z(registry, name, tmp_path):
+def test_onnx_decoder_matches_torch_on_256_random_z(registry, name, exported):
     """The page's decoder is the server's, the GAN's generator included."""
     m = registry.get(name)
-    path = export_decoder(m.vae, tmp_path / "decoder.onnx")
+    path = exported(name, "decoder")
     graph = onnx.load(str(path))
     assert graph.opset_import[0].version >= OPSET >= 17
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])

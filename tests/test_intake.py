@@ -416,6 +416,7 @@ def test_a_failed_emoji_build_leaves_nothing_and_an_incomplete_cache_is_named(tm
         mi.builtin_training_set("emoji")
 
 
+@pytest.mark.slow                                    # builds the whole data set: the fakes above test the logic
 @pytest.mark.skipif(not NOTO_EMOJI.is_file(), reason="needs Debian's fonts-noto-color-emoji")
 def test_builtin_emoji_from_the_real_font(tmp_path, monkeypatch):
     """Renders the font's ~1,400 emoji into tmp_path (about 3 s)."""

@@ -27,6 +27,24 @@ def train_images():
     return load_dataset("fashion-mnist", "train").images[:N]
 
 
+@pytest.fixture(scope="module")
+def clean_feats(test_set):
+    """The classifier's features of the first N test images, computed once for every test that compares sets."""
+    return q.features(test_set.images[:N])
+
+
+@pytest.fixture(scope="module")
+def noisy_feats(test_set):
+    """noisy_feats(sigma): the features of those images with noise of std sigma added, each computed once."""
+    done = {}
+
+    def get(sigma: float) -> np.ndarray:
+        if sigma not in done:
+            done[sigma] = q.features(noisy(test_set.images[:N], sigma))
+        return done[sigma]
+    return get
+
+
 def noisy(images: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     """uint8 images with Gaussian noise of std sigma (on the [0, 1] scale) added, clipped."""
     x = images / 255.0 + np.random.default_rng(seed).normal(0, sigma, images.shape)
@@ -89,19 +107,19 @@ def test_the_registry_does_not_offer_the_classifier(weights_root, tmp_path):
 
 
 # ---------------------------------------------------------------- FID
-def test_fid_is_zero_for_identical_sets_and_grows_with_noise(test_set):
-    feats = q.features(test_set.images[:N])
-    assert q.frechet_distance(feats, feats) == pytest.approx(0, abs=1e-6)
-    fids = [q.frechet_distance(feats, q.features(noisy(test_set.images[:N], s))) for s in (0.05, 0.1, 0.2, 0.4)]
+def test_fid_is_zero_for_identical_sets_and_grows_with_noise(clean_feats, noisy_feats):
+    assert q.frechet_distance(clean_feats, clean_feats) == pytest.approx(0, abs=1e-6)
+    fids = [q.frechet_distance(clean_feats, noisy_feats(s)) for s in (0.05, 0.1, 0.2, 0.4)]
     assert 0 < fids[0] and all(a < b for a, b in zip(fids[:-1], fids[1:], strict=True)), fids
 
 
-def test_the_test_set_is_nearer_the_training_set_than_noisy_or_blurred_images(test_set, train_images):
-    real, other = q.features(train_images), q.features(test_set.images[:N])
+def test_the_test_set_is_nearer_the_training_set_than_noisy_or_blurred_images(test_set, train_images, clean_feats,
+                                                                              noisy_feats):
+    real, other = q.features(train_images), clean_feats
     floor = q.frechet_distance(real, other)
     blurred = gaussian_filter(test_set.images[:N].astype(np.float64), sigma=(0, 0, 1, 1)).round().astype(np.uint8)
     assert floor < q.frechet_distance(real, q.features(blurred))
-    assert floor < q.frechet_distance(real, q.features(noisy(test_set.images[:N], 0.1)))
+    assert floor < q.frechet_distance(real, noisy_feats(0.1))
 
 
 def test_fid_matches_the_textbook_formula_with_scipy_sqrtm():
@@ -132,8 +150,8 @@ def test_precision_recall_match_the_definition_whatever_the_chunk_size():
     assert q.precision_recall(real, fake) == pytest.approx(want, abs=1e-9)
 
 
-def test_a_set_against_itself_has_full_precision_and_recall_and_noise_has_none(test_set):
-    feats = q.features(test_set.images[:N])
+def test_a_set_against_itself_has_full_precision_and_recall_and_noise_has_none(clean_feats):
+    feats = clean_feats
     assert q.precision_recall(feats, feats) == pytest.approx((1.0, 1.0), abs=1e-3)
     noise = np.random.default_rng(3).integers(0, 256, (N, 1, 28, 28), dtype=np.uint8)
     precision, recall = q.precision_recall(feats, q.features(noise))

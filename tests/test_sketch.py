@@ -36,10 +36,10 @@ SHIPPED = sorted(p.name for p in WEIGHTS.iterdir() if (p / "config.json").is_fil
 
 
 @pytest.mark.parametrize("name", SHIPPED)
-def test_onnx_encoder_matches_torch_on_64_images(registry, name, tmp_path):
+def test_onnx_encoder_matches_torch_on_64_images(registry, name, exported):
     """Every shipped model, whatever its kind (an autoencoder's graph has no logvar)."""
     m = registry.get(name)
-    path = export_encoder(m.vae, tmp_path / "encoder.onnx")
+    path = exported(name, "encoder")
     assert onnx.load(str(path)).opset_import[0].version >= OPSET >= 17
     x = images(m, 64)
     ours = run_encoder(path, x)

@@ -22,13 +22,13 @@ WASM = ORT_DIR / "ort-wasm-simd-threaded.wasm"
 
 
 # ---------------------------------------------------------------- float16 exports
-def test_every_shipped_models_float16_decoder_decodes_like_torch(registry, tmp_path):
+def test_every_shipped_models_float16_decoder_decodes_like_torch(registry, exported):
     """Each shipped model's decoder stores its float16 weights as float16 (a Cast to float32 after each) and
     decodes 64 random z within 1e-4 of torch; its encoder (where it has one) encodes within 1e-4 too."""
     rng = np.random.default_rng(0)
     for name in registry.names():
         m = registry.get(name)
-        path = export_decoder(m.vae, tmp_path / f"{name}.onnx")
+        path = exported(name, "decoder")
         graph = onnx.load(str(path))
         halves = [i for i in graph.graph.initializer if i.data_type == onnx.TensorProto.FLOAT16]
         weights = sum(p.numel() for p in m.vae.decoder.parameters())
@@ -42,7 +42,7 @@ def test_every_shipped_models_float16_decoder_decodes_like_torch(registry, tmp_p
         if has_encoder(m.vae):
             c = m.config
             x = rng.random((8, c.channels, c.image_size, c.image_size)).astype(np.float32)
-            enc = export_encoder(m.vae, tmp_path / f"{name}.enc.onnx")
+            enc = exported(name, "encoder")
             mu = onnxruntime.InferenceSession(str(enc), providers=["CPUExecutionProvider"]).run(["mu"], {"image": x})[0]
             with torch.inference_mode():
                 assert np.abs(mu - m.vae.encode(torch.from_numpy(x))[0].numpy()).max() <= 1e-4, name
