@@ -146,6 +146,7 @@ def checkpoints_equal(a, b) -> None:
         assert torch.equal(ta[k], tb[k]), k
 
 
+@pytest.mark.slow                        # trains a tiny GAN three times
 def test_gan_checkpoints_resume_to_identical_weights(tmp_path, monkeypatch):
     whole = gan_training.parse_args(TINY_GAN_ARGS + ["--out", str(tmp_path / "a"), "--epochs", "0.5"])
     gan_training.train(whole)
@@ -166,6 +167,7 @@ def test_gan_checkpoints_resume_to_identical_weights(tmp_path, monkeypatch):
         gan_training.setup(gan_training.parse_args(TINY_GAN_ARGS + ["--out", str(tmp_path / "b")]))
 
 
+@pytest.mark.slow                        # trains a tiny GAN for half an epoch
 def test_install_records_what_the_run_recorded_its_data_time_speed_and_device(tmp_path, monkeypatch):
     from model.training import evaluate
     from model.training.checkpoints import read_checkpoint
@@ -194,6 +196,7 @@ def tiny_vq(tmp_path):
     return tmp_path / "vq"
 
 
+@pytest.mark.slow                        # trains a tiny prior three times
 def test_prior_training_resumes_mid_epoch_to_identical_weights(tmp_path, tiny_vq, monkeypatch):
     common = [str(tiny_vq), "--dataset", "digits", "--threads", "1", "--channels", "8", "--layers", "2",
               "--embed-dim", "4", "--batch-size", "100", "--epochs", "2", "--checkpoint-every", "1e9"]

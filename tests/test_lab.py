@@ -104,6 +104,7 @@ def test_snapshot_steps_start_untrained_and_end_trained():
     assert 30 <= len(steps) <= 40 and steps[5] < 20                  # log-spaced: dense at the start
 
 
+@pytest.mark.slow                        # trains two tiny models for two epochs each
 def test_training_records_snapshots_that_resume_and_change(tmp_path):
     from model.training.loop import main
 

@@ -1,5 +1,6 @@
 """Sample quality (issue 23, part 3): the shipped Fashion-MNIST classifier, and the FID, precision and recall
-computed on its features (model/analysis/quality.py). Small sets, so the whole file runs in seconds."""
+computed on its features (model/analysis/quality.py). Small sets: the three tests that run the classifier over
+thousands of images are marked slow, the rest run in seconds."""
 import numpy as np
 import pytest
 import torch
@@ -107,12 +108,14 @@ def test_the_registry_does_not_offer_the_classifier(weights_root, tmp_path):
 
 
 # ---------------------------------------------------------------- FID
+@pytest.mark.slow                        # the classifier's features of 5,000 images
 def test_fid_is_zero_for_identical_sets_and_grows_with_noise(clean_feats, noisy_feats):
     assert q.frechet_distance(clean_feats, clean_feats) == pytest.approx(0, abs=1e-6)
     fids = [q.frechet_distance(clean_feats, noisy_feats(s)) for s in (0.05, 0.1, 0.2, 0.4)]
     assert 0 < fids[0] and all(a < b for a, b in zip(fids[:-1], fids[1:], strict=True)), fids
 
 
+@pytest.mark.slow                        # reads the training set; features of 4,000 images
 def test_the_test_set_is_nearer_the_training_set_than_noisy_or_blurred_images(test_set, train_images, clean_feats,
                                                                               noisy_feats):
     real, other = q.features(train_images), clean_feats
@@ -158,6 +161,7 @@ def test_a_set_against_itself_has_full_precision_and_recall_and_noise_has_none(c
     assert precision < 0.05 and recall < 0.05, (precision, recall)
 
 
+@pytest.mark.slow                        # reads the training set; features of 3,000 images
 def test_quality_caches_the_reference_and_refuses_images_of_another_shape(test_set, train_images):
     out = q.quality(train_images, test_set.images[:N])
     assert set(out) == {"fid", "precision", "recall"} and out["fid"] > 0 and 0.5 < out["precision"] <= 1
