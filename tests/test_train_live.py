@@ -306,7 +306,7 @@ def test_a_killed_training_process_loses_nothing_its_jobs_resume_from_their_chec
         assert f"at step {kept[job.id]}" in s["message"] and "training process was lost" in s["message"]
         assert service.status(job.id)["state"] == "running"  # the service still answers
     for token, job in runs:
-        wait_for(service, token, ("running",), also=lambda s: s["step"] > kept[job.id] > 0)   # trains on from there
+        wait_for(service, token, ("running",), also=lambda s, at=kept[job.id]: s["step"] > at > 0)   # trains on from there
         service.stop(token)
         s = wait_for(service, token, ("stopped",))
         assert s["model"] == job.model_name
@@ -352,3 +352,26 @@ def test_a_model_zip_loads_keeps_its_name_after_a_restart_and_may_not_take_a_shi
     assert "class-model" in again
     zed = torch.zeros(1, 2)
     assert torch.equal(again.get("class-model").vae.decode(zed), registry.get("fashion-mnist-2d").vae.decode(zed))
+
+
+@pytest.mark.slow
+def test_eight_students_train_at_once_each_sees_its_run_live_and_every_run_finishes(api):
+    """Eight /train calls at once share the training process in turns: each run shows live points while the
+    others train (none waits in a queue), its budget counts its own training, and every run ends as a model."""
+    service = api.train_panel.service
+    jobs = [api.train("digits", [], 2, float(b), 5)["job"] for b in (0.5, 1, 1, 2, 4, 1, 1, 8)]
+    live: dict[str, int] = {}
+    deadline = time.monotonic() + 600                           # a guard against a hang, not a timing
+    while time.monotonic() < deadline:
+        states = {t: service.status(t) for t in jobs}
+        for t, s in states.items():
+            if s["state"] == "running" and s["history"]:
+                live.setdefault(t, sum(x["state"] == "running" for x in states.values()))
+        if all(s["state"] == "done" for s in states.values()):
+            break
+        time.sleep(0.3)
+    assert all(s["state"] == "done" and s["model"] for s in states.values()), states
+    assert set(live) == set(jobs)                               # every run was seen training, live
+    assert max(live.values()) >= 4                              # ... while others trained beside it
+    for s in states.values():
+        assert s["own_seconds"] >= 5 and s["seconds_left"] == 0 and s["knn"] is not None

@@ -94,7 +94,7 @@ def parse_args(argv=None) -> TrainConfig:
     p.add_argument("--data-npz", default=None,
                    help="--dataset prepared: a .npz with uint8 train_images/test_images (N, C, H, W), "
                         "labels and class_names (the Train tab's uploads)")
-    return TrainConfig(**vars(p.parse_args(argv)))
+    return TrainConfig(**vars(p.parse_args(argv)))  # every option is a field
 
 
 # ---------------------------------------------------------------- schedules
@@ -343,7 +343,7 @@ def run_epoch(run: Run, epoch: int):
     first = max(0, run.start_step - epoch * steps)          # batches this epoch already trained on
     sums = torch.zeros(3, dtype=torch.float64, device=run.device)
     bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", initial=first,
-               disable=run.rank != 0, leave=False, dynamic_ncols=True, mininterval=1.0)
+               disable=run.rank != 0 or not cfg.progress, leave=False, dynamic_ncols=True, mininterval=1.0)
     batches = epoch_batches(run, perm[first * run.local_batch:])
     busy = 0.0
     try:

@@ -60,6 +60,7 @@ class TrainConfig:
     threads: int = 0
     stream: bool = False
     workers: int = 2
+    progress: bool = True                # a progress bar per epoch (off in a training process: no one sees it)
 
     def __post_init__(self) -> None:
         if isinstance(self.widths, str):

@@ -42,6 +42,7 @@ BUILTIN = NAMED_SETS           # trained under their own name; emoji and uploads
 ROW_EVERY = 5                  # one history row (the mean of this many steps) per ROW_EVERY steps
 TURN_S = 0.25                  # one job's turn: steps for about this long, then the next job's
 VIEW_EVERY_S = 0.7             # a job's live view at most this often: the page polls twice as often
+VIEW_SHARE = 0.15              # ... and, with many jobs, less often: the views take at most this share of the time
 CONTROL_EVERY_S = 0.2          # how often a paused job's control.json is looked at (a stat call)
 CHECKPOINT_EVERY_S = 10.0      # a SIGKILL loses at most this much of a job's training
 KL_WARMUP_STEPS = 200          # the KL weight ramps from 0 over this many steps when warm-up is on
@@ -58,7 +59,7 @@ def job_config(job: dict, run_dir: Path) -> TrainConfig:
         data_npz=None if builtin else str(run_dir / DATA_NAME), latent_dim=job["latent_dim"],
         beta=job["beta"], lr=job["lr"], epochs=100_000, batch_size=job.get("batch_size", 128), widths=widths,
         hidden=hidden, res_blocks=res_blocks, map="auto" if job["latent_dim"] == 2 else "pca", iwae_k=10,
-        seed=job.get("seed", 0), device=job.get("device", "cpu"), resume=bool(job.get("resume")))
+        seed=job.get("seed", 0), device=job.get("device", "cpu"), resume=bool(job.get("resume")), progress=False)
 
 
 class DataCache:
@@ -99,6 +100,8 @@ class LiveJob:
         self.published = 0
         self.state = "running"
         self.t_view = self.t_control = 0.0
+        self.share_at: tuple[float, float] | None = None
+        self.share_value = 0.0
 
     # ------------------------------------------------------------ start
     def start(self) -> None:
@@ -167,13 +170,17 @@ class LiveJob:
             self.snapshot()
         self.state = "paused" if c.paused and not c.stop else "running"
 
-    def due(self, now: float) -> None:
-        """After a turn: the view about once a second, a checkpoint every CHECKPOINT_EVERY_S."""
-        if now - self.t_view >= VIEW_EVERY_S:
+    def due(self, now: float, view_every: float = VIEW_EVERY_S) -> float:
+        """After a turn: the view every view_every seconds, a checkpoint every CHECKPOINT_EVERY_S. Returns the
+        seconds the view took (0.0 when none was due)."""
+        took = 0.0
+        if now - self.t_view >= view_every:
             self.t_view = now
             self.write(self.state)
+            took = time.monotonic() - now
         if now - self.run.last_checkpoint >= CHECKPOINT_EVERY_S:
             checkpoint(self.run, self.run.step)
+        return took
 
     def snapshot(self) -> None:
         """"Explore this model", or the run's end: a checkpoint and the weights folder as the model is now."""
@@ -195,8 +202,24 @@ class LiveJob:
 
     def write(self, state: str, message: str = "") -> None:
         self.state = state
-        write_json_compact(self.dir / LIVE_NAME, self.view.state(state, message, seconds_left=max(0.0, self.left()),
-                                                                 own_seconds=self.own_s))
+        view = self.view.state(state, message, seconds_left=max(0.0, self.left()), own_seconds=self.own_s)
+        write_json_compact(self.dir / LIVE_NAME, view | {"share": round(self.share(), 3)})
+
+    def share(self) -> float:
+        """The share of the machine's time this job has trained for lately: its own training seconds per
+        second of the clock (the page turns its own seconds left into a time on the clock with it)."""
+        now = time.monotonic()
+        if self.state != "running":
+            self.share_at = None
+            return 0.0
+        if self.share_at is None:
+            self.share_at = (now, self.own_s)
+        t, own = self.share_at
+        if now - t >= 2.0:
+            self.share_value = 0.5 * self.share_value + 0.5 * (self.own_s - own) / (now - t) if self.share_value \
+                else (self.own_s - own) / (now - t)
+            self.share_at = (now, self.own_s)
+        return self.share_value
 
 
 def failed(run_dir: Path, error: BaseException) -> None:
@@ -217,6 +240,13 @@ class Pool:
         self.data = DataCache()
         self.commands: queue.Queue = queue.Queue()
         self.closing = False
+        self.view_s = 0.02                                 # a view's cost lately (seconds; a running mean)
+
+    def view_every(self) -> float:
+        """Each job's view period: VIEW_EVERY_S, or longer with many jobs, so that all of their views together
+        take at most VIEW_SHARE of the process's time (the rest trains)."""
+        running = sum(j.state == "running" for j in self.jobs)
+        return max(VIEW_EVERY_S, running * self.view_s / VIEW_SHARE)
 
     def add(self, run_dir: Path) -> None:
         job = LiveJob(run_dir, self.data)
@@ -266,7 +296,9 @@ class Pool:
                 job.end("done", "done: every epoch trained")
                 self.jobs.remove(job)
                 return
-            job.due(time.monotonic())
+            took = job.due(time.monotonic(), self.view_every())
+            if took:
+                self.view_s = 0.8 * self.view_s + 0.2 * took
         except (DataError, TrainingError, OSError, ValueError, MemoryError, RuntimeError) as e:
             failed(job.dir, e)
             self.jobs.remove(job)
