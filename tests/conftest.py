@@ -8,8 +8,10 @@ The fast suite (`-m "not slow and not browser"`) starts no server: a test that n
 `app_url`, `client`, `kinds_app`, a subprocess running app.py) is marked slow. The public endpoints are
 tested through `endpoint`, once called directly (fast) and once through the served app (slow).
 """
+import atexit
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -20,8 +22,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-# exported decoders (model/store/onnx.py) go to a folder of this run's own, not the user's ~/.cache
-os.environ.setdefault("VAE_CACHE_DIR", tempfile.mkdtemp(prefix="vae-tests-cache-"))
+# exported decoders (model/store/onnx.py) go to a folder of this run's own, not the user's ~/.cache; removed at exit
+if "VAE_CACHE_DIR" not in os.environ:
+    os.environ["VAE_CACHE_DIR"] = tempfile.mkdtemp(prefix="vae-tests-cache-")
+    atexit.register(shutil.rmtree, os.environ["VAE_CACHE_DIR"], ignore_errors=True)
 
 WEIGHTS = Path(os.environ.get("VAE_WEIGHTS", ROOT / "weights"))
 
