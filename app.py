@@ -1,7 +1,8 @@
 """VAE Latent Explorer: the command line and the launch. The page is built in ui/, the model in model/.
 
     python app.py [--host 127.0.0.1] [--port 7860] [--weights weights] [--share] [--auth user:pass]
-                  [--runs runs] [--train-jobs 1] [--train-queue 4] [--train-threads 0] [--device cpu]
+                  [--runs runs] [--train-jobs 32] [--train-queue 32] [--train-threads 0] [--train-processes 0]
+                  [--teacher-key KEY] [--device cpu]
 
 `import app; app.demo` builds the page for the default weights folder (tests use it).
 """
@@ -31,9 +32,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--share", action="store_true", help="create a public Gradio share link")
     p.add_argument("--auth", default=None, help="user:password required to open the page")
     p.add_argument("--runs", default=str(ROOT / "runs"), help="folder of live-training jobs (the Train tab)")
-    p.add_argument("--train-jobs", type=int, default=1, help="training jobs that run at once; the rest queue")
-    p.add_argument("--train-queue", type=int, default=4, help="training jobs that may wait in the queue")
-    p.add_argument("--train-threads", type=int, default=0, help="CPU threads per training worker (0: all cores)")
+    p.add_argument("--train-jobs", type=int, default=32, help="training jobs at once (they share the training "
+                   "processes in turns); the rest queue")
+    p.add_argument("--train-queue", type=int, default=32, help="training jobs that may wait in the queue")
+    p.add_argument("--train-threads", type=int, default=0, help="cores the training processes share (0: all)")
+    p.add_argument("--train-processes", type=int, default=0, help="training processes (0: one per core)")
+    p.add_argument("--teacher-key", default=os.environ.get("VAE_TEACHER_KEY") or None,
+                   help="the key that lets a teacher pause or stop any run from the class view "
+                        "(default: $VAE_TEACHER_KEY; none: the class view is watch-only)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where training workers train")
     return p.parse_args(argv)
 
@@ -52,7 +58,9 @@ def main(argv=None) -> int:
     with private_cache():              # uploads and served files live in a folder removed at exit
         try:
             demo = build_demo(args.weights, args.runs, {"max_running": args.train_jobs, "max_queue": args.train_queue,
-                                                        "threads": args.train_threads, "device": args.device})
+                                                        "threads": args.train_threads, "device": args.device,
+                                                        "processes": args.train_processes,
+                                                        "teacher_key": args.teacher_key})
         except WeightsError as e:
             print(f"error: {' '.join(str(e).split())}", file=sys.stderr)      # one line, whatever the cause
             return 2

@@ -22,7 +22,7 @@ from .files import image_file, image_files
 from .interpolate import InterpolatePanel
 from .sample import SamplePanel, controls
 from .server import user_errors
-from .train import TrainPanel
+from .train import TrainPanel, caller_of
 from .typical import TypicalPanel
 
 
@@ -66,10 +66,14 @@ class Api:
         return self.compare_panel.report(image, models, seed)
 
     @user_errors
-    def train(self, dataset: str, images, latent_dim: int, beta: float, seconds: float) -> dict:
-        """Queue a training job; the token it returns is the only handle that controls it."""
+    def train(self, dataset: str, images, latent_dim: int, beta: float, seconds: float, name: str | None = None,
+              request: gr.Request = None) -> dict:
+        """Queue a training job; the token it returns is the only handle that controls it. name: shown beside
+        the run in the class view (as text, at most 40 characters). One client (its session) may hold at most
+        a few unfinished jobs."""
         prepared = self.train_panel.collect(images or [])[0] if dataset == "upload" else None
-        token, job = self.train_panel.start_job(dataset, prepared, latent_dim, beta, seconds, "small", True)
+        token, job = self.train_panel.start_job(dataset, prepared, latent_dim, beta, seconds, "small", True,
+                                                name=name or "", caller=caller_of(request))
         return {"job": token, "queue_position": self.train_panel.service.ahead(job)}
 
     @user_errors
@@ -131,7 +135,7 @@ class Api:
             "interpolate": (interp.inputs, [interp.frames, interp.gif], False),
             "compare": ([cmp.image_a, models, cmp.seed], [report], False),
             "sample": ([n, temperature, seed, model_dd], [samples, sample_z], True),
-            "train": ([dataset, files, latent, beta, seconds], [status], False),            # our upload checks
+            "train": ([dataset, files, latent, beta, seconds, name], [status], False),      # our upload checks
             "train_status": ([job], [status], True),
             "train_set": ([job, beta, lr], [status], True),
             "train_stop": ([job], [status], True),

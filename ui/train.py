@@ -3,8 +3,11 @@ trains. The training runs in a worker process (model.serving.training, model.tra
 and controls jobs with the job's token (kept in this page's state only) and shows any job on the server:
 assets/train.js polls `train_view` twice a second and adds to its charts rather than redrawing them.
 
-"Explore this model" asks the worker for a snapshot, which the service registers as a model in every
-page's picker; "Download this model" hands the weights folder as a zip, which "Load a model" takes back.
+"Explore this model" asks the worker for a snapshot and returns at once; the service registers it as a model
+in every page's picker, and the live view's poll switches this page's picker to it when the status's
+model_version passes the one it had. "Download this model" hands the weights folder as a zip, which "Load a
+model" takes back. Below the live view, the class view (ui/classview.py) shows every run on the server; a tile
+opens its run here. The page's session is the caller the service counts (at most a few unfinished runs each).
 """
 from __future__ import annotations
 
@@ -21,12 +24,14 @@ from model.data.intake import COLOUR_SIZE, augment, collect_images, contact_shee
 from model.nets.limits import ExplorerError
 from model.serving.registry import ModelRegistry
 from model.serving.training import TrainingService
+from model.serving.training import settings as limits
 from model.serving.training.settings import BETA_RANGE, DEFAULT_SECONDS, LATENT_CHOICES, LR_RANGE, SECONDS_RANGE
 from model.store.bundle import pack_model
 from model.training.live_view import N_PRIOR, N_RECON
 from model.training.worker import KL_WARMUP_STEPS
 
 from . import text
+from .classview import ClassView
 from .files import image_file, upload_path, zip_file
 from .runtime import PLOTLY_HEAD, PageRuntime
 from .server import bind, user_errors
@@ -39,12 +44,11 @@ DATA_CHOICES = ([(SET_LABELS.get(name, name), name) for name in TRAIN_SETS]
                 + [("my own images (upload or webcam)", UPLOAD)])
 COLOUR_CHOICES = [("decide from the images", "auto"), ("grey", "grey"), ("colour", "colour")]
 AUGMENT_COPIES = 7                 # a small set becomes 8x as many pictures (shifts, and flips if asked)
-PUBLISH_WAIT_S = 60                # "Explore this model" waits this long for the worker's snapshot
 MODEL_NAME = re.compile(r"[^a-z0-9._-]+")
 
 TRAIN_TEMPLATE = (
     "<div class='vae-train'><div class='vae-train-status' aria-live='polite'>No run yet: press Start, "
-    "or pick a run to watch.</div>"
+    "or pick a run to watch.</div><div class='vae-train-time'></div>"
     "<div class='vae-train-row'><div class='vae-train-loss' aria-label='the ELBO terms per step'></div>"
     "<div class='vae-train-kl' aria-label='KL per latent dimension'></div></div>"
     "<div class='vae-train-row'><figure><canvas class='vae-train-map' width='360' height='360' role='img' "
@@ -105,18 +109,23 @@ class TrainPanel:
         return snapshots, f"{len(snapshots)} webcam pictures"
 
     # ------------------------------------------------------------ jobs
-    def start_job(self, dataset: str, prepared: dict | None, latent, beta, seconds, size, warmup, lr=2e-3):
+    def start_job(self, dataset: str, prepared: dict | None, latent, beta, seconds, size, warmup, lr=2e-3,
+                  name: str = "", caller: str | None = None):
+        """Queue a job (its token, the job); name: the student's, shown to the class as text; caller: who asks
+        (a page's or an API client's session: at most a few unfinished jobs each)."""
         data = None
         if dataset == UPLOAD:
             if not prepared:
                 raise ExplorerError("upload your images first (many files, or one zip)")
             data = training_arrays(prepared["images"], prepared.get("augment", False), prepared.get("flips", False))
         return self.service.submit({"dataset": dataset, "latent_dim": latent, "beta": beta, "seconds": seconds,
-                                    "size": size, "kl_warmup": warmup, "lr": lr}, data)
+                                    "size": size, "kl_warmup": warmup, "lr": lr, "name": name}, data, caller=caller)
 
     @user_errors
-    def on_start(self, dataset, prepared, latent, beta, seconds, size, warmup, lr):
-        token, job = self.start_job(dataset, prepared, latent, beta, seconds, size, warmup, lr)
+    def on_start(self, dataset, prepared, latent, beta, seconds, size, warmup, lr, name="",
+                 request: gr.Request = None):
+        token, job = self.start_job(dataset, prepared, latent, beta, seconds, size, warmup, lr, name,
+                                    caller_of(request))
         return token, self.view_value(job.id), gr.update(choices=self.service.watchable(), value=job.id)
 
     @staticmethod
@@ -162,21 +171,36 @@ class TrainPanel:
         return self.service.find(watched or token)
 
     @user_errors
-    def on_explore(self, token, watched, progress=gr.Progress()):  # noqa: B008
-        """The run as a model in every page's picker, and this page switches to it. The page that started
-        it takes a snapshot now; a watcher opens the last one (taken at the end, or by the starter)."""
+    def on_explore(self, token, watched):
+        """The run as a model in every page's picker, and this page switches to it. The page that started a
+        run still training asks it for a snapshot and returns at once: the live view (assets/train.js) says it
+        is being written and, when the status's model_version passes `explore`, switches the picker to it
+        (on_explore_ready). A watcher, or a run that ended, opens the last snapshot at once."""
         job = self.shown(token, watched)
-        if token and self.service.controlled(token) is job:
+        if token and job.active and self.service.controlled(token) is job:
             before = job.model_version
             self.service.publish(token)
-            deadline = time.monotonic() + PUBLISH_WAIT_S
-            progress(0, desc="writing the model: weights, map and metrics")
-            while job.model_version <= before and job.state in ("running", "paused") and time.monotonic() < deadline:
-                time.sleep(0.25)
+            return gr.update(), self.view_value(job.id, explore=before)
         if job.model_version == 0:
             raise ExplorerError("this run has no model yet: it appears when the run ends, or when the page that "
                                 "started it presses Explore this model")
-        return gr.update(choices=text.picker_choices(self.registry), value=job.model_name)
+        return gr.update(choices=text.picker_choices(self.registry), value=job.model_name), gr.update()
+
+    @user_errors
+    def on_explore_ready(self, evt: gr.SelectData):
+        """The live view saw the snapshot it waited for (train.js triggers 'select' with the model's name)."""
+        name = str(evt.value or "")
+        if name not in self.registry.names():
+            raise ExplorerError(f"no model named {name[:80]!r} on this server")
+        return gr.update(choices=text.picker_choices(self.registry), value=name)
+
+    def on_tile(self, evt: gr.SelectData):
+        """A tile of the class view was opened (classview.js triggers 'select' with its run's id): watch it."""
+        try:
+            job = self.service.find(evt.value)
+        except ExplorerError as e:
+            raise gr.Error(str(e)) from None
+        return gr.update(choices=self.service.watchable(), value=job.id), self.view_value(job.id)
 
     @user_errors
     def on_download(self, token, watched):
@@ -219,8 +243,10 @@ class TrainPanel:
         except (ExplorerError, TypeError, ValueError) as e:
             return {"state": "unknown", "message": str(e), "history": []}
 
-    def view_value(self, job_id: str) -> dict:
-        return {"job": job_id, "seq": time.monotonic_ns(), "rules": {"palette": text_palette()}}
+    def view_value(self, job_id: str, explore: int | None = None) -> dict:
+        """The live view's value: the job to watch; explore: the model_version a snapshot must pass before
+        the page switches its picker to the run's model (Explore this model, pressed while it trains)."""
+        return {"job": job_id, "seq": time.monotonic_ns(), "rules": {"palette": text_palette()}, "explore": explore}
 
     # ------------------------------------------------------------ layout
     def build(self, model_dd: gr.Dropdown) -> None:
@@ -266,6 +292,8 @@ class TrainPanel:
                                                    f"{SECONDS_RANGE[1]})", elem_id="train-seconds")
                     self.warmup = gr.Checkbox(True, label=f"KL warm-up (β ramps up over the first "
                                                           f"{KL_WARMUP_STEPS} steps)")
+                self.name = gr.Textbox(label="your name (optional: the class view shows it beside your run)",
+                                       max_length=limits.NAME_LIMIT, max_lines=1, elem_id="train-name")
                 with gr.Row():
                     start = gr.Button("Start", variant="primary", elem_id="train-start")
                     pause = gr.Button("Pause", elem_id="train-pause")
@@ -283,6 +311,8 @@ class TrainPanel:
                     self.load_info = gr.Markdown("")
         self.view = self.runtime.html(self.view_value(None), TRAIN_TEMPLATE, "train.js", "train-view",
                                       extra_functions=[bind(TrainPanel.train_view, self)], head=PLOTLY_HEAD)
+        self.classes = ClassView(self.service, self.runtime)
+        self.classes.build(text_palette())
         self._wire(model_dd, own, add, start, pause, resume, stop, explore, download)
 
     def _wire(self, model_dd, own, add, start, pause, resume, stop, explore, download) -> None:
@@ -295,13 +325,16 @@ class TrainPanel:
                         self.flips.change):
             trigger(self.prepare, data_inputs, data_outputs, **private)
         start.click(self.on_start, [self.dataset, self.prepared, self.latent, self.beta, self.seconds, self.size,
-                                    self.warmup, self.lr], [self.token, self.view, self.watch], **private)
+                                    self.warmup, self.lr, self.name], [self.token, self.view, self.watch],
+                    **private)
         pause.click(self.on_pause, self.token, None, **private)
         resume.click(self.on_resume, [self.token, self.seconds], None, **private)
         stop.click(self.on_stop, self.token, None, **private)
         for slider in (self.beta, self.lr):
             slider.release(self.on_set, [self.token, self.beta, self.lr], None, **private)
-        explore.click(self.on_explore, [self.token, self.watch], model_dd, **private)
+        explore.click(self.on_explore, [self.token, self.watch], [model_dd, self.view], **private)
+        self.view.select(self.on_explore_ready, None, model_dd, **private)
+        self.classes.html.select(self.on_tile, None, [self.watch, self.view], **private)
         download.click(self.on_download, [self.token, self.watch], self.zip, **private)
         self.load.upload(self.on_load_zip, self.load, [model_dd, self.load_info], **private)
         self.watch.change(self.on_watch, self.watch, self.view, **private)
@@ -320,6 +353,12 @@ def training_arrays(images: np.ndarray, aug: bool = False, flips: bool = False) 
     return {"train_images": train, "train_labels": np.zeros(len(train), np.int64),
             "test_images": test, "test_labels": np.zeros(len(test), np.int64),
             "class_names": np.array(["your images"])}
+
+
+def caller_of(request: gr.Request | None) -> str | None:
+    """Who asks, for the per-caller limit: the page's (or gradio_client's) session; None outside a request."""
+    session = getattr(request, "session_hash", None)
+    return f"session:{session}" if session else None
 
 
 def _upscaled(sheet: np.ndarray, target: int = 520) -> np.ndarray:
