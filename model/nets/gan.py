@@ -13,14 +13,13 @@ section 3), each as the critic's and the generator's loss for one batch.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .config import VAEConfig
+from .config import VAEConfig, from_known_keys
 from .kinds import kind_of
 from .vae import Decoder
 
@@ -58,11 +57,7 @@ class GANConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> GANConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown GAN config keys: {sorted(unknown)}")
-        return cls(**d)
+        return from_known_keys(cls, d, "GAN config")
 
 
 class Generator(nn.Module):

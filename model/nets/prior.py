@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .config import from_known_keys
+
 PRIOR_CONFIG_NAME = "prior.json"
 PRIOR_WEIGHTS_NAME = "prior.safetensors"
 
@@ -60,11 +62,7 @@ class PriorConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> PriorConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown prior config keys: {sorted(unknown)}")
-        return cls(**d)
+        return from_known_keys(cls, d, "prior config")
 
 
 def shift_down(x: torch.Tensor) -> torch.Tensor:

@@ -33,7 +33,7 @@ from ..store.pictures import write_grid
 from ..store.weights import atomic_write, write_json
 from .checkpoints import TrainingError, load_state, read_checkpoint, save_state
 from .devices import describe
-from .run import CHECKPOINT_NAME, Budget, check_resumable, epoch_order, fresh_or_resumed, run_command
+from .run import CHECKPOINT_NAME, Budget, StepRun, check_resumable, fresh_or_resumed, run_command
 
 DEFAULTS = {"wgan-gp": {"lr": 1e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5},    # Gulrajani, Algorithm 1
             "ns": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "n_critic": 1}}       # Miyato et al. 2018: n_dis = 1
@@ -85,10 +85,9 @@ def build_config(args, channels: int, image_size: int, class_names) -> GANConfig
 
 
 @dataclass
-class GANRun:
-    """Everything a GAN run carries from step to step."""
+class GANRun(StepRun):
+    """Everything a GAN run carries from step to step (step: generator steps)."""
 
-    args: argparse.Namespace
     cfg: GANConfig
     gen: Generator
     disc: Discriminator
@@ -96,20 +95,12 @@ class GANRun:
     opt_d: torch.optim.Optimizer
     train_x: torch.Tensor                  # uint8 (N, C, H, W)
     test_x: np.ndarray                     # uint8, for the sample measures
-    step: int = 0                          # generator steps done
     batches: int = 0                       # real batches the discriminator has seen
-    seconds: float = 0.0                   # training time before this process
-    history: list = field(default_factory=list)
     quality: list = field(default_factory=list)
-    _perm: tuple[int, torch.Tensor] | None = None
 
     @property
-    def out(self) -> Path:
-        return Path(self.args.out)
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return len(self.train_x) // self.args.batch_size
+    def n_train(self) -> int:
+        return len(self.train_x)
 
     @property
     def epoch(self) -> float:
@@ -152,12 +143,9 @@ def restore(run: GANRun) -> None:
 
 def real_batch(run: GANRun) -> torch.Tensor:
     """The next training batch in [0, 1]: epoch e's shuffled order is seeded from (seed, e)."""
-    spe, b = run.steps_per_epoch, run.args.batch_size
-    epoch, i = divmod(run.batches, spe)
-    if run._perm is None or run._perm[0] != epoch:
-        run._perm = (epoch, epoch_order(run.args.seed, epoch, len(run.train_x)))
+    idx = run.batch_indices(run.batches)
     run.batches += 1
-    return run.train_x[run._perm[1][i * b:(i + 1) * b]].float().div_(255)
+    return run.train_x[idx].float().div_(255)
 
 
 def train_step(run: GANRun) -> dict[str, float]:

@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +33,7 @@ from ..store.pictures import write_grid
 from ..store.weights import WEIGHTS_NAME, atomic_write, load_vae, write_json
 from .checkpoints import TrainingError, load_state, save_state
 from .loop import lr_at  # the loop's schedule: warm-up, then cosine to 2%
-from .run import CHECKPOINT_NAME, Budget, check_resumable, epoch_order, fresh_or_resumed, run_command
+from .run import CHECKPOINT_NAME, Budget, StepRun, check_resumable, fresh_or_resumed, run_command
 
 MUST_MATCH = ("batch_size", "seed", "lr", "epochs", "lr_warmup")
 SAMPLES = 64
@@ -105,27 +105,18 @@ def cached_codes(vae: ConvVAE, args) -> tuple[np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------- the run
 @dataclass
-class PriorRun:
-    args: argparse.Namespace
+class PriorRun(StepRun):
     vae: ConvVAE
     prior: PixelCNNPrior
     opt: torch.optim.Optimizer
     train_codes: torch.Tensor              # long (N, H*W)
     test_codes: torch.Tensor
     test_images: np.ndarray
-    step: int = 0
-    seconds: float = 0.0
-    history: list = field(default_factory=list)
     epoch_sum: float = 0.0                 # this epoch's summed train NLL (per image), so far
-    _perm: tuple[int, torch.Tensor] | None = None
 
     @property
-    def out(self) -> Path:
-        return Path(self.args.out)
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return len(self.train_codes) // self.args.batch_size
+    def n_train(self) -> int:
+        return len(self.train_codes)
 
     @property
     def total_steps(self) -> int:
@@ -166,11 +157,7 @@ def restore(run: PriorRun) -> None:
 
 def train_step(run: PriorRun) -> float:
     """One batch: mean cross-entropy per position; returns the batch's NLL in nats per image."""
-    epoch, i = divmod(run.step, run.steps_per_epoch)
-    if run._perm is None or run._perm[0] != epoch:
-        run._perm = (epoch, epoch_order(run.args.seed, epoch, len(run.train_codes)))
-    b = run.args.batch_size
-    batch = run.train_codes[run._perm[1][i * b:(i + 1) * b]]
+    batch = run.train_codes[run.batch_indices(run.step)]
     for group in run.opt.param_groups:
         group["lr"] = lr_at(run.step, run.total_steps, int(run.args.lr_warmup * run.steps_per_epoch), run.args.lr)
     run.prior.train()

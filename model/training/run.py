@@ -5,11 +5,12 @@ GAN (gan.py), the VQ-VAE's prior (prior.py) and the classifier (classifier.py) a
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 import torch
@@ -84,6 +85,40 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         d["widths"] = list(self.widths)
         return d
+
+
+@dataclass
+class StepRun:
+    """What a run that counts its steps carries between them (the GAN's and the VQ-VAE's prior's): its settings,
+    its steps, its training seconds before this process, its history, and the shuffled order of the epoch it is
+    in. A subclass says how many training examples there are (n_train)."""
+
+    args: argparse.Namespace
+    _: KW_ONLY
+    step: int = 0
+    seconds: float = 0.0                   # training time before this process
+    history: list = field(default_factory=list)
+    _order: tuple[int, torch.Tensor] | None = field(default=None, repr=False)
+
+    @property
+    def out(self) -> Path:
+        return Path(self.args.out)
+
+    @property
+    def n_train(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return self.n_train // self.args.batch_size
+
+    def batch_indices(self, batch_number: int) -> torch.Tensor:
+        """The examples of the run's batch_number-th batch (counted from the start of training)."""
+        epoch, i = divmod(batch_number, self.steps_per_epoch)
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, epoch_order(self.args.seed, epoch, self.n_train))
+        b = self.args.batch_size
+        return self._order[1][i * b:(i + 1) * b]
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
