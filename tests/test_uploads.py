@@ -363,13 +363,6 @@ def _model_with_background(weights_root, background: str) -> str:
     pytest.skip(f"no grey model with a {background} background under {weights_root}")
 
 
-@pytest.fixture(scope="module")
-def client(app_url):
-    from gradio_client import Client
-
-    return Client(app_url, verbose=False)
-
-
 def test_bad_uploads_get_a_message_and_the_server_keeps_serving(endpoint, weights_root, bomb30k, tmp_path):
     model = _model_with_background(weights_root, "black")
     good = tmp_path / "good.png"
