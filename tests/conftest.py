@@ -163,7 +163,7 @@ def api(registry, tmp_path_factory):
 
     runtime = PageRuntime(registry)
     explore = ExplorePanel(registry, runtime)
-    service = TrainingService(tmp_path_factory.mktemp("runs"), registry, threads=1)
+    service = TrainingService(tmp_path_factory.mktemp("runs"), registry, threads=2)     # two cores, as CI has
     return Api(registry, EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(runtime)),
                ComparePanel(registry), SamplePanel(registry, explore), TrainPanel(registry, service, runtime),
                TypicalPanel(registry))
