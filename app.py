@@ -3,6 +3,7 @@
     python app.py [--host 127.0.0.1] [--port 7860] [--weights weights] [--share] [--auth user:pass]
                   [--runs runs] [--train-jobs 32] [--train-queue 32] [--train-threads 0] [--train-processes 0]
                   [--teacher-key KEY] [--device cpu]
+                  [--train-backend local|ray] [--ray-address HOST:6379] [--ray-actors 0] [--ray-cpus 1] [--ray-gpus 0]
 
 `import app; app.demo` builds the page for the default weights folder (tests use it).
 """
@@ -41,6 +42,15 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="the key that lets a teacher pause or stop any run from the class view "
                         "(default: $VAE_TEACHER_KEY; none: the class view is watch-only)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where training workers train")
+    p.add_argument("--train-backend", choices=["local", "ray"], default="local",
+                   help="where live-training jobs train: local processes, or an existing Ray cluster")
+    p.add_argument("--ray-address", default=None, help="the Ray cluster's address, HOST:6379 or ray://HOST:10001 "
+                   "(default: $RAY_ADDRESS); the app never starts a cluster")
+    p.add_argument("--ray-actors", type=int, default=0, help="training actors on the cluster (0: one per --ray-cpus "
+                   "of its CPUs)")
+    p.add_argument("--ray-cpus", type=float, default=1.0, help="CPUs each training actor asks of Ray")
+    p.add_argument("--ray-gpus", type=float, default=0.0, help="GPUs each training actor asks of Ray (fractions "
+                   "allowed; with --device cuda)")
     return p.parse_args(argv)
 
 
@@ -55,12 +65,20 @@ def main(argv=None) -> int:
     if (args.host not in LOCAL_HOSTS or args.share) and not auth:
         print("warning: the app is reachable from other machines and has no password; "
               "add --auth user:password", file=sys.stderr)
+    backend = None
+    if args.train_backend == "ray":    # Ray is imported only here: the local backend never loads it
+        from model.serving.training.ray_backend import ClusterError, RayBackend
+        try:
+            backend = RayBackend(args.ray_address, args.ray_actors, args.ray_cpus, args.ray_gpus)
+        except ClusterError as e:
+            print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+            return 2
     with private_cache():              # uploads and served files live in a folder removed at exit
         try:
             demo = build_demo(args.weights, args.runs, {"max_running": args.train_jobs, "max_queue": args.train_queue,
                                                         "threads": args.train_threads, "device": args.device,
                                                         "processes": args.train_processes,
-                                                        "teacher_key": args.teacher_key})
+                                                        "teacher_key": args.teacher_key, "backend": backend})
         except WeightsError as e:
             print(f"error: {' '.join(str(e).split())}", file=sys.stderr)      # one line, whatever the cause
             return 2

@@ -188,3 +188,21 @@ def test_jobs_spread_over_both_nodes_and_a_lost_nodes_job_resumes_on_the_other(c
         assert ray_backend.nodes() == {c.head_node.node_id: 0}
     finally:
         service._stop.set()
+
+
+# ---------------------------------------------------------------- deploy/ (fast)
+def test_the_kubernetes_files_parse_and_agree_with_the_app():
+    """deploy/raycluster.yaml and deploy/app.yaml: the cluster runs the pinned Ray, the app's command line is
+    one app.py accepts, it reaches the cluster's head service by Ray Client, and its Service is sticky."""
+    yaml = pytest.importorskip("yaml")
+    import app
+    (cluster,) = yaml.safe_load_all((ROOT / "deploy" / "raycluster.yaml").read_text())
+    deployment, service = yaml.safe_load_all((ROOT / "deploy" / "app.yaml").read_text())
+    pin = next(line for line in (ROOT / "requirements-ray.txt").read_text().splitlines() if line.startswith("ray=="))
+    assert cluster["kind"] == "RayCluster" and cluster["spec"]["rayVersion"] == pin.split("==")[1]
+    command = deployment["spec"]["template"]["spec"]["containers"][0]["command"]
+    args = app.parse_args(command[2:])
+    assert command[:2] == ["python", "app.py"] and args.train_backend == "ray"
+    assert args.ray_address == f"ray://{cluster['metadata']['name']}-head-svc:10001"
+    assert service["kind"] == "Service" and service["spec"]["sessionAffinity"] == "ClientIP"
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]

@@ -42,6 +42,7 @@ SYNC_WAIT_S = 1.0              # a sync call not back by then is looked at again
 CALL_TIMEOUT_S = 20.0          # a measure, or the last sync at shutdown
 READY_TIMEOUT_S = 60.0         # the pool's actors placed and started at start-up
 GCS_PATIENCE_S = 365 * 86400  # how long this driver waits for a lost head before Ray would end it
+MAX_FAILED_STARTS = 8          # actors that die before they start are replaced this many times, then no more
 CONNECT_TIMEOUT_S = 5.0        # the cluster's address answers a TCP connection
 INBOUND = (JOB_NAME, CONTROL_NAME, DATA_NAME)      # files that go to the actor, never back
 OUTBOUND_FIRST = (CHECKPOINT_NAME, JOB_NAME, CONTROL_NAME, LIVE_NAME)   # what a (re)start sends to the actor
@@ -182,13 +183,16 @@ class RayBackend:
         self.data: dict[str, object] = {}         # job id -> its upload's ObjectRef (put once)
         self.lost_dirs: list[Path] = []
         self.next_index = 0
+        self.failed_starts, self.last_error = 0, ""   # actors that died before they started, and why
         self.actors = [self._new_actor() for _ in range(n)]
         ready, _ = ray.wait([a.ready for a in self.actors], num_returns=len(self.actors), timeout=ready_timeout_s)
         self._take_ready()
         if not any(a.node for a in self.actors):
+            why = f": {self.last_error}" if self.last_error else (
+                f" (each asks for {cpus:g} CPU, {gpus:g} GPU; the cluster has {ray.cluster_resources()}): give it "
+                f"room, or ask for less with --ray-cpus")
             raise ClusterError(f"the Ray cluster at {self.address} started none of the {n} training actors within "
-                               f"{ready_timeout_s:g} s (each asks for {cpus:g} CPU, {gpus:g} GPU; the cluster has "
-                               f"{ray.cluster_resources()}): give it room, or ask for less with --ray-cpus")
+                               f"{ready_timeout_s:g} s{why}")
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._sync_loop, name="ray-sync", daemon=True)
         self.thread.start()
@@ -302,8 +306,10 @@ class RayBackend:
             if a.ready in done:
                 try:
                     a.node = self.ray.get(a.ready)
-                except self.ray.exceptions.RayError:
-                    self._replace(a)
+                except self.ray.exceptions.RayError as e:
+                    self.failed_starts += 1
+                    self.last_error = " ".join(str(e).split())[:300]
+                    self._replace(a, again=self.failed_starts <= MAX_FAILED_STARTS)
 
     def _sync_loop(self) -> None:
         while not self._stop.wait(SYNC_EVERY_S):
@@ -376,14 +382,19 @@ class RayBackend:
                   f"{len(a.jobs)} jobs; they resume from their checkpoints", file=sys.stderr)
             self._replace(a)
 
-    def _replace(self, a: Actor) -> None:
-        """A new actor in a dead one's place (it starts once the cluster has room for it)."""
+    def _replace(self, a: Actor, again: bool = True) -> None:
+        """A new actor in a dead one's place (it starts once the cluster has room for it); none after too many
+        that died before they started (a node image without the app's requirements, say): that is said once."""
         self.actors.remove(a)
         try:
             self.ray.kill(a.handle)
         except Exception:                          # noqa: BLE001 - it is already gone
             pass
-        self.actors.append(self._new_actor())
+        if again:
+            self.actors.append(self._new_actor())
+        else:
+            print(f"warning: ray: a training actor died before it started ({self.last_error}); not replaced",
+                  file=sys.stderr)
 
 
 def fail_view(run_dir: Path, message: str) -> None:
