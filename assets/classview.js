@@ -55,19 +55,27 @@ function newTile(job) {
 
 function decode(b64, Type) { return new Type(VAE.bytes(b64).buffer); }
 
-// the thinned map: int8 positions in [-127, 127] (each run scaled to its own reach), coloured by class
+// the thinned map: int8 positions (each run scaled to its own reach), coloured by class, fitted to the tile
+// (equal scale on both axes); the faint cross is the prior's centre, z = 0, where it falls inside
 function drawMap(canvas, m) {
-  const ctx = canvas.getContext("2d"), W = canvas.width, half = W / 2, k = (half - 4) / 127;
+  const ctx = canvas.getContext("2d"), W = canvas.width;
   ctx.fillStyle = "#ffffff";
   ctx.fillRect(0, 0, W, W);
-  ctx.strokeStyle = "#e3e3e3";
-  ctx.beginPath(); ctx.moveTo(half, 0); ctx.lineTo(half, W); ctx.moveTo(0, half); ctx.lineTo(W, half); ctx.stroke();
   if (!m || !m.n) return;
   const xy = decode(m.xy, Int8Array), labels = decode(m.labels, Uint8Array);
+  let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+  for (let i = 0; i < m.n; i++) {
+    x0 = Math.min(x0, xy[2 * i]); x1 = Math.max(x1, xy[2 * i]);
+    y0 = Math.min(y0, xy[2 * i + 1]); y1 = Math.max(y1, xy[2 * i + 1]);
+  }
+  const k = (W - 10) / Math.max(x1 - x0, y1 - y0, 1), cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
+  const px = x => W / 2 + (x - cx) * k, py = y => W / 2 - (y - cy) * k;
+  ctx.strokeStyle = "#e3e3e3";
+  ctx.beginPath(); ctx.moveTo(px(0), 0); ctx.lineTo(px(0), W); ctx.moveTo(0, py(0)); ctx.lineTo(W, py(0)); ctx.stroke();
   ctx.globalAlpha = 0.85;
   for (let i = 0; i < m.n; i++) {
     ctx.fillStyle = palette[labels[i] % palette.length] || "#333";
-    ctx.fillRect(half + xy[2 * i] * k - 1.5, half - xy[2 * i + 1] * k - 1.5, 3, 3);
+    ctx.fillRect(px(xy[2 * i]) - 1.5, py(xy[2 * i + 1]) - 1.5, 3, 3);
   }
   ctx.globalAlpha = 1;
 }
@@ -210,9 +218,19 @@ form.addEventListener("submit", async e => {
 stopAll.addEventListener("click", () => act("stop_all", null));
 clearDone.addEventListener("click", () => act("clear_finished", null));
 
+// what a tile shows, the two terms' colours from the palette (as the live view's chart draws them)
+function legend() {
+  const box = q(".vae-class-legend");
+  if (!box || !palette.length) return;
+  const swatch = (colour, text) => { const s = make("span", "vae-class-swatch"); s.style.color = colour; s.textContent = text; return s; };
+  box.replaceChildren("Each tile: 300 of its held-out images on its map, coloured by class; under it the two terms over "
+    + "its last steps (each on its own scale): ", swatch(palette[0], "▬ reconstruction"), " ",
+    swatch(palette[3], "▬ KL"), "; then its β and state, and how well its map separates the classes (k-NN).");
+}
+
 function onValue() {
   const v = props.value || {};
-  if (v.rules && v.rules.palette) palette = stats.palette = v.rules.palette;
+  if (v.rules && v.rules.palette) { palette = stats.palette = v.rules.palette; legend(); }
 }
 
 onValue();

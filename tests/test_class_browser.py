@@ -3,12 +3,15 @@ runs started through the API, each by its own client, appear in the grid and upd
 as text; a click on a tile (and Enter on one) opens that run's live view; without the teacher key a student
 cannot stop another's run, a wrong key is refused, and the right one stops a run from its tile.
 """
+from pathlib import Path
+
 import pytest
 from conftest import CHROMIUM, PAGE_WAIT, WEIGHTS, free_port
 
 from ui.charts import PALETTE
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt install chromium)")]
 pytest.importorskip("playwright.sync_api")
 
 KEY = "sesame"
@@ -31,7 +34,7 @@ def class_url(tmp_path_factory):
     app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     jobs = []
-    for name, beta in zip(NAMES, (0.5, 1.0, 4.0)):
+    for name, beta in zip(NAMES, (0.5, 1.0, 4.0), strict=True):
         client = Client(url, verbose=False)
         token = client.predict(dataset="digits", images=[], latent_dim=2, beta=beta, seconds=40, name=name,
                                api_name="/train")["job"]
@@ -76,13 +79,14 @@ def test_the_grid_shows_every_run_updating_and_a_tile_opens_its_live_view(class_
     page.wait_for_function("n => VAE.classview.whole >= n + 2", arg=whole)      # tiles come again as they train
     assert [page.locator(".vae-tile-name").nth(i).text_content() for i in range(3)] == NAMES
     assert tile(page, "Ada").locator("b").count() == 0                          # a name is text, never HTML
-    page.wait_for_function("() => [...document.querySelectorAll('.vae-tile-knn')].some(e => /classes separate: 0\\.\\d\\d/"
-                           ".test(e.textContent))")
+    page.wait_for_function("() => [...document.querySelectorAll('.vae-tile-knn')]"
+                           ".some(e => /classes separate: 0\\.\\d\\d/.test(e.textContent))")
 
     tile(page, "Grace").locator(".vae-tile-open").click()
     page.wait_for_function("job => VAE.train.job === job && VAE.train.updates > 0", arg=jobs[1])
     assert "(Grace)" in page.text_content("#train-view .vae-train-status")
-    page.wait_for_function("() => /of its own training time/.test(document.querySelector('.vae-train-time').textContent)")
+    page.wait_for_function("() => /of its own training time/"
+                           ".test(document.querySelector('.vae-train-time').textContent)")
 
     alan = tile(page, "Alan").locator(".vae-tile-open")
     assert "Alan" in alan.get_attribute("aria-label") and "Open its live view" in alan.get_attribute("aria-label")
