@@ -66,5 +66,27 @@
 
   const drawn = box => !!(box && box.querySelector(".main-svg"));
 
-  VAE.plotly = { lib, frame, listen, drawn };
+  // plotly.js loaded on demand (url: the `plotly` package's bundle): a page whose first view can do without
+  // it (the map paints its own preview, map.js) does not parse its 4.6 MB at load. One <script> per page;
+  // a component that loaded it in its `head` meanwhile is used as it is.
+  let loading = null;
+  function load(url) {
+    if (pinned) return Promise.resolve(pinned);
+    if (!loading) {
+      loading = new Promise((resolve, reject) => {
+        const s = document.createElement("script");
+        s.src = url;
+        s.onload = () => {           // ours has just run: pinned even if a gr.Plot set window.Plotly before
+          if (typeof Plotly !== "undefined") pinned = Plotly;
+          if (pinned) resolve(pinned); else reject(new Error("plotly.js did not define Plotly"));
+        };
+        s.onerror = () => reject(new Error("plotly.js did not load"));
+        document.head.appendChild(s);
+      });
+      loading.catch(() => { loading = null; });
+    }
+    return loading;
+  }
+
+  VAE.plotly = { lib, frame, listen, drawn, load };
 })();

@@ -42,6 +42,7 @@ async function useModel(v) {
   if (!state || state.model !== model) return;
   backend = b;
   VAE.state.backend = element.dataset.backend = b.kind;
+  if (b.kind === "wasm") VAE.describe.prepare(server, model, v.rules.ort);    // the decoded image in words
   shownAt = 0;                 // the status line names the new path at its first paint
   if (b.kind === "server") say("decoding on the server: " + b.reason);
   request();
@@ -104,11 +105,12 @@ async function runStrip() {
   }
 }
 
-// the decoded image's text alternative: what it is nearest to on the map (the class of the nearest test mean)
+// the decoded image's text alternative (describe.js): what the classifier sees in it, or else what it is nearest
+// to on the map (the class of the nearest test mean)
+VAE.describe.attach(canvas, element.querySelector(".vae-describe"), element.querySelector(".vae-describe-live"));
 function describe(s, z) {
   const near = at && VAE.place.nearestClass ? VAE.place.nearestClass(at, z) : null;
-  const text = `decoded image of z, model ${s.model}` + (near ? `; nearest class on the map: ${near}` : "");
-  if (canvas.getAttribute("aria-label") !== text) { canvas.setAttribute("aria-label", text); canvas.title = text; }
+  VAE.describe.painted(s.model, near ? `nearest class on the map: ${near}` : "");
 }
 
 function painted(s, z, started, ms, b) {

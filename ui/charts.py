@@ -12,9 +12,12 @@ from plotly.subplots import make_subplots
 from model.nets.kinds import kind_of
 from model.store.pictures import base64_of
 
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39")
-# the class colours of every chart and of the page's maps (sent to the page: ui/runtime.py page_rules)
+# The class colours of every chart and of the page's maps (sent to the page: ui/runtime.py page_rules), made for
+# colour-blind readers: Paul Tol's "muted" scheme (nine colours told apart under protanopia, deuteranopia and
+# tritanopia) and a dark grey for the tenth class; past ten, Okabe & Ito's orange, blue, vermillion and bluish green.
+# A class is also named by the map's hover text and legend, never by its colour alone.
+PALETTE = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933", "#AA4499",
+           "#555555", "#E69F00", "#0072B2", "#D55E00", "#009E73")
 
 LAYOUT = dict(margin=dict(l=40, r=10, t=40, b=40), height=300, template="plotly_white",
               legend=dict(orientation="h", y=-0.25))

@@ -20,7 +20,7 @@ from model.serving.registry import LoadedModel, ModelRegistry
 from model.store.weights import directions
 
 from . import text
-from .runtime import PLOTLY_HEAD, PageRuntime, content_url, page_rules
+from .runtime import PageRuntime, content_url, page_rules
 from .server import bind, user_errors
 
 MAX_SLIDERS = 32                 # sliders built; a larger model shows its 32 dimensions with the most KL
@@ -32,6 +32,7 @@ LIVE_TEMPLATE = ("<div class='vae-live'><div class='vae-live-label'>decoded imag
                  "<canvas class='vae-decoded' role='img'></canvas>"
                  "<div class='vae-live-row'><span class='vae-status'>loading the decoder…</span>"
                  "<a class='vae-download' download='decoded.png' href='#'>download PNG</a></div>"
+                 "<div class='vae-describe'></div><div class='vae-describe-live vae-sr-only' aria-live='polite'></div>"
                  f"<div class='vae-live-label'>traversal: {TRAVERSAL_TEXT}</div>"
                  "<canvas class='vae-traversal'></canvas></div>")
 
@@ -141,7 +142,7 @@ class ExplorePanel:
             self._slider_column(default)
             with gr.Column(scale=5, min_width=360):
                 self.map = self.runtime.html(map_value(default.name, slider=ex.place(default, z0)), MAP_TEMPLATE,
-                                             "map.js", "latent-map", head=PLOTLY_HEAD,
+                                             "map.js", "latent-map",
                                              extra_functions=[bind(ExplorePanel.map_points_url, self),
                                                               bind(ExplorePanel.hover_card, self)])
                 gr.Markdown(text.TEACH["map"], elem_classes="teach")

@@ -11,6 +11,8 @@ js_on_load) and the server functions come with it, so no panel relies on another
     assets/runtime.js  ONNX Runtime Web: sessions, decode, encode, the server fallback, timeouts
     assets/paint.js    pixels onto canvases        assets/latent.js  lerp, slerp, traversal rows
     assets/place.js    where z lands on the map (k nearest means)
+    assets/describe.js the decoded image in words (the classifier, ui/describe.py)
+    assets/a11y.js     names and roles that Gradio's components lack, set as they mount
 
 Rules both sides apply are numbers owned by Python (`page_rules`, the atlas's k and eps) and sent with
 each model; tests/test_parity.py checks that the page and Python agree.
@@ -38,10 +40,12 @@ from model.store.pictures import base64_of, to_uint8
 from model.store.weights import atomic_write
 
 from .charts import PALETTE
+from .describe import classifier_info
 from .server import ASSETS, ORT_DIR, PLOTLY_JS, bind
 from .wire import precompress
 
-MODULES = ("page.js", "bridge.js", "runtime.js", "paint.js", "latent.js", "place.js")   # in load order
+MODULES = ("page.js", "bridge.js", "runtime.js", "paint.js", "latent.js", "place.js",    # in load order
+           "describe.js", "a11y.js")
 ORT_URL = f"/gradio_api/file={ORT_DIR}/"    # names the version: cached for good (ui/wire.py)
 MAX_DECODE = 64                  # z per fallback request (a frame needs 10: z and its traversal)
 LOAD_TIMEOUT_S = 30              # a runtime or model file that has not loaded by then will not: say so
@@ -52,15 +56,17 @@ def asset_url(name: str) -> str:
 
 
 HEAD = "".join(f"<script src='{asset_url(name)}'></script>" for name in MODULES)
-PLOTLY_HEAD = f"<script src='/gradio_api/file={PLOTLY_JS}'></script>"   # the `plotly` package's bundle
+PLOTLY_URL = f"/gradio_api/file={PLOTLY_JS}"               # the `plotly` package's bundle
+PLOTLY_HEAD = f"<script src='{PLOTLY_URL}'></script>"     # for a component that draws with it at once
 
 
 def page_rules() -> dict:
     """The numbers of the rules the page applies as Python does (model.nets.walk: the traversal's values,
-    slerp's guards; the map's palette)."""
+    slerp's guards; the map's palette), and where the page loads its runtimes from (ONNX Runtime Web; plotly.js,
+    which the map loads on first use: assets/map.js)."""
     return {"traversal": traversal_values(),
             "slerp": {"min_norm": SLERP_MIN_NORM, "min_angle": SLERP_MIN_ANGLE},
-            "palette": list(PALETTE), "ort": ORT_URL, "load_timeout_s": LOAD_TIMEOUT_S}
+            "palette": list(PALETTE), "ort": ORT_URL, "plotly": PLOTLY_URL, "load_timeout_s": LOAD_TIMEOUT_S}
 
 
 ONNX_BROTLI = 9                  # an ONNX file's copy is made when the page first asks for it: ~0.1 s here
@@ -166,10 +172,15 @@ class PageRuntime:
         mu, logvar = m.vae.encode(x)
         return {"mu": mu[0].tolist(), "logvar": None if logvar is None else logvar[0].tolist()}
 
+    def classifier_url(self, model: str) -> dict:
+        """{url, classes}: the classifier the page names the decoded image with (ui/describe.py), or {}."""
+        return classifier_info(self.registry.root, self.registry.get(model))
+
     def functions(self) -> list:
         """Every server function the runtime may call, bound to this registry."""
         return [bind(fn, self) for fn in (PageRuntime.decoder_url, PageRuntime.encoder_url, PageRuntime.atlas_means_url,
-                                          PageRuntime.decode_pixels, PageRuntime.encode_pixels)]
+                                          PageRuntime.decode_pixels, PageRuntime.encode_pixels,
+                                          PageRuntime.classifier_url)]
 
     def html(self, value, template: str, script: str, elem_id: str, extra_functions=(), head: str = "") -> gr.HTML:
         """A gr.HTML that runs assets/`script` with the runtime loaded before it and its server functions."""

@@ -9,6 +9,7 @@ from model.serving import requests as ex
 from model.serving.registry import ModelRegistry
 
 from . import text
+from .describe import captions
 from .explore import ExplorePanel
 from .files import image_files
 from .server import user_errors
@@ -33,6 +34,15 @@ class SamplePanel:
         images, z = ex.sample(self.registry.get(model), n, temperature, seed)
         return image_files(images), z.round(4).tolist()
 
+    @user_errors
+    def draw_named(self, n: int, temperature: float, seed: int, model: str) -> tuple[list, list[list[float]]]:
+        """The page's draws: each image with its text alternative, what the classifier sees in it (ui/describe.py),
+        as the gallery's caption; the same images and z as draw."""
+        m = self.registry.get(model)
+        images, z = ex.sample(m, n, temperature, seed)
+        files, named = image_files(images), captions(self.registry.root, m, images)
+        return (list(zip(files, named, strict=True)) if named else files), z.round(4).tolist()
+
     def on_select(self, model: str, zs: list, evt: gr.SelectData) -> dict:
         """A click on a sample: its z goes to the sliders."""
         return self.explore.set_z(model, zs[evt.index])
@@ -45,6 +55,6 @@ class SamplePanel:
                                   allow_preview=False, elem_id="samples", format="png")
         self.zs = gr.State([])
         gr.Markdown(text.TEACH["sample"], elem_classes="teach")
-        self.button.click(self.draw, [self.n, self.temperature, self.seed, model_dd], [self.gallery, self.zs],
+        self.button.click(self.draw_named, [self.n, self.temperature, self.seed, model_dd], [self.gallery, self.zs],
                           api_visibility="private")
         self.gallery.select(self.on_select, [model_dd, self.zs], self.explore.z_outputs, api_visibility="private")

@@ -61,7 +61,7 @@ TEACH = {
 }
 
 LESSON = (
-    "### Likelihood can mislead\n"
+    "## Likelihood can mislead\n"
     "A large −log p(x) should mean *unusual*. It famously does not: a model trained on Fashion-MNIST gives "
     "handwritten digits a *higher* likelihood than clothes (Nalisnick et al. 2019, *Do Deep Generative Models Know "
     "What They Don't Know?*). Simple images are cheap to describe whatever they show, and −log p(x) mixes *how "
@@ -220,7 +220,7 @@ def about_markdown(m: LoadedModel) -> str:
             ("samples: shape distance to the nearest test image (test images' own)",
              measures and f"{measures['sample_shape_distance']} ({measures['data_shape_distance']})")]
     table = "\n".join(f"| {k} | {v} |" for k, v in rows if v not in (None, "", {}))
-    return (f"### {m.name}\n{c.image_size}×{c.image_size}×{c.channels}, latent {c.latent_dim}, "
+    return (f"## {m.name}\n{c.image_size}×{c.image_size}×{c.channels}, latent {c.latent_dim}, "
             f"widths {list(c.widths)}, {c.res_blocks} residual block(s), reconstruction loss `{c.recon}`, "
             f"{kind_of(c).about_line(c)}, map: {m.atlas['map_method']}\n\n| metric | value |\n|---|---|\n{table}")
 
@@ -232,7 +232,7 @@ def factors_markdown(m: LoadedModel, others: list[tuple[str, dict]]) -> str:
         return ""
     rows = "\n".join(f"| {name} | {met.get('beta', '')} | {met['mig']:.3f} | {met.get('prior_distance_ratio', '')} |"
                      for name, met in others)
-    return ("### What did each dimension learn?\nThe faces are drawn from known factors, so each latent dimension "
+    return ("## What did each dimension learn?\nThe faces are drawn from known factors, so each latent dimension "
             "can be checked against them: the heatmap shows |corr| between each dimension's mean μ and each factor. "
             "The **Mutual Information Gap** (Chen et al. 2018) asks, per factor, how much more the best dimension "
             "knows about it than the second best (over the factor's entropy), averaged: 1 means one dimension per "
@@ -275,7 +275,7 @@ def quality_markdown(table: dict) -> str:
             t = "prior" if kind_of(r["kind"]).learned_prior else f"{r['temperature']:g}"
         rows.append(f"| {name} | {t} | {r['fid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} | "
                     f"{r['sharpness']:.2f} |")
-    return ("### Sample quality, measured\n"
+    return ("## Sample quality, measured\n"
             f"{table['n']:,} samples of each model against the {table.get('reference', 'test set')}. **FID** (Heusel "
             "et al. 2017) is the Fréchet distance between the two sets' features, here the penultimate layer of a "
             "small Fashion-MNIST classifier (`weights/.classifier`), so it is **not comparable to Inception-FID** "
