@@ -6,6 +6,7 @@
     python tools/screenshot.py --compare [--out assets/compare.png] [--models fashion-mnist,fashion-mnist-vq,...]
     python tools/screenshot.py --train [--out assets/train.png]     # the Train tab mid-run (β changed once)
     python tools/screenshot.py --typical [--out assets/typical.png] # "Is this typical?" on the lesson's digit
+    python tools/screenshot.py --map [--out assets/map.png]         # the map alone: the class palette, the legend
 """
 from __future__ import annotations
 
@@ -89,6 +90,16 @@ def typical_tab(page, out: Path) -> None:
     page.screenshot(path=str(out), full_page=True, clip={"x": 0, "y": top, "width": 1440, "height": bottom - top})
 
 
+def map_view(page, out: Path) -> None:
+    """The map of the default model in its colour-blind-safe palette, with its legend, the star and the
+    keyboard's cursor on the nearest point to it."""
+    page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
+    page.focus("#latent-map .vae-map")
+    page.keyboard.press("Home")
+    page.wait_for_timeout(500)
+    page.locator("#latent-map").screenshot(path=str(out))
+
+
 def shoot(url: str, out: Path, view) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -108,10 +119,12 @@ def main(argv=None) -> int:
     p.add_argument("--models", default="", help="with --compare: the models to compare, comma-separated")
     p.add_argument("--train", action="store_true", help="the Train tab mid-run instead of the first view")
     p.add_argument("--typical", action="store_true", help="the Is-this-typical tab on a digit instead")
+    p.add_argument("--map", action="store_true", help="the map alone (its palette and legend) instead")
     p.add_argument("--weights", default=str(ROOT / "weights"))
     a = p.parse_args(argv)
     a.out = a.out or str(ROOT / "assets" / ("compare.png" if a.compare else "train.png" if a.train
-                                             else "typical.png" if a.typical else "screenshot.png"))
+                                             else "typical.png" if a.typical else "map.png" if a.map
+                                             else "screenshot.png"))
     from ui import build_demo
     from ui.files import private_cache
     from ui.server import launch
@@ -123,7 +136,8 @@ def main(argv=None) -> int:
         try:
             compare = functools.partial(compare_tab, models=[m for m in a.models.split(",") if m])
             shoot(f"http://127.0.0.1:{port}/", Path(a.out),
-                  compare if a.compare else train_tab if a.train else typical_tab if a.typical else first_view)
+                  compare if a.compare else train_tab if a.train else typical_tab if a.typical
+                  else map_view if a.map else first_view)
         finally:
             demo.close()
     print(f"wrote {a.out}")
