@@ -2,16 +2,19 @@
 
     python bench/ray_class.py [--students 30] [--seconds 20] [--limit 300] [--backends local,ray] [--remove-node]
 
-Each backend in turn, under the same TrainingService, in this process (the service is what the app runs; the
-backend is the only difference): `local` is the pool of 2 training processes on this machine's 2 cores (not
-niced: Ray's actors are not either); `ray` is a local 2-node cluster (ray.cluster_utils.Cluster, two raylets on
-this machine, 1 CPU each) with one training actor per node. N jobs (Fashion-MNIST, 2-D, small, --seconds
-budget) are submitted at one moment; each job's status is polled four times a second: accepted, its node, the
-first live point (the first history row), the first moment its k-NN (k = 10, held-out means, computed in the
-training process) reaches 0.6. The clock stops when every job has reached it (or ended) or at --limit; then
-every job is stopped. Memory, sampled every second: the training processes (local: the pool's processes;
-Ray: the actors, each reporting its own) and, for Ray, its own processes (GCS, raylets, agents, idle workers);
-and this process's growth when it connected (the app's cost of being a Ray driver).
+Each backend in turn, under the same TrainingService, in this process (the service is what the app runs; the backend
+is the only difference): `local` is the pool of 2 training processes on this machine's 2 cores, at --local-niceness
+(default 0). Ray starts its actors at niceness 15 (its `worker_niceness`), but inside the raylet's session, whose
+scheduling group (Linux autogroups) competes with other sessions at niceness 0; the local pool's processes have
+sessions of their own whose group takes their niceness, so 0 is the like-for-like setting (at 15 they starve on a
+busy machine; the app's default, 10, is for a machine that also serves). `ray` is a local 2-node cluster
+(ray.cluster_utils.Cluster, two raylets on this machine, 1 CPU each) with one training actor per node. N jobs
+(Fashion-MNIST, 2-D, small, --seconds budget) are submitted at one moment; each job's status is polled four times a
+second: accepted, its node, the first live point (the first history row), the first moment its k-NN (k = 10, held-
+out means, computed in the training process) reaches 0.6. The clock stops when every job has reached it (or ended)
+or at --limit; then every job is stopped. Memory, sampled every second: the training processes (local: the pool's
+processes; Ray: the actors, each reporting its own) and, for Ray, its own processes (GCS, raylets, agents, idle
+workers); and this process's growth when it connected (the app's cost of being a Ray driver).
 
 --remove-node: on a fresh 2-node cluster, 10 jobs of 40 s; once each has a checkpoint on the server, the
 worker node is removed: how long until its jobs were reported lost, whether each resumed on the other node from
@@ -77,7 +80,7 @@ def cluster(nodes: int = 2):
     return c, workers
 
 
-def class_run(kind: str, students: int, seconds: float, limit: float) -> dict:
+def class_run(kind: str, students: int, seconds: float, limit: float, niceness: int = 0) -> dict:
     runs = Path(tempfile.mkdtemp(prefix=f"bench-ray-{kind}-"))
     registry = ModelRegistry(ROOT / "weights")
     extra, c, t_setup = {}, None, time.monotonic()
@@ -87,7 +90,7 @@ def class_run(kind: str, students: int, seconds: float, limit: float) -> dict:
         c, _ = cluster()
         extra["backend"] = RayBackend(c.address)
     else:
-        extra.update(processes=2, threads=2, niceness=0)
+        extra.update(processes=2, threads=2, niceness=niceness)
     driver_mb = own_rss_mb() - rss0
     setup_s = time.monotonic() - t_setup
     service = TrainingService(runs, registry, max_running=students, max_queue=students, **extra)
@@ -199,12 +202,13 @@ def main(argv=None) -> int:
     p.add_argument("--limit", type=float, default=300.0)
     p.add_argument("--backends", default="local,ray")
     p.add_argument("--remove-node", action="store_true")
+    p.add_argument("--local-niceness", type=int, default=0, help="the local pool's niceness (see above)")
     args = p.parse_args(argv)
     print(f"{os.cpu_count()} cores; load average before: {os.getloadavg()}", flush=True)
     results = []
     for kind in args.backends.split(","):
         if kind:
-            results.append(class_run(kind, args.students, args.seconds, args.limit))
+            results.append(class_run(kind, args.students, args.seconds, args.limit, args.local_niceness))
             print(table(results[-1:], args.students, args.seconds), flush=True)
     if results:
         print(f"\n{args.students} jobs at once (Fashion-MNIST, 2-D, small, {args.seconds:g} s budget)\n")

@@ -118,7 +118,7 @@ def ray_backend(cluster):
 def service(request, tmp_path):
     backend = request.getfixturevalue("ray_backend") if request.param == "ray" else None
     s = TrainingService(tmp_path / "runs", ModelRegistry(ROOT / "weights"), max_running=4, max_queue=4, threads=1,
-                        niceness=0, backend=backend)     # not niced: Ray's actors are not either
+                        niceness=0, backend=backend)     # a busy CI machine must not starve it
     yield s
     if backend is None:
         s.shutdown()
