@@ -317,12 +317,15 @@ class TrainingService:
                      j.id) for j in jobs]
 
     def ahead(self, job: Job) -> int:
-        """How many jobs will start before this queued one (0 once it trains)."""
+        """How many runs must finish or start before this queued one starts (0 once it trains): the queued ones
+        before it and, when every place is taken, the run whose place it will have."""
         if job.state != "queued":
             return 0
         with self.lock:
             queued = sorted((j for j in self.jobs.values() if j.state == "queued"), key=lambda j: j.created)
-            return queued.index(job) if job in queued else 0
+            running = sum(j.active for j in self.jobs.values())
+            before = queued.index(job) if job in queued else 0
+            return before + (1 if running >= self.max_running > 0 else 0)
 
     # ------------------------------------------------------------ the monitor
     def _monitor(self) -> None:
