@@ -306,7 +306,8 @@ def test_a_killed_training_process_loses_nothing_its_jobs_resume_from_their_chec
         assert f"at step {kept[job.id]}" in s["message"] and "training process was lost" in s["message"]
         assert service.status(job.id)["state"] == "running"  # the service still answers
     for token, job in runs:
-        wait_for(service, token, ("running",), also=lambda s, at=kept[job.id]: s["step"] > at > 0)   # trains on from there
+        # it trains on from there
+        wait_for(service, token, ("running",), also=lambda s, at=kept[job.id]: s["step"] > at > 0)
         service.stop(token)
         s = wait_for(service, token, ("stopped",))
         assert s["model"] == job.model_name
