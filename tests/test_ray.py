@@ -66,6 +66,7 @@ def test_the_app_refuses_to_start_in_ray_mode_without_a_cluster(tmp_path, capsys
     assert not (tmp_path / "runs").exists()                # refused before anything was built
 
 
+@pytest.mark.slow                                           # starts a Python process
 def test_the_app_without_ray_never_imports_it():
     code = ("import sys, app; a = app.parse_args([]); import model.serving.training; "
             "print(a.train_backend, 'ray' in sys.modules)")
