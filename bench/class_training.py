@@ -6,10 +6,10 @@
 One app (`python ROOT/app.py`, ROOT defaulting to this checkout; --root another checkout measures an older
 version side by side, --app-args its options) on a fresh runs folder. Every student is a thread with its own
 gradio_client (its own session), and all call /train (Fashion-MNIST, 2-D, β 1, --seconds budget, the other
-settings the defaults) at one moment (a barrier). Then each polls /train_status twice a second. From the run
+settings the defaults) at one moment (a barrier). Then each polls /train_status once a second. From the run
 folder the bench reads each run's live.json: its "map" (the 2,000 held-out means of a 2-D model are the map
-itself) scored by model.analysis.separation.knn_accuracy (k = 10), the benchmarks' measure, on the bench's
-side, so that any version is scored alike.
+itself) scored by model.analysis.separation.knn_accuracy (k = 10), the benchmarks' measure: the "knn" the
+training process wrote beside the map (on the same means), or on the bench's side for a version without one.
 Per student: accepted or refused (and the message); the first live point (the first live.json with a history
 row) after the call; the first moment k-NN >= 0.6; the end (a terminal state). The training processes'
 resident memory (every process whose command line runs `model worker` or `model train`) is sampled every
@@ -38,6 +38,7 @@ from _common import ROOT, Server, free_port, machine, ms, pct  # noqa: E402
 from model.analysis.separation import knn_accuracy  # noqa: E402
 
 TARGET_ACC = 0.6
+POLL_S = 1.0                       # each student's page asks for its run's status about once a second
 TERMINAL = ("done", "stopped", "failed")
 
 
@@ -57,6 +58,10 @@ def training_rss_mb() -> float:
 
 
 def knn_of(live: dict) -> float | None:
+    """The run's k-NN: as the training process computed it (the same function, on the same means), or, from a
+    version that did not, on the bench's side from the map."""
+    if "knn" in live:
+        return live["knn"]
     m = live.get("map")
     if not m:
         return None
@@ -104,7 +109,7 @@ class Student(threading.Thread):
             if self.state in TERMINAL:
                 self.end = time.monotonic() - t_call
                 return
-            time.sleep(0.5)
+            time.sleep(POLL_S)
 
 
 def decode_p50(url: str, reps: int) -> float:
@@ -143,6 +148,7 @@ def main(argv=None) -> int:
     cmd = [sys.executable, str(Path(a.root) / "app.py"), "--port", str(port), "--runs", str(runs),
            *shlex.split(a.app_args)]
     with Server(cmd, port, env={"GRADIO_TEMP_DIR": str(tmp / "g")}, log=str(tmp / "app.log")) as server:
+        server.wait()
         url = f"http://127.0.0.1:{port}/"
         idle = decode_p50(url, a.decode_reps)
         barrier, t0 = threading.Barrier(a.students + 1), [0.0]
