@@ -222,10 +222,11 @@ clearDone.addEventListener("click", () => act("clear_finished", null));
 function legend() {
   const box = q(".vae-class-legend");
   if (!box || !palette.length) return;
-  const swatch = (colour, text) => { const s = make("span", "vae-class-swatch"); s.style.color = colour; s.textContent = text; return s; };
+  // only the glyph takes the colour: a palette colour as text on the page's ground is below 4.5:1 (axe)
+  const swatch = (colour) => { const s = make("span", "vae-class-swatch"); s.style.color = colour; s.textContent = "▬"; s.setAttribute("aria-hidden", "true"); return s; };
   box.replaceChildren("Each tile: 300 of its held-out images on its map, coloured by class; under it the two terms over "
-    + "its last steps (each on its own scale): ", swatch(palette[0], "▬ reconstruction"), " ",
-    swatch(palette[3], "▬ KL"), "; then its β and state, and how well its map separates the classes (k-NN).");
+    + "its last steps (each on its own scale): ", swatch(palette[0]), " reconstruction, ",
+    swatch(palette[3]), " KL; then its β and state, and how well its map separates the classes (k-NN).");
 }
 
 function onValue() {

@@ -28,7 +28,7 @@ ENDPOINTS = {
     "/pick": ["index", "model"],
     "/attribute": ["z", "name", "amount", "model"],
     "/compare": ["image", "models", "seed"],
-    "/train": ["dataset", "images", "latent_dim", "beta", "seconds"],          # issue 21 (tests/test_train_live.py)
+    "/train": ["dataset", "images", "latent_dim", "beta", "seconds", "name"],   # live training (test_train_live.py)
     "/train_status": ["job"],
     "/train_set": ["job", "beta", "lr"],
     "/train_stop": ["job"],

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,7 @@ from PIL import Image
 from model.data import FASHION_CLASSES
 from model.serving.registry import LoadedModel
 from model.store.companions import load_classifier
-from model.store.onnx import OPSET, cache_root, halve_initializers
-from model.store.weights import atomic_write
+from model.store.onnx import cache_root, export_module
 
 from .wire import precompress
 
@@ -58,19 +56,8 @@ def classifier_onnx(folder: Path) -> Path:
         if not path.is_file():
             net = load_classifier(folder).eval()
             path.parent.mkdir(parents=True, exist_ok=True)
-
-            def write(tmp):
-                import onnx
-
-                with warnings.catch_warnings():           # the legacy exporter's advice to try dynamo=True
-                    warnings.simplefilter("ignore")
-                    torch.onnx.export(_Probabilities(net), (torch.zeros(1, 1, 28, 28),), tmp, input_names=["image"],
-                                      output_names=["p"], dynamic_axes={"image": {0: "batch"}, "p": {0: "batch"}},
-                                      opset_version=OPSET, dynamo=False)
-                graph = onnx.load(tmp)
-                if halve_initializers(graph):
-                    onnx.save(graph, tmp)
-            atomic_write(path, write)
+            # the decoders' exporter: one torch.onnx.export at a time in the process (its global state)
+            export_module(_Probabilities(net), torch.zeros(1, 1, 28, 28), path, ["image"], ["p"])
         precompress(path, quality=9)                      # ~0.1 s, as the decoders' copies
     return path
 

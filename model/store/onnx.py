@@ -95,9 +95,9 @@ def halve_initializers(model) -> int:
     return len(casts)
 
 
-def _export(module: torch.nn.Module, example: torch.Tensor, path, inputs: list[str], outputs: list[str]) -> Path:
+def export_module(module: torch.nn.Module, example: torch.Tensor, path, inputs: list[str], outputs: list[str]) -> Path:
     """Write module as ONNX (float32 in and out, float16-exact weights stored as float16, dynamic batch,
-    opset 17), atomically."""
+    opset 17), atomically; every export in the process goes through here (one at a time)."""
     import onnx
 
     def write(tmp):
@@ -116,7 +116,7 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path, inputs: list[s
 def export_decoder(vae: ConvVAE, path: str | os.PathLike) -> Path:
     """Write the decoder as ONNX: z (N, D) -> image (N, C, H, W) in [0, 1]."""
     vae = vae.eval().float()
-    return _export(_Decode(vae), torch.zeros(1, vae.config.latent_dim), path, ["z"], ["image"])
+    return export_module(_Decode(vae), torch.zeros(1, vae.config.latent_dim), path, ["z"], ["image"])
 
 
 def export_encoder(vae: ConvVAE, path: str | os.PathLike) -> Path:
@@ -126,7 +126,7 @@ def export_encoder(vae: ConvVAE, path: str | os.PathLike) -> Path:
     vae = vae.eval().float()
     c = vae.config
     x = torch.full((1, c.channels, c.image_size, c.image_size), 0.5)
-    return _export(_Encode(vae), x, path, ["image"], encoder_outputs(vae))
+    return export_module(_Encode(vae), x, path, ["image"], encoder_outputs(vae))
 
 
 def weights_hash(directory: str | os.PathLike) -> str:
