@@ -141,7 +141,7 @@ class LiveJob:
         terms = self.run.last_terms
         self.sums += torch.stack([terms["recon"].detach(), terms["kl"].detach()]).double().cpu()
         self.n += 1
-        if self.n == ROW_EVERY:
+        if self.n == ROW_EVERY or not self.view.rows:     # the first row at once: the chart's first live point
             self.view.add_row(step, *(self.sums / self.n).tolist())
             self.sums.zero_()
             self.n = 0
