@@ -124,7 +124,7 @@ def test_static_paths_are_only_plotly_and_assets(app_url):
     assert not any(p.suffix in (".safetensors", ".npz", ".pt", ".ckpt") for p in server.ASSETS.rglob("*"))
     for served in (server.PLOTLY_JS, server.ASSETS / "map.js"):
         assert raw_get(app_url, f"/gradio_api/file={served}")[0] == 200
-    for source in (ROOT / "ui" / "server.py", ROOT / "model" / "nets" / "weights.py", ROOT / "tests" / "conftest.py",
+    for source in (ROOT / "ui" / "server.py", ROOT / "model" / "store" / "weights.py", ROOT / "tests" / "conftest.py",
                    ROOT / "requirements.txt"):
         status, body = raw_get(app_url, f"/gradio_api/file={source}")
         assert status in (403, 404) and source.read_bytes()[:200] not in body, source
