@@ -83,7 +83,8 @@ def test_the_grid_shows_every_run_updating_and_a_tile_opens_its_live_view(class_
                            ".some(e => /classes separate: 0\\.\\d\\d/.test(e.textContent))")
 
     tile(page, "Grace").locator(".vae-tile-open").click()
-    page.wait_for_function("job => VAE.train.job === job && VAE.train.updates > 0", arg=jobs[1])
+    page.wait_for_function("job => window.VAE && VAE.train && VAE.train.job === job && VAE.train.updates > 0",
+                           arg=jobs[1])
     assert "(Grace)" in page.text_content("#train-view .vae-train-status")
     page.wait_for_function("() => /of its own training time/"
                            ".test(document.querySelector('.vae-train-time').textContent)")
