@@ -1,4 +1,4 @@
-"""The HTTP API: the endpoints of issue 3 with exactly their names and parameter names, images
+"""The HTTP API: the public endpoints with exactly their names and parameter names, images
 returned as files, and bad input answered with a readable gradio error while the server keeps serving.
 
 Each endpoint test runs twice (conftest's `endpoint`): calling the handler directly (fast), and through
@@ -33,7 +33,7 @@ ENDPOINTS = {
     "/train_set": ["job", "beta", "lr"],
     "/train_stop": ["job"],
     "/models": [],
-    "/typicality": ["image", "model"],                                         # issue 22 (tests/test_typical_ui.py)
+    "/typicality": ["image", "model"],                                         # tests/test_typical_ui.py
     "/typicality_batch": ["images", "model"],
 }
 UPLOADS = ("/encode", "/interpolate", "/compare", "/train", "/typicality",   # take Gradio's file data raw

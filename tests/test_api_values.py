@@ -1,4 +1,4 @@
-"""API values (issue 5): latent vectors with NaN/inf/huge values, wrong lengths, out-of-range
+"""API values: latent vectors with NaN/inf/huge values, wrong lengths, out-of-range
 n/steps/temperature/seed/index, and model names that are paths. Checked at the explorer (every
 public function), at the endpoints' handlers, and through the served app when slow (gradio_client,
 and raw HTTP for NaN/inf, which gradio_client will not send)."""

@@ -1,4 +1,4 @@
-"""Attribute directions (issue 15, White 2016): the maths, their place in the atlas (every other key
+"""Attribute directions (White 2016): the maths, their place in the atlas (every other key
 kept), the checked request, and /attribute (called directly, and through gradio_client when slow) with
 bad input refused."""
 from pathlib import Path

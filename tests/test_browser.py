@@ -440,7 +440,7 @@ def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(open_page, app_u
 
 
 def test_compare_tab_shows_three_models_side_by_side_and_plays_the_training(open_page, app_url):
-    """Issue 14: the default trio (autoencoder, VAE, beta-VAE) on two test images: reconstructions,
+    """The default trio (autoencoder, VAE, beta-VAE) on two test images: reconstructions,
     samples, clouds and the training snapshots with a slider that Play moves."""
     page = open_app(open_page, app_url)
     page.get_by_role("tab", name="Compare: why a VAE").click()

@@ -1,4 +1,4 @@
-"""A classroom on one server (issue 13). Gradio writes a PIL output into its cache under a hash of its
+"""A classroom on one server. Gradio writes a PIL output into its cache under a hash of its
 bytes and rewrites it in place on every call, so identical requests at once truncated files that
 other requests were serving (bench/race.py); the app now hands Gradio files it wrote atomically
 (ui/files.py OutputFiles). And Ctrl-C stops the server within 10 s after a burst, with no temp files.

@@ -1,4 +1,4 @@
-"""What the Compare tab sends the page (issue 23: Compare in ≤ 3 s in the page): the training snapshots as
+"""What the Compare tab sends the page (Compare in ≤ 3 s in the page): the training snapshots as
 compact arrays, not a Plotly figure per frame; the clouds as a figure's JSON with typed arrays; what depends
 only on the model, or on the model and the seed, computed once. The time itself is bench/compare_page.py's."""
 import base64

@@ -1,4 +1,4 @@
-"""Exposure (issue 5): the served app hands out no file outside what the page needs (traversal
+"""Exposure: the served app hands out no file outside what the page needs (traversal
 attempts and the weights get 403/404), binds 127.0.0.1 by default, limits uploads to 10 MB, warns
 when exposed without a password, and `--auth user:password` really locks the API.
 

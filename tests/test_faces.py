@@ -1,4 +1,4 @@
-"""The faces data set (issue 15): deterministic by seed, factors recorded with the images and true to
+"""The faces data set: deterministic by seed, factors recorded with the images and true to
 what was drawn, the mouth measured back from pixels; and the shipped faces models against it."""
 from pathlib import Path
 

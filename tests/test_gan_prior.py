@@ -222,7 +222,7 @@ def test_the_prior_needs_a_vq_vae(tmp_path):
     assert prior_training.main([str(tmp_path / "vae"), "--out", str(tmp_path / "p"), "--dataset", "digits"]) == 2
 
 
-# ---------------------------------------------------------------- the shipped prior and GAN (issue 23)
+# ---------------------------------------------------------------- the shipped prior and GAN
 def test_the_shipped_prior_samples_like_the_data_where_uniform_codes_do_not(registry):
     """Prior samples of fashion-mnist-vq lie as near the test images by shape as the data does (<= 1.5x the
     test set's own nearest-neighbour distance); uniformly random codes, the model without its prior, do not."""

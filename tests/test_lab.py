@@ -1,4 +1,4 @@
-"""The lab (issue 14): the autoencoder and VQ-VAE kinds, training snapshots, shared thumbnails,
+"""The lab: the autoencoder and VQ-VAE kinds, training snapshots, shared thumbnails,
 the measures, the side-by-side requests, and the shipped lab models' claims."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sample quality (issue 23, part 3): the shipped Fashion-MNIST classifier, and the FID, precision and recall
+"""Sample quality: the shipped Fashion-MNIST classifier, and the FID, precision and recall
 computed on its features (model/analysis/quality.py). Small sets: the three tests that run the classifier over
 thousands of images are marked slow, the rest run in seconds."""
 import numpy as np

@@ -1,4 +1,4 @@
-"""The registry (issue 21, item 6): start-up reads each model's entry only, a model is loaded on first
+"""The registry: start-up reads each model's entry only, a model is loaded on first
 use and at most max_loaded stay loaded, a corrupt folder fails on first use without taking the others
 down, and trained runs are added and removed while the server serves.
 

@@ -1,4 +1,4 @@
-"""Start-up and weights (issue 5): a missing, empty, corrupt or mismatched weights folder makes
+"""Start-up and weights: a missing, empty, corrupt or mismatched weights folder makes
 `python app.py` exit non-zero with ONE line saying what is wrong and how to fix it; one bad model
 among good ones is left out of the picker with a warning; nothing is ever unpickled."""
 import json
@@ -134,7 +134,7 @@ def test_malformed_auth_exits_with_one_line(capsys):
 # ---------------------------------------------------------------- one bad model among good ones
 def test_bad_models_left_out_of_the_picker_with_a_warning(weights_root, tmp_path, capsys):
     """A folder lacking a file is left out at start-up with a warning; one whose files are there but corrupt
-    (start-up reads no weights or atlas: issue 21) stays in the picker and fails on first use, with one line
+    (start-up reads no weights or atlas) stays in the picker and fails on first use, with one line
     naming the model and the file, while the others serve on."""
     import gradio as gr
 

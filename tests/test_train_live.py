@@ -1,4 +1,4 @@
-"""Train it live (issue 21): the training service, its worker processes, its controls and its refusals.
+"""Train it live: the training service, its worker processes, its controls and its refusals.
 
 Fast tests drive TrainingService with no slot free (max_running=0), so nothing starts; the slow ones start
 real workers on scikit-learn's digits with a budget of a few seconds."""

@@ -1,5 +1,5 @@
 """The "Is this typical?" tab, the Encode tab's typicality line, the sketch pad's live verdict and the two
-endpoints (issue 22), as the page and the API wire them: handlers called as plain methods (fast), and the pad's
+endpoints, as the page and the API wire them: handlers called as plain methods (fast), and the pad's
 verdict following a drawing in Chromium (browser, slow). The scores themselves are tests/test_typicality.py's."""
 import base64
 import csv

@@ -1,4 +1,4 @@
-"""Is this image typical? (issue 22): the scores, their percentiles against the stored test distribution,
+"""Is this image typical? The scores, their percentiles against the stored test distribution,
 the verdicts, the anomaly map and the folder check, on the shipped Fashion-MNIST model."""
 import io
 import zipfile

@@ -1,4 +1,4 @@
-"""Uploads (issue 5): bad files are refused with a readable ImageError, odd-but-valid ones are
+"""Uploads: bad files are refused with a readable ImageError, odd-but-valid ones are
 encoded correctly, a fuzz of the preprocessing only ever returns an image or raises the app's own
 error, and the /encode and /interpolate endpoints (called directly, and on the served app when slow)
 answer a bad upload with a message and keep serving.

@@ -1,4 +1,4 @@
-"""What crosses the network (issue 24, ui/wire.py): float16 ONNX files that decode like torch, the cache and
+"""What crosses the network (ui/wire.py): float16 ONNX files that decode like torch, the cache and
 encoding headers on the runtime and an ONNX file, revalidation for other files, a reload in Chromium that
 fetches neither again, and the Draw tab's encoder fetched only when the tab opens, still encoding in the page."""
 import gzip
