@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_train_live import wait_for
 
 from model.nets.limits import ExplorerError
 from model.serving.registry import ModelRegistry
@@ -30,16 +31,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(service, ref, states, timeout=90.0, also=lambda s: True) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        s = service.status(ref)
-        if s["state"] in states and also(s):
-            return s
-        time.sleep(0.2)
-    raise AssertionError(f"job {ref} did not reach {states}: {service.status(ref)}")
 
 
 # ---------------------------------------------------------------- refusals (fast: no Ray process)

@@ -257,63 +257,73 @@ class TrainPanel:
         self.picker_version = gr.State(self.registry.version)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1):
-                self.dataset = gr.Radio(DATA_CHOICES, value="fashion-mnist", label="data", elem_id="train-dataset")
-                with gr.Group(visible=False) as own:
-                    self.files = gr.File(file_count="multiple", file_types=["image", ".zip"], type="filepath",
-                                         label="your images: many files, or one zip", elem_id="train-files",
-                                         height=160)       # 200 files listed would push the sheet out of sight
-                    with gr.Row():
-                        self.webcam = gr.Image(sources=["webcam"], type="filepath", label="or take pictures",
-                                               height=200)
-                        add = gr.Button("Add this picture", size="sm")
-                    self.snap_info = gr.Markdown("0 webcam pictures")
-                    with gr.Row():
-                        self.colour = gr.Radio(COLOUR_CHOICES, value="auto", label="grey or colour")
-                        self.augment = gr.Checkbox(True, label="augment: small shifts (small sets)",
-                                                   elem_id="train-augment")
-                        self.flips = gr.Checkbox(False, label="and left-right flips (not for digits, letters, "
-                                                 "handwriting or text)", elem_id="train-flips")
-                    self.data_info = gr.Markdown("", elem_id="train-data-info")
-                    self.sheet = gr.Image(label="as the model will see them", interactive=False, height=260,
-                                          elem_id="train-sheet")
+                own, add = self._build_data()
             with gr.Column(scale=1):
-                with gr.Row():
-                    self.latent = gr.Dropdown(list(LATENT_CHOICES), value=2, label="latent size",
-                                              elem_id="train-latent")
-                    self.size = gr.Radio(["small", "medium"], value="small", label="model size")
-                with gr.Row():
-                    self.beta = gr.Slider(BETA_RANGE[0], 10.0, value=1.0, step=0.1, label="β (KL weight)",
-                                          elem_id="train-beta")
-                    self.lr = gr.Slider(LR_RANGE[0], 0.01, value=2e-3, step=1e-4, label="learning rate",
-                                        elem_id="train-lr")
-                with gr.Row():
-                    self.seconds = gr.Slider(10, 600, value=DEFAULT_SECONDS, step=5,
-                                             label=f"time budget (s; the API takes {SECONDS_RANGE[0]}–"
-                                                   f"{SECONDS_RANGE[1]})", elem_id="train-seconds")
-                    self.warmup = gr.Checkbox(True, label=f"KL warm-up (β ramps up over the first "
-                                                          f"{KL_WARMUP_STEPS} steps)")
-                self.name = gr.Textbox(label="your name (optional: the class view shows it beside your run)",
-                                       max_length=limits.NAME_LIMIT, max_lines=1, elem_id="train-name")
-                with gr.Row():
-                    start = gr.Button("Start", variant="primary", elem_id="train-start")
-                    pause = gr.Button("Pause", elem_id="train-pause")
-                    resume = gr.Button("Resume", elem_id="train-resume")
-                    stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
-                with gr.Row():
-                    explore = gr.Button("Explore this model", elem_id="train-explore")
-                    download = gr.Button("Download this model", elem_id="train-download")
-                self.zip = gr.File(label="the model as a zip", visible=False, elem_id="train-zip")
-                self.watch = gr.Dropdown(self.service.watchable(), value=None, label="watch a run on this server",
-                                         elem_id="train-watch", allow_custom_value=False)
-                with gr.Accordion("Load a model zip", open=False):
-                    self.load = gr.File(file_types=[".zip"], type="filepath", label="a model zip "
-                                        "(from Download this model)", elem_id="train-load")
-                    self.load_info = gr.Markdown("")
+                start, pause, resume, stop, explore, download = self._build_controls()
         self.view = self.runtime.html(self.view_value(None), TRAIN_TEMPLATE, "train.js", "train-view",
                                       extra_functions=[bind(TrainPanel.train_view, self)], head=PLOTLY_HEAD)
         self.classes = ClassView(self.service, self.runtime)
         self.classes.build(text_palette())
         self._wire(model_dd, own, add, start, pause, resume, stop, explore, download)
+
+    def _build_data(self):
+        """The data column: the built-in sets, or a class's own pictures (files, zip, webcam) and their sheet."""
+        self.dataset = gr.Radio(DATA_CHOICES, value="fashion-mnist", label="data", elem_id="train-dataset")
+        with gr.Group(visible=False) as own:
+            self.files = gr.File(file_count="multiple", file_types=["image", ".zip"], type="filepath",
+                                 label="your images: many files, or one zip", elem_id="train-files",
+                                 height=160)       # 200 files listed would push the sheet out of sight
+            with gr.Row():
+                self.webcam = gr.Image(sources=["webcam"], type="filepath", label="or take pictures",
+                                       height=200)
+                add = gr.Button("Add this picture", size="sm")
+            self.snap_info = gr.Markdown("0 webcam pictures")
+            with gr.Row():
+                self.colour = gr.Radio(COLOUR_CHOICES, value="auto", label="grey or colour")
+                self.augment = gr.Checkbox(True, label="augment: small shifts (small sets)",
+                                           elem_id="train-augment")
+                self.flips = gr.Checkbox(False, label="and left-right flips (not for digits, letters, "
+                                         "handwriting or text)", elem_id="train-flips")
+            self.data_info = gr.Markdown("", elem_id="train-data-info")
+            self.sheet = gr.Image(label="as the model will see them", interactive=False, height=260,
+                                  elem_id="train-sheet")
+        return own, add
+
+    def _build_controls(self):
+        """The settings and controls column: latent size, β, learning rate, budget, name; Start to Load."""
+        with gr.Row():
+            self.latent = gr.Dropdown(list(LATENT_CHOICES), value=2, label="latent size",
+                                      elem_id="train-latent")
+            self.size = gr.Radio(["small", "medium"], value="small", label="model size")
+        with gr.Row():
+            self.beta = gr.Slider(BETA_RANGE[0], 10.0, value=1.0, step=0.1, label="β (KL weight)",
+                                  elem_id="train-beta")
+            self.lr = gr.Slider(LR_RANGE[0], 0.01, value=2e-3, step=1e-4, label="learning rate",
+                                elem_id="train-lr")
+        with gr.Row():
+            self.seconds = gr.Slider(10, 600, value=DEFAULT_SECONDS, step=5,
+                                     label=f"time budget (s; the API takes {SECONDS_RANGE[0]}–"
+                                           f"{SECONDS_RANGE[1]})", elem_id="train-seconds")
+            self.warmup = gr.Checkbox(True, label=f"KL warm-up (β ramps up over the first "
+                                                  f"{KL_WARMUP_STEPS} steps)")
+        self.name = gr.Textbox(label="your name (optional: the class view shows it beside your run)",
+                               max_length=limits.NAME_LIMIT, max_lines=1, elem_id="train-name")
+        with gr.Row():
+            start = gr.Button("Start", variant="primary", elem_id="train-start")
+            pause = gr.Button("Pause", elem_id="train-pause")
+            resume = gr.Button("Resume", elem_id="train-resume")
+            stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+        with gr.Row():
+            explore = gr.Button("Explore this model", elem_id="train-explore")
+            download = gr.Button("Download this model", elem_id="train-download")
+        self.zip = gr.File(label="the model as a zip", visible=False, elem_id="train-zip")
+        self.watch = gr.Dropdown(self.service.watchable(), value=None, label="watch a run on this server",
+                                 elem_id="train-watch", allow_custom_value=False)
+        with gr.Accordion("Load a model zip", open=False):
+            self.load = gr.File(file_types=[".zip"], type="filepath", label="a model zip "
+                                "(from Download this model)", elem_id="train-load")
+            self.load_info = gr.Markdown("")
+        return start, pause, resume, stop, explore, download
 
     def _wire(self, model_dd, own, add, start, pause, resume, stop, explore, download) -> None:
         private = {"api_visibility": "private"}
