@@ -101,8 +101,9 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
                 manifold.build(default)
             with gr.Tab("Compare: why a VAE", id="compare", elem_id="compare-tab"):
                 compare.build()
-            with gr.Tab("Train it live", id="train", elem_id="train-tab"):
+            with gr.Tab("Train it live", id="train", elem_id="train-tab") as train_tab:
                 train.build(model_dd)
+            train.wire_tab(train_tab)                      # opening it starts the training processes
             with gr.Tab("About", id="about"):
                 about.build(default)
         Api(registry, encode, interpolate, compare, sample, train, typical).build(model_dd)
