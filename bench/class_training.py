@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import shlex
 import sys
 import tempfile
@@ -46,16 +47,35 @@ TERMINAL = ("done", "stopped", "failed")
 def training_rss_mb() -> float:
     """Resident memory of every training process on this machine (MB)."""
     total = 0
+    for proc in training_processes():
+        try:
+            total += int((proc / "statm").read_text().split()[1]) * 4096
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 2**20
+
+
+def training_processes() -> list[Path]:
+    out = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
             if b"model worker" in cmd or b"model train" in cmd:
-                total += int((proc / "statm").read_text().split()[1]) * 4096
-        except (OSError, ValueError, IndexError):
+                out.append(proc)
+        except OSError:
             continue
-    return total / 2**20
+    return out
+
+
+def cpu_seconds(proc: Path) -> float:
+    """User and system CPU time of one process so far (/proc/PID/stat), in seconds."""
+    try:
+        fields = proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def knn_of(live: dict) -> float | None:
@@ -82,6 +102,8 @@ class Student(threading.Thread):
         from gradio_client import Client
 
         c = Client(self.url, verbose=False)
+        if self.a.open_tab:                    # the student opens the Train tab: the page asks for the processes
+            c.predict("fashion-mnist", api_name="/train_ready")
         self.barrier.wait()
         t_call = time.monotonic()
         try:
@@ -145,6 +167,9 @@ def main(argv=None) -> int:
     p.add_argument("--label", default="this version")
     p.add_argument("--app-args", default="", help="more options for app.py")
     p.add_argument("--decode-reps", type=int, default=40)
+    p.add_argument("--open-tab", action=argparse.BooleanOptionalAction, default=True,
+                   help="each student opens the Train tab first (/train_ready, what the tab's select event does); "
+                        "--no-open-tab for a version without it")
     a = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-class-"))
     runs, port = tmp / "runs", free_port()
@@ -160,13 +185,19 @@ def main(argv=None) -> int:
             s.start()
         barrier.wait()
         t0[0] = time.monotonic()
+        server_proc = Path(f"/proc/{server.pid}")
+        cpu0 = {"server": cpu_seconds(server_proc), "clients": sum(os.times()[:2])}
         peak, busy = 0.0, []
         sampler_stop = threading.Event()
+
+        training_cpu: dict[str, float] = {}
 
         def sample():
             nonlocal peak
             while not sampler_stop.wait(1.0):
                 peak = max(peak, training_rss_mb())
+                for proc in training_processes():                # the last reading of each, while it lives
+                    training_cpu[proc.name] = cpu_seconds(proc)
         threading.Thread(target=sample, daemon=True).start()
         time.sleep(5)
         busy = decode_p50(url, a.decode_reps)
@@ -174,6 +205,9 @@ def main(argv=None) -> int:
             s.join(a.limit + 30)
         sampler_stop.set()
         server_pid = server.pid
+        watched = time.monotonic() - t0[0]
+        cpu = {"training processes": sum(training_cpu.values()), "server": cpu_seconds(server_proc) - cpu0["server"],
+               "the bench's clients": sum(os.times()[:2]) - cpu0["clients"]}
     ok = [s for s in students if s.accepted]
     refusals = sorted({s.message for s in students if not s.accepted})
     print(f"\n{a.label}: {a.students} students, {machine()}; app.py {a.app_args or '(defaults)'} (server pid "
@@ -188,6 +222,8 @@ def main(argv=None) -> int:
           f"(last at {max((s.end for s in ok if s.end), default=float('nan')):.0f} s) |")
     print(f"| training processes' memory (peak RSS) | {peak / 1024:.2f} GB |")
     print(f"| /decode p50, training / idle | {ms(busy)} / {ms(idle)} = {busy / idle:.2f}x |")
+    print(f"| CPU over the {watched:.0f} s watched (cores) | " +
+          ", ".join(f"{k} {v:.0f} s ({v / watched:.2f})" for k, v in cpu.items()) + " |")
     return 0
 
 

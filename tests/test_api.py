@@ -29,6 +29,7 @@ ENDPOINTS = {
     "/attribute": ["z", "name", "amount", "model"],
     "/compare": ["image", "models", "seed"],
     "/train": ["dataset", "images", "latent_dim", "beta", "seconds", "name"],   # live training (test_train_live.py)
+    "/train_ready": ["dataset"],
     "/train_status": ["job"],
     "/train_set": ["job", "beta", "lr"],
     "/train_stop": ["job"],

@@ -3,6 +3,8 @@ itself, the per-caller limit, the teacher's key and the class grid's small updat
 a service with no place to run (max_running=0), so nothing trains."""
 import base64
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 
 from model.nets.limits import ExplorerError
 from model.serving.training import TrainingService
+from model.serving.training.local import LocalBackend, TrainingProcess
 from model.serving.training.service import thin_map, tile_of
 from model.serving.training.settings import NAME_LIMIT, clean_name
 from model.training import worker
@@ -42,6 +45,9 @@ class StandIn:
         self.own_s += 1.0                       # each turn: one second of its own training, whatever the clock
         return True
 
+    def first_point(self):
+        self.log.append(f"{self.name} first")
+
     def due(self, now, view_every=0.7):
         return 0.0
 
@@ -59,16 +65,36 @@ def test_every_running_job_gets_one_turn_per_round_in_order_and_a_paused_one_non
     assert log == ["a", "c"] * 3                # nobody starves, nobody gets two turns in a round
 
 
-def test_a_new_job_has_the_next_turn(monkeypatch, tmp_path):
+def test_a_new_job_shows_its_first_step_at_once_and_has_the_next_turn(monkeypatch, tmp_path):
     log: list = []
     monkeypatch.setattr(worker, "LiveJob", lambda run_dir, data: StandIn("new", log, run_dir))
     pool = worker.Pool()
     pool.jobs = [StandIn(n, log) for n in "ab"]
     pool.round()
-    pool.add(tmp_path)                          # StandIn has no start(): add calls it, so give it one
-    assert log == ["a", "b"] and pool.jobs[0].name == "new"
+    pool.add(tmp_path)
+    assert log == ["a", "b", "new first"] and pool.jobs[0].name == "new"   # before anyone's next turn
     pool.round()
-    assert log[2:] == ["new", "a", "b"]
+    assert log[3:] == ["new", "a", "b"]
+
+
+def test_a_real_jobs_first_point_is_one_step_and_its_view(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "job.json").write_text(json.dumps({"settings": TINY | {"lr": 2e-3}}))
+    pool = worker.Pool()
+    pool.add(run)
+    live = read_json(run / LIVE_NAME)
+    assert live["state"] == "running" and live["step"] == 1 and len(live["history"]) == 1
+    assert "map" in live and pool.jobs[0].own_s > 0             # the chart's first point, counted in its budget
+
+
+def test_a_load_command_puts_the_set_in_memory_once(monkeypatch):
+    loads: list = []
+    monkeypatch.setattr(worker, "builtin_training_set", lambda name: loads.append(name) or ("train", "test"))
+    pool = worker.Pool()
+    for command in ({"load": "digits"}, {"load": "digits"}, {"load": "../../etc/passwd"}):
+        pool.handle(command)
+    assert loads == ["digits"] and pool.data.sets["digits"] == ("train", None, "test")
 
 
 def test_the_budget_counts_a_jobs_own_turns_not_the_time_it_waits():
@@ -176,3 +202,38 @@ def test_the_class_grid_sends_a_tile_whole_only_when_it_changed(held, tmp_path):
     q = np.frombuffer(base64.b64decode(m["xy"]), np.int8).reshape(-1, 2)
     assert q.tolist() == [[127, -127], [0, 0], [0, 0]] and m["n"] == 3
     assert tile_of({})["map"] is None and thin_map(live["map"], 2)["n"] == 2
+
+
+def test_warm_starts_every_process_slot_once_with_the_data_set(monkeypatch, tmp_path):
+    backend = LocalBackend(tmp_path, processes=2, cores=2)
+    launched, sent = [], []
+
+    class Alive:
+        def poll(self):
+            return None
+
+    def launch(p):
+        launched.append(p.index)
+        p.proc = Alive()
+    monkeypatch.setattr(backend, "_launch", launch)
+    monkeypatch.setattr(TrainingProcess, "send", lambda p, command: sent.append((p.index, command)) or True)
+    assert backend.warm(("fashion-mnist",)) == 2 and backend.warm(("fashion-mnist",)) == 2
+    assert launched == [0, 1] and sent == [(0, {"load": "fashion-mnist"}), (1, {"load": "fashion-mnist"})]
+
+
+def test_a_process_idle_too_long_is_let_go_and_one_with_a_job_is_kept(tmp_path):
+    backend = LocalBackend(tmp_path, processes=2, cores=2)
+    for p in backend.pool:                      # stand-ins that exit at the end of their input, as workers do
+        p.proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    idle, busy = backend.pool
+    busy.jobs.add(tmp_path / "run")
+    process = idle.proc
+    backend.release_idle(idle_s=3600)
+    assert idle.alive and busy.alive            # not idle long enough yet
+    idle.idle_since -= 3600
+    busy.idle_since -= 3600
+    backend.release_idle(idle_s=3600)
+    assert process.wait(10) == 0 and idle.proc is None and busy.alive
+    assert backend.lost() == []                 # let go is not lost: no job comes back
+    busy.proc.stdin.close()
+    busy.proc.wait(10)

@@ -77,6 +77,12 @@ class Api:
         return {"job": token, "queue_position": self.train_panel.service.ahead(job)}
 
     @user_errors
+    def train_ready(self, dataset: str) -> dict:
+        """Start the training processes (with this built-in data set in memory) before a class presses Start,
+        as opening the Train tab does: the first live point then does not wait for them."""
+        return {"processes": self.train_panel.ready(dataset)}
+
+    @user_errors
     def train_status(self, job: str) -> dict:
         return self.train_panel.service.status(job)
 
@@ -106,9 +112,9 @@ class Api:
         """api_name -> the handler a request to it runs (the page's own events call the same code)."""
         return {"decode": self.decode, "pick": self.pick, "attribute": self.attribute, "encode": self.encode,
                 "interpolate": self.interpolate, "compare": self.compare, "sample": self.sample_panel.draw,
-                "train": self.train, "train_status": self.train_status, "train_set": self.train_set,
-                "train_stop": self.train_stop, "models": self.models, "typicality": self.typicality,
-                "typicality_batch": self.typicality_batch}
+                "train": self.train, "train_ready": self.train_ready, "train_status": self.train_status,
+                "train_set": self.train_set, "train_stop": self.train_stop, "models": self.models,
+                "typicality": self.typicality, "typicality_batch": self.typicality_batch}
 
     def build(self, model_dd: gr.Dropdown) -> None:
         with gr.Row(visible=False):
@@ -136,6 +142,7 @@ class Api:
             "compare": ([cmp.image_a, models, cmp.seed], [report], False),
             "sample": ([n, temperature, seed, model_dd], [samples, sample_z], True),
             "train": ([dataset, files, latent, beta, seconds, name], [status], False),      # our upload checks
+            "train_ready": ([dataset], [status], True),
             "train_status": ([job], [status], True),
             "train_set": ([job, beta, lr], [status], True),
             "train_stop": ([job], [status], True),

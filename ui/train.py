@@ -219,6 +219,14 @@ class TrainPanel:
         name = self.service.load_zip(src, safe_model_name(src.stem))
         return gr.update(choices=text.picker_choices(self.registry), value=name), f"Loaded **{name}**."
 
+    def ready(self, dataset: str) -> int:
+        """Have the training processes started, with this built-in set in memory, before anyone presses
+        Start: the Train tab calls this when it is opened and when its data set changes."""
+        return self.service.warm([dataset] if dataset in TRAIN_SETS else [])
+
+    def wire_tab(self, tab: gr.Tab) -> None:
+        tab.select(self.ready, self.dataset, None, api_visibility="private", show_progress="hidden")
+
     def on_watch(self, job_id):
         return self.view_value(job_id) if job_id else gr.update()
 
@@ -328,6 +336,7 @@ class TrainPanel:
     def _wire(self, model_dd, own, add, start, pause, resume, stop, explore, download) -> None:
         private = {"api_visibility": "private"}
         self.dataset.change(lambda d: gr.update(visible=d == UPLOAD), self.dataset, own, **private)
+        self.dataset.change(self.ready, self.dataset, None, show_progress="hidden", **private)
         add.click(self.add_snapshot, [self.webcam, self.snapshots], [self.snapshots, self.snap_info], **private)
         data_inputs = [self.files, self.snapshots, self.colour, self.augment, self.flips]
         data_outputs = [self.prepared, self.data_info, self.sheet]

@@ -1,15 +1,17 @@
 """A training process: `python -m model worker --pool` trains many live jobs at once, taking turns.
 
 The training service (model.serving.training) starts a few of these, about one per core, and hands each
-new job to the least loaded one by a line on its standard input ({"add": RUN_DIR}, {"threads": N}); end of
-input means the server has gone, and every job checkpoints and stops. `python -m model worker RUN_DIR...`
+new job to the least loaded one by a line on its standard input ({"add": RUN_DIR}, {"threads": N}, and
+{"load": DATA_SET} to have a built-in set in memory before the first job asks); end of input means the
+server has gone, and every job checkpoints and stops. `python -m model worker RUN_DIR...`
 trains the given jobs and exits when they end.
 
-Within a process the jobs take turns fairly: round robin, each turn about TURN_S seconds of steps, a new job
-first. Every data set is loaded once per process and shared by its jobs (the arrays are not copied). Each
-job is the one training loop (model.training.loop.run_steps, a generator that yields after every step); its
-time budget counts its own steps' time, not the time it waits for its turn, so it means the same amount of
-training whether one student trains or thirty. Between turns a job reads the page's controls
+Within a process the jobs take turns fairly: round robin, each turn about TURN_S seconds of steps. A new job
+takes its first step and shows it as soon as the process takes it, before anyone's next turn. Every data set
+is loaded once per process and shared by its jobs (the arrays are not copied). Each job is the one training
+loop (model.training.loop.run_steps, a generator that yields after every step); its time budget counts its own
+steps' time, not the time it waits for its turn, so it means the same amount of training whether one student
+trains or thirty. Between turns a job reads the page's controls
 (model.training.control.Control: β, learning rate, pause, stop, a snapshot), writes what the live view shows
 (model.training.live_view) about once a second, and checkpoints every CHECKPOINT_EVERY_S. A job that fails
 (a non-finite loss, unreadable data, no memory) ends alone with its message; the others go on.
@@ -124,12 +126,14 @@ class LiveJob:
         self.write(self.state)
 
     # ------------------------------------------------------------ a turn
-    def turn(self, seconds: float) -> bool:
-        """Train for about `seconds`; False when the loop has ended (its last epoch: not in a live run)."""
-        t0 = time.perf_counter()
+    def turn(self, seconds: float, min_steps: int = 0) -> bool:
+        """Train for about `seconds` (and at least min_steps steps); False when the loop has ended (its last
+        epoch: not in a live run)."""
+        t0, done = time.perf_counter(), 0
         try:
-            while (spent := time.perf_counter() - t0) < seconds and self.left() - spent > 0:
+            while ((spent := time.perf_counter() - t0) < seconds or done < min_steps) and self.left() - spent > 0:
                 self.after_step(next(self.steps))
+                done += 1
         except StopIteration:
             return False
         finally:
@@ -145,6 +149,13 @@ class LiveJob:
             self.view.add_row(step, *(self.sums / self.n).tolist())
             self.sums.zero_()
             self.n = 0
+
+    def first_point(self) -> None:
+        """A new job's first step and its view at once, before any other job's turn: its student sees the
+        chart begin as soon as the process takes the job, however many jobs it trains."""
+        if self.state == "running":
+            self.turn(0.0, min_steps=1)
+        self.due(time.monotonic())
 
     def left(self) -> float:
         return self.budget - self.own_s
@@ -252,6 +263,7 @@ class Pool:
         job = LiveJob(run_dir, self.data)
         try:
             job.start()
+            job.first_point()
         except (DataError, TrainingError, OSError, ValueError, KeyError, MemoryError, RuntimeError) as e:
             failed(run_dir, e)
             return
@@ -269,6 +281,11 @@ class Pool:
     def handle(self, command: dict) -> None:
         if "add" in command:
             self.add(Path(command["add"]))
+        if command.get("load") in BUILTIN:                 # the data set the next jobs will likely want
+            try:
+                self.data.get({"dataset": command["load"]}, Path())
+            except (DataError, OSError, MemoryError) as e:  # the first job that wants it says why
+                print(f"warning: could not load {command['load']}: {e}", file=sys.stderr, flush=True)
         if command.get("threads"):
             torch.set_num_threads(int(command["threads"]))
         if command.get("close"):

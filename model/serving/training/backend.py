@@ -5,7 +5,9 @@ and says which were lost. The local backend (local.py) is a pool of training pro
 To add a backend (another machine, a cluster), write a class with these methods and hand it to
 TrainingService(backend=...): the service, the page and the API stay as they are. A backend whose machines
 may go (ray_backend.py, a Ray cluster) may also have unavailable() -> str | None: while it returns a message,
-new jobs are refused with it.
+new jobs are refused with it. A backend with processes to start may have warm(datasets) -> int (start them
+before the first job, the Train tab being opened) and release_idle() (called every monitor round: let idle
+ones go).
 """
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from ...training.control import LIVE_NAME, Control, read_json
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]        # where `python -m model` finds the package
+IDLE_RELEASE_S = 900.0             # a training process with no job for this long exits (about 300 MB each)
 
 
 class TrainingProcess:
@@ -33,6 +34,7 @@ class TrainingProcess:
         self.proc: subprocess.Popen | None = None
         self.jobs: set[Path] = set()
         self.threads = 0
+        self.idle_since = time.monotonic()        # when its last job ended (or it started): see release_idle
 
     @property
     def alive(self) -> bool:
@@ -67,6 +69,31 @@ class LocalBackend:
             self._share_cores()
         return "local"
 
+    def warm(self, datasets=()) -> int:
+        """Start every process slot not running yet, each loading these built-in data sets, so that the next
+        Start does not wait for a process to import torch and read its data (the Train tab calls this when
+        it is opened; a class presses Start soon after). Returns how many processes are running."""
+        with self.lock:
+            for p in self.pool:
+                if not p.alive:
+                    self._launch(p)
+                    for name in datasets:
+                        p.send({"load": name})
+            return sum(p.alive for p in self.pool)
+
+    def release_idle(self, idle_s: float = IDLE_RELEASE_S) -> None:
+        """A process with no job for idle_s seconds exits (end of its input), giving its memory back; the
+        next job or warm() starts a new one."""
+        now = time.monotonic()
+        with self.lock:
+            for p in self.pool:
+                if p.alive and not p.jobs and now - p.idle_since >= idle_s:
+                    try:
+                        p.proc.stdin.close()
+                    except OSError:
+                        pass
+                    p.proc = None
+
     def control(self, run_dir: Path, control: Control) -> None:
         control.write(run_dir)
 
@@ -76,7 +103,9 @@ class LocalBackend:
     def ended(self, run_dir: Path) -> None:
         with self.lock:
             for p in self.pool:
-                p.jobs.discard(Path(run_dir))
+                if Path(run_dir) in p.jobs:
+                    p.jobs.discard(Path(run_dir))
+                    p.idle_since = time.monotonic()
             self._share_cores()
 
     def lost(self) -> list[Path]:
@@ -129,7 +158,7 @@ class LocalBackend:
             p.proc = subprocess.Popen([sys.executable, "-m", "model", "worker", "--pool"], cwd=PACKAGE_ROOT,
                                       env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                                       preexec_fn=functools.partial(lower_priority, self.niceness))
-        p.threads = 0
+        p.threads, p.idle_since = 0, time.monotonic()
 
     def _share_cores(self) -> None:
         """Each busy process gets an equal share of the cores (at least one thread)."""

@@ -141,6 +141,12 @@ class TrainingService:
         self._schedule()
         return token, job
 
+    def warm(self, datasets=()) -> int:
+        """Have the training processes started, with these built-in sets in memory, before the first Start
+        (a backend without processes to start: nothing to do). Returns how many are ready."""
+        warm = getattr(self.backend, "warm", None)
+        return warm(tuple(datasets)) if warm is not None else 0
+
     def load_zip(self, path, name: str) -> str:
         return self.publisher.load_zip(path, name)
 
@@ -340,6 +346,8 @@ class TrainingService:
         and queued jobs started in free places."""
         for run_dir in self.backend.lost():
             self._lost(run_dir)
+        if (release_idle := getattr(self.backend, "release_idle", None)) is not None:
+            release_idle()
         with self.lock:
             for job in [j for j in self.jobs.values() if j.active]:
                 if not self._take_view(job):
