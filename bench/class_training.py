@@ -1,21 +1,24 @@
 """The whole class trains at once: N students call /train at the same moment, and every map organises live.
 
     python bench/class_training.py [--students 30] [--seconds 45] [--limit 420] [--root DIR] [--label NAME]
-        [--app-args "..."] [--decode-reps 40]
+        [--app-args "..."] [--decode-reps 40] [--no-open-tab] [--watch page|files]
 
-One app (`python ROOT/app.py`, ROOT defaulting to this checkout; --root another checkout measures an older
-version side by side, --app-args its options) on a fresh runs folder. Every student is a thread with its own
-gradio_client (its own session), and all call /train (Fashion-MNIST, 2-D, β 1, --seconds budget, the other
-settings the defaults) at one moment (a barrier). Then each asks /train_status every POLL_S seconds and, twice
-a second in between, reads its run's live.json from the run folder: its "map" (the 2,000 held-out means of a
-2-D model are the map itself) scored by model.analysis.separation.knn_accuracy (k = 10), the benchmarks'
-measure: the "knn" the training process wrote beside the map (on the same means), or on the bench's side for a
-version without one.
-Per student: accepted or refused (and the message); the first live point (the first live.json with a history
-row) after the call; the first moment k-NN >= 0.6; the end (a terminal state). The training processes'
-resident memory (every process whose command line runs `model worker` or `model train`) is sampled every
-second; its peak is the figure. /decode p50 is measured idle before the class and again while it trains
-(another client, random z on the shipped 16-D model). The clock stops at --limit seconds.
+One app (`python ROOT/app.py`, ROOT defaulting to this checkout; --root another checkout measures an older version
+side by side, --app-args its options) on a fresh runs folder. Every student is a thread with its own gradio_client
+(its own session). Each opens the Train tab (/train_ready, what the tab's select event calls), and --open-tab-s
+seconds later (typing a name) all call /train (Fashion-MNIST, 2-D, β 1, --seconds budget, the other settings the
+defaults) at one moment (a barrier). Then each watches its run as its page would: the live view's server function,
+train_view, twice a second, with the last step and update it has (so only new rows, and the pictures when newer),
+and one projector polls the class view once a second. A student sees what the page shows: the first history row,
+the "knn" beside the map (model.analysis.separation.knn_accuracy, k = 10, of the 2,000 held-out means: the
+benchmarks' measure), the state. `--watch files` instead reads live.json from the run folder (and /train_status
+every POLL_S seconds), scoring the map on the bench's side when the version wrote no "knn", for an older version
+without train_view. Per student: accepted or refused (and the message); the first live point after the call; the
+first moment k-NN >= 0.6; the end (a terminal state). The training processes' resident memory (the server's
+children that run `model worker` or `model train`) is sampled every second; its peak is the figure. /decode p50 is
+measured idle before the class and again while it trains (another client, random z on the shipped 16-D model). The
+CPU time of the training processes, the server and the bench's own clients (which in a class run on the students'
+machines) is reported. The clock stops at --limit seconds.
 Prints a markdown table for BENCHMARKS.md.
 """
 from __future__ import annotations
@@ -44,10 +47,10 @@ POLL_S = 3.0                       # each student asks for its run's status ever
 TERMINAL = ("done", "stopped", "failed")
 
 
-def training_rss_mb() -> float:
-    """Resident memory of every training process on this machine (MB)."""
+def training_rss_mb(server_pid: int) -> float:
+    """Resident memory of the server's training processes (MB)."""
     total = 0
-    for proc in training_processes():
+    for proc in training_processes(server_pid):
         try:
             total += int((proc / "statm").read_text().split()[1]) * 4096
         except (OSError, ValueError, IndexError):
@@ -55,16 +58,18 @@ def training_rss_mb() -> float:
     return total / 2**20
 
 
-def training_processes() -> list[Path]:
+def training_processes(server_pid: int) -> list[Path]:
+    """The server's training processes (its children running `model worker` or `model train`)."""
     out = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
-            if b"model worker" in cmd or b"model train" in cmd:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == server_pid and (b"model worker" in cmd or b"model train" in cmd):
                 out.append(proc)
-        except OSError:
+        except (OSError, ValueError, IndexError):
             continue
     return out
 
@@ -91,12 +96,39 @@ def knn_of(live: dict) -> float | None:
     return knn_accuracy(xy, labels)
 
 
+class PageCalls:
+    """A page's server-function calls (gr.HTML server_functions): Gradio posts each to
+    /gradio_api/component_server, naming the component and the function, as the page's scripts do."""
+
+    def __init__(self, url: str) -> None:
+        import httpx
+
+        self.url, self.http = url, httpx.Client(timeout=30)
+        config = self.http.get(url + "config").json()
+        self.ids = {c.get("props", {}).get("elem_id"): c["id"] for c in config.get("components", [])}
+
+    def has(self, elem_id: str) -> bool:
+        return elem_id in self.ids
+
+    def call(self, session: str, elem_id: str, fn: str, data):
+        r = self.http.post(self.url + "gradio_api/component_server/",
+                           json={"session_hash": session, "component_id": self.ids[elem_id], "fn_name": fn,
+                                 "data": data})
+        r.raise_for_status()
+        return r.json()
+
+
 class Student(threading.Thread):
-    def __init__(self, i: int, url: str, runs: Path, a, barrier: threading.Barrier, t0: list) -> None:
+    """One student: opens the Train tab, presses Start at the class's moment, then watches the run as the page
+    does (train_view twice a second, only the rows after the last it has and the pictures when newer), or,
+    with --watch files (a version without train_view), reads live.json from the run folder."""
+
+    def __init__(self, i: int, url: str, runs: Path, a, barrier: threading.Barrier, t0: list,
+                 page: PageCalls | None) -> None:
         super().__init__(daemon=True)
-        self.i, self.url, self.runs, self.a, self.barrier, self.t0 = i, url, runs, a, barrier, t0
+        self.i, self.url, self.runs, self.a, self.barrier, self.t0, self.page = i, url, runs, a, barrier, t0, page
         self.accepted, self.message, self.first, self.sep, self.end, self.state = False, "", None, None, None, ""
-        self.scored_mtime = 0.0
+        self.scored_mtime, self.errors = 0.0, 0
 
     def run(self) -> None:
         from gradio_client import Client
@@ -104,6 +136,7 @@ class Student(threading.Thread):
         c = Client(self.url, verbose=False)
         if self.a.open_tab:                    # the student opens the Train tab: the page asks for the processes
             c.predict("fashion-mnist", api_name="/train_ready")
+            time.sleep(self.a.open_tab_s)      # ... and types a name
         self.barrier.wait()
         t_call = time.monotonic()
         try:
@@ -113,28 +146,74 @@ class Student(threading.Thread):
             return
         self.accepted = True
         job = c.predict(token, api_name="/train_status")["job"]
-        live_path = self.runs / job / "live.json"
-        t_status = time.monotonic()
+        if self.page is not None:
+            self.watch_page(c.session_hash, job, t_call)
+        else:
+            self.watch_files(c, token, job, t_call)
+
+    def seen(self, now: float, has_rows: bool, knn, state: str) -> bool:
+        """Note what the student sees now; True once the run has ended."""
+        if self.first is None and has_rows:
+            self.first = now
+        if self.sep is None and knn is not None and knn >= TARGET_ACC:
+            self.sep = now
+        self.state = state
+        if state in TERMINAL:
+            self.end = now
+            return True
+        return False
+
+    def watch_page(self, session: str, job: str, t_call: float) -> None:
+        since, updated = -1, None
         while time.monotonic() - self.t0[0] < self.a.limit:
-            now = time.monotonic() - t_call
+            try:
+                v = self.page.call(session, "train-view", "train_view", [job, since, updated])
+            except Exception:
+                self.errors += 1
+                time.sleep(0.5)
+                continue
+            rows = v.get("history") or []
+            if rows:
+                since = rows[-1]["step"]
+            updated = v.get("updated", updated)
+            if self.seen(time.monotonic() - t_call, since >= 0, v.get("knn"), v.get("state", "")):
+                return
+            time.sleep(0.5)
+
+    def watch_files(self, c, token: str, job: str, t_call: float) -> None:
+        live_path, t_status = self.runs / job / "live.json", time.monotonic()
+        while time.monotonic() - self.t0[0] < self.a.limit:
             try:
                 mtime = live_path.stat().st_mtime
                 live = json.loads(live_path.read_text()) if mtime != self.scored_mtime else None
             except (OSError, json.JSONDecodeError):
                 live = None
+            now = time.monotonic() - t_call
             if live:
                 self.scored_mtime = mtime
-                if self.first is None and live.get("history"):
-                    self.first = now
-                if self.sep is None and (k := knn_of(live)) is not None and k >= TARGET_ACC:
-                    self.sep = now
+                self.seen(now, bool(live.get("history")), knn_of(live), self.state)
             if time.monotonic() - t_status >= POLL_S:
                 t_status = time.monotonic()
-                self.state = c.predict(token, api_name="/train_status")["state"]
-                if self.state in TERMINAL:
-                    self.end = time.monotonic() - t_call
+                if self.seen(now, self.first is not None, None, c.predict(token, api_name="/train_status")["state"]):
                     return
             time.sleep(0.5)
+
+
+class Projector(threading.Thread):
+    """The class view on the projector: class_view once a second, only the tiles changed since the last."""
+
+    def __init__(self, page: PageCalls, stop: threading.Event) -> None:
+        super().__init__(daemon=True)
+        self.page, self.stop, self.polls, self.errors = page, stop, 0, 0
+
+    def run(self) -> None:
+        since = None
+        while not self.stop.wait(1.0):
+            try:
+                since = self.page.call("projector", "class-view", "class_view", since)["now"]
+                self.polls += 1
+            except Exception:
+                self.errors += 1
 
 
 def decode_p50(url: str, reps: int) -> float:
@@ -170,6 +249,11 @@ def main(argv=None) -> int:
     p.add_argument("--open-tab", action=argparse.BooleanOptionalAction, default=True,
                    help="each student opens the Train tab first (/train_ready, what the tab's select event does); "
                         "--no-open-tab for a version without it")
+    p.add_argument("--open-tab-s", type=float, default=5.0,
+                   help="seconds between opening the Train tab and the class's Start (typing a name)")
+    p.add_argument("--watch", choices=("page", "files"), default="page",
+                   help="students watch through the page's train_view (and a projector polls the class view), "
+                        "or read live.json (for a version without train_view)")
     a = p.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-class-"))
     runs, port = tmp / "runs", free_port()
@@ -180,7 +264,10 @@ def main(argv=None) -> int:
         url = f"http://127.0.0.1:{port}/"
         idle = decode_p50(url, a.decode_reps)
         barrier, t0 = threading.Barrier(a.students + 1), [0.0]
-        students = [Student(i, url, runs, a, barrier, t0) for i in range(a.students)]
+        page = PageCalls(url) if a.watch == "page" else None
+        if page is not None and not page.has("train-view"):
+            raise SystemExit("this version's page has no train-view: use --watch files")
+        students = [Student(i, url, runs, a, barrier, t0, page) for i in range(a.students)]
         for s in students:
             s.start()
         barrier.wait()
@@ -195,10 +282,13 @@ def main(argv=None) -> int:
         def sample():
             nonlocal peak
             while not sampler_stop.wait(1.0):
-                peak = max(peak, training_rss_mb())
-                for proc in training_processes():                # the last reading of each, while it lives
+                peak = max(peak, training_rss_mb(server.pid))
+                for proc in training_processes(server.pid):      # the last reading of each, while it lives
                     training_cpu[proc.name] = cpu_seconds(proc)
         threading.Thread(target=sample, daemon=True).start()
+        projector = Projector(page, sampler_stop) if page is not None and page.has("class-view") else None
+        if projector is not None:
+            projector.start()
         time.sleep(5)
         busy = decode_p50(url, a.decode_reps)
         for s in students:
@@ -221,6 +311,10 @@ def main(argv=None) -> int:
     print(f"| finished within {a.limit:.0f} s | {sum(s.state in TERMINAL for s in ok)} of {len(ok)} "
           f"(last at {max((s.end for s in ok if s.end), default=float('nan')):.0f} s) |")
     print(f"| training processes' memory (peak RSS) | {peak / 1024:.2f} GB |")
+    if a.watch == "page":
+        print(f"| live-view polls that failed | {sum(s.errors for s in students)}"
+              + (f"; the projector's class view: {projector.polls} polls, {projector.errors} failed |"
+                 if projector is not None else " |"))
     print(f"| /decode p50, training / idle | {ms(busy)} / {ms(idle)} = {busy / idle:.2f}x |")
     print(f"| CPU over the {watched:.0f} s watched (cores) | " +
           ", ".join(f"{k} {v:.0f} s ({v / watched:.2f})" for k, v in cpu.items()) + " |")
