@@ -5,22 +5,14 @@
   if (VAE.gradio) return;
 
   // ---------------------------------------------------------------- Gradio
-  // a gr.Slider (by elem_id): its range input, which Gradio keeps in step with its number box
-  const sliderRange = id => document.querySelector(`#${id} input[type=range]`);
-
   // the number a gr.Slider or gr.Number (by elem_id) shows, or null
   function numberValue(id) {
     const el = document.querySelector(`#${id} input[type=number]`);
     return el && el.value !== "" && Number.isFinite(Number(el.value)) ? Number(el.value) : null;
   }
 
-  // show v on a slider as if the user had set it (Gradio listens to the range's input event)
-  function setSlider(id, v) {
-    const r = sliderRange(id);
-    if (r && r.value !== String(v)) { r.value = String(v); r.dispatchEvent(new Event("input", { bubbles: true })); }
-  }
-
-  // the elem_id of the component an input event came from, if it starts with one of the prefixes
+  // the id of the component (elem_id) or slider row (ranges.js) an input event came from, if it starts with
+  // one of the prefixes
   function componentId(target, prefixes) {
     for (let el = target; el && el !== document; el = el.parentElement) {
       if (el.id && prefixes.some(p => el.id === p || el.id.startsWith(p))) return el.id;
@@ -34,7 +26,7 @@
     return b ? b.textContent.trim() : null;
   }
 
-  VAE.gradio = { sliderRange, numberValue, setSlider, componentId, selectedTab };
+  VAE.gradio = { numberValue, componentId, selectedTab };
 
   // ---------------------------------------------------------------- Plotly
   // The plotly.js our components load in `head` (the `plotly` package's bundle), pinned when first asked

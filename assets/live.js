@@ -5,6 +5,8 @@
 // What is painted is VAE.state.model and VAE.state.z (page.js); VAE.stats counts the paints.
 // While the WebAssembly decoder loads, or when it cannot, the server's decode_pixels decodes instead,
 // and the status line says which one is in use.
+// The sliders are native rows (ranges.js; the latent and attribute ones built by sliders.js, the traversal's
+// dimension in this component's template), told apart by their ids: zslider-i, attr-i, trav-dim.
 // Attribute sliders (#attr-i, White 2016) add amount * v to z here too: z = base + sum_i amount_i v_i,
 // with the directions v sent in the component's value; the latent sliders follow z.
 const VAE = window.VAE;
@@ -18,12 +20,11 @@ let backend = null;          // {kind: "wasm" | "server", reason?, decode(zs, n)
 let at = null;               // the atlas of state.model (place.js), for the star
 let atError = "";            // why the atlas did not load: said on the status line after every paint
 let busy = false, again = false, stripWanted = false, inputAt = null, shownAt = 0;
-let echoing = false;         // true while the sliders are set to follow z (their events are not new input)
 
 function say(text) { if (statusLine.textContent !== text) statusLine.textContent = text; }
 
 function travDim() {
-  const d = VAE.gradio.numberValue("trav-dim");
+  const d = VAE.ranges.value("trav-dim");
   return Number.isInteger(d) && d >= 0 && d < state.z.length ? d : 0;
 }
 
@@ -142,14 +143,9 @@ function offset(s, d) {
   return o;
 }
 
-// sliders set to show values without counting as input (z to the sliders' step; z itself stays exact)
+// sliders set to show values, with no input event (z to the sliders' step; z itself stays exact)
 function echo(prefix, values) {
-  echoing = true;
-  try {
-    values.forEach((v, i) => VAE.gradio.setSlider(prefix + i, v));
-  } finally {
-    echoing = false;
-  }
+  values.forEach((v, i) => VAE.ranges.set(prefix + i, v));
 }
 const showZ = () => echo("zslider-", state.dims.map(d => state.z[d]));
 
@@ -164,7 +160,7 @@ function onAttribute(i, v) {
 
 // a latent slider (or the traversal's dimension, or an attribute) moved: z changes here, painted at once
 function onInput(e) {
-  if (!state || echoing) return;
+  if (!state) return;
   const id = VAE.gradio.componentId(e.target, ["trav-dim", "zslider-", "attr-"]);
   if (id === "trav-dim") { stripWanted = true; request(); return; }
   if (!id) return;
@@ -207,7 +203,11 @@ function onValue() {
             sweep: v.rules.traversal };                             // the values z_d takes, from Python
   echo("attr-", Array.from(state.amounts));                       // a new z starts with no attributes
   canvas.setAttribute("aria-label", `decoded image of z, model ${v.model}`);
-  if (changed) useModel(v); else request();
+  if (changed) {                                                  // the traversal's dimension: 0 of the new z
+    VAE.ranges.limits("trav-dim", 0, state.z.length - 1);
+    VAE.ranges.set("trav-dim", 0);
+    useModel(v);
+  } else request();
 }
 
 document.addEventListener("input", onInput, true);

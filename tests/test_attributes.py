@@ -118,11 +118,11 @@ def test_the_page_gets_every_direction_and_one_slider_each(registry):
     sent = panel.live_value(m, [0.0] * m.dim)["attributes"]          # live.js adds amount * v in the page
     assert [a["name"] for a in sent] == list(directions(m.atlas))
     assert np.allclose(sent[1]["v"], directions(m.atlas)[sent[1]["name"]], atol=1e-5)
-    out = panel.attribute_updates(m)
-    note, sliders = out[panel.attr_note], [out[s] for s in panel.attr_sliders]
-    assert note["visible"] and "White 2016" in note["value"] and len(sliders) == MAX_ATTRIBUTES
-    assert [s["label"] for s in sliders if s["visible"]] == [a["name"] for a in sent]
-    assert all(s["value"] == 0 for s in sliders)
+    shown = panel.refresh(m.name)[panel.sliders]                       # what assets/sliders.js builds
+    assert "White 2016" in shown["note"] and "*" not in shown["note"]     # set as text: no markdown left in it
+    assert 0 < len(shown["attributes"]) <= MAX_ATTRIBUTES
+    assert [a["name"] for a in shown["attributes"]] == [a["name"] for a in sent]
+    assert shown["range"] == 2.0
 
 
 @pytest.mark.browser

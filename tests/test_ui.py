@@ -17,7 +17,7 @@ from model.serving.registry import ModelRegistry
 from ui import text
 from ui.about import AboutPanel
 from ui.encode import EncodePanel
-from ui.explore import MAX_ATTRIBUTES, MAX_SLIDERS, ExplorePanel
+from ui.explore import MAX_SLIDERS, ExplorePanel
 from ui.files import private_cache
 from ui.interpolate import InterpolatePanel
 from ui.manifold import ManifoldPanel
@@ -88,17 +88,20 @@ def test_active_units_on_the_page_are_the_ones_evaluate_counted(registry):
 
 
 # ---------------------------------------------------------------- explore
-def test_set_z_updates_every_slider_and_hides_the_unused(registry, explore):
+def test_set_z_updates_every_slider_and_shows_only_the_models(registry, explore):
     m = registry.get("fashion-mnist-2d")
     out = explore.set_z(m.name, [1.25, -9.0])                 # -9 is clamped to the slider range
-    assert set(out) == {*explore.sliders, explore.live, explore.map}
-    sliders, value, marker = [out[s] for s in explore.sliders], out[explore.live], out[explore.map]
-    assert value["z"] == [1.25, -4.0] and [s["value"] for s in sliders[:2]] == value["z"]
+    assert set(out) == {explore.sliders, explore.live, explore.map}
+    shown, value, marker = out[explore.sliders], out[explore.live], out[explore.map]
+    assert value["z"] == [1.25, -4.0] and [s["value"] for s in shown["sliders"]] == value["z"]
     assert value["model"] == m.name and value["dims"] == [0, 1] and value["shape"] == [1, 28, 28]
-    assert all(s["visible"] for s in sliders[:2]) and not any(s["visible"] for s in sliders[2:])
+    assert len(shown["sliders"]) == 2 and shown["model"] == m.name      # one slider per dimension, no more
+    assert shown["limit"] == m.latent_limit and [s["label"] for s in shown["sliders"]] == [
+        text.slider_label(m, d) for d in value["dims"]]
     assert marker["markers"]["slider"] == ex.place(m, value["z"])
     again = explore.set_z(m.name, [1.25, -9.0])
     assert again[explore.live]["seq"] != value["seq"]         # the same z twice still repaints
+    assert again[explore.sliders]["seq"] != shown["seq"]      # ... and moves the sliders back
     assert value["rules"]["traversal"] == pytest.approx(np.linspace(-3, 3, 9))     # the page's traversal, from here
 
 
@@ -163,8 +166,9 @@ def test_a_wide_model_shows_its_top_kl_dimensions_and_keeps_the_others(wide_weig
 
     start = [0.1 * ((d % 7) - 3) for d in range(m.dim)]              # e.g. a mean sent from the map
     out = panel.set_z(m.name, start)
-    assert [out[s]["label"] for s in panel.sliders] == [text.slider_label(m, d) for d in dims]
-    assert [out[s]["value"] for s in panel.sliders] == pytest.approx([start[d] for d in dims], abs=1e-4)
+    shown = out[panel.sliders]["sliders"]
+    assert [s["label"] for s in shown] == [text.slider_label(m, d) for d in dims]
+    assert [s["value"] for s in shown] == pytest.approx([start[d] for d in dims], abs=1e-4)
     live = out[panel.live]
     assert live["dims"] == dims and live["z"] == pytest.approx(start, abs=1e-4)   # the page keeps all 40
 
@@ -226,14 +230,15 @@ def test_interpolate_shows_the_frames_and_hands_the_live_walk_both_means(registr
 def test_switching_model_refreshes_every_panel(registry, page):
     explore, encode, (manifold, about), info = page
     switch = ModelSwitch(registry, info, [explore, encode, manifold, about])
-    assert len(switch.outputs) == 1 + MAX_SLIDERS + 2 + 1 + MAX_ATTRIBUTES + 2 + 1 + 2 + 4
+    assert len(switch.outputs) == 1 + 4 + 1 + 2 + 4           # explore: its sliders (one gr.HTML), live, map, note
     for name in registry.names():
         m = registry.get(name)
         out = switch.on_model(name)
         assert set(out) == set(switch.outputs)                       # every output updated, none unknown
         assert out[info] == text.describe(m)
         assert (out[manifold.image] is not None) == (m.dim == 2) and out[manifold.note]["visible"] == (m.dim != 2)
-        assert out[explore.live]["model"] == name and out[explore.trav_dim]["maximum"] == m.dim - 1
+        assert out[explore.live]["model"] == name and len(out[explore.live]["z"]) == m.dim   # the traversal's range
+        assert out[explore.sliders]["model"] == name
     with pytest.raises(gr.Error, match="unknown model"):
         switch.on_model("../../etc")
 

@@ -1,6 +1,11 @@
 """The explore panel: one slider per latent dimension, the decoded image and a traversal of one
 dimension painted live in the page, and the map of the test set with the star where the sliders are.
 
+The sliders are native range inputs in one gr.HTML (assets/sliders.js, assets/ranges.js), not gr.Slider
+components: a Gradio slider is a component of its own to mount (number box, status tracker, props), and
+sixteen of them took most of the first view's main thread on a slow laptop. No server event reads them:
+the page keeps z (assets/live.js), and the server sends z to them with `slider_value`.
+
 The page decodes z itself (assets/live.js: ONNX Runtime Web on WebAssembly, the decoder exported by
 model/store/onnx.py), so a drag costs the server nothing. The server sends z when it moves z (Reset,
 Random, a map click, a sample, "Send μ"), and answers the page's fallback, `decode_pixels`, when
@@ -8,12 +13,12 @@ WebAssembly or the model file cannot load.
 """
 from __future__ import annotations
 
+import re
 import time
 
 import gradio as gr
 import numpy as np
 
-from model.nets.limits import SLIDER_LIMIT
 from model.nets.walk import TRAVERSAL
 from model.serving import requests as ex
 from model.serving.registry import LoadedModel, ModelRegistry
@@ -23,9 +28,10 @@ from . import text
 from .runtime import PageRuntime, content_url, page_rules
 from .server import bind, user_errors
 
-MAX_SLIDERS = 32                 # sliders built; a larger model shows its 32 dimensions with the most KL
-MAX_ATTRIBUTES = 10              # attribute sliders built (model.analysis.attributes): z + amount * v, live in the page
+MAX_SLIDERS = 32                 # sliders shown at most; a larger model shows its 32 dimensions with the most KL
+MAX_ATTRIBUTES = 10              # attribute sliders at most (model.analysis.attributes): z + amount * v, in the page
 ATTRIBUTE_RANGE = 2.0
+SLIDER_STEP = 0.05
 MAP_TEMPLATE = "<div class='vae-map'><div class='vae-map-plot'></div><div class='vae-map-card'></div></div>"
 TRAVERSAL_TEXT = f"z_d from {TRAVERSAL[0]:+g} to {TRAVERSAL[1]:+g}".replace("-", "−")
 LIVE_TEMPLATE = ("<div class='vae-live'><div class='vae-live-label'>decoded image x = decoder(z)</div>"
@@ -34,7 +40,16 @@ LIVE_TEMPLATE = ("<div class='vae-live'><div class='vae-live-label'>decoded imag
                  "<a class='vae-download' download='decoded.png' href='#'>download PNG</a></div>"
                  "<div class='vae-describe'></div><div class='vae-describe-live vae-sr-only' aria-live='polite'></div>"
                  f"<div class='vae-live-label'>traversal: {TRAVERSAL_TEXT}</div>"
-                 "<canvas class='vae-traversal'></canvas></div>")
+                 "<canvas class='vae-traversal'></canvas>"
+                 # the traversal's dimension: a native row as assets/ranges.js builds them (live.js sets its range)
+                 "<div class='vae-range vae-trav' id='trav-dim'><label id='label-trav-dim' for='range-trav-dim'>"
+                 f"traverse one dimension: {TRAVERSAL_TEXT}</label>"
+                 "<input type='number' class='vae-range-number' aria-labelledby='label-trav-dim' min='0' max='1' "
+                 "step='1' value='0'><input type='range' id='range-trav-dim' class='vae-range-track' min='0' "
+                 "max='1' step='1' value='0'></div></div>")
+SLIDERS_TEMPLATE = ("<div class='vae-sliders'><div class='vae-zsliders' role='group' aria-label='latent sliders: z'>"
+                    "</div><p class='vae-attr-note teach' hidden></p>"
+                    "<div class='vae-attrsliders' role='group' aria-label='attribute sliders'></div></div>")
 
 
 def map_value(model: str, **markers) -> dict:
@@ -59,13 +74,16 @@ class ExplorePanel:
         """A checked, clamped latent vector as the page keeps it (4 decimals)."""
         return np.round(ex.latent_vector(m, z).astype(float), 4).tolist()
 
-    def slider_updates(self, m: LoadedModel, z: list[float]) -> dict:
-        dims = m.dims_by_kl(MAX_SLIDERS)
-        lim = m.latent_limit
-        ups = [gr.update(visible=True, value=z[d], label=text.slider_label(m, d), minimum=-lim, maximum=lim)
-               for d in dims]
-        ups += [gr.update(visible=False, value=0) for _ in range(MAX_SLIDERS - len(dims))]
-        return dict(zip(self.sliders, ups, strict=True))
+    def slider_value(self, m: LoadedModel, z: list[float]) -> dict:
+        """What the sliders show (assets/sliders.js): one per shown dimension (largest KL first) with its label
+        and value, their range; the attribute sliders (at 0) with their notes, and the note above them (plain
+        text: the page sets it as text). seq makes every value new, so the sliders move even when z is the
+        same as the server's last (Reset twice, with a drag between)."""
+        found = attribute_labels(m)
+        return {"model": m.name, "limit": m.latent_limit, "step": SLIDER_STEP, "range": ATTRIBUTE_RANGE,
+                "sliders": [{"label": text.slider_label(m, d), "value": z[d]} for d in m.dims_by_kl(MAX_SLIDERS)],
+                "attributes": [{"name": n, "info": info} for n, info in found.items()],
+                "note": re.sub(r"\*+", "", text.attributes_note(list(found))), "seq": time.monotonic_ns()}
 
     def live_value(self, m: LoadedModel, z: list[float]) -> dict:
         """What the page's decoder needs: the model, z, which dimension each slider shows, the image
@@ -76,21 +94,12 @@ class ExplorePanel:
                 "attributes": [{"name": n, "v": np.round(v.astype(float), 5).tolist()}
                                for n, v in list(directions(m.atlas).items())[:MAX_ATTRIBUTES]]}
 
-    def attribute_updates(self, m: LoadedModel) -> dict:
-        """The attribute sliders of a model: one per direction (at 0), the rest hidden; and their note."""
-        found = attribute_labels(m)
-        note = text.attributes_note(list(found))
-        ups = [*(gr.update(visible=True, value=0, label=n, info=info) for n, info in found.items()),
-               *(gr.update(visible=False, value=0) for _ in range(MAX_ATTRIBUTES - len(found)))]
-        return {self.attr_note: gr.update(value=note, visible=bool(note)),
-                **dict(zip(self.attr_sliders, ups, strict=True))}
-
     @user_errors
     def set_z(self, model: str, z, **markers) -> dict:
         """Everything that shows z: the sliders, the page's decoder (image, traversal), the star."""
         m = self.registry.get(model)
         z = self.full_z(m, z)
-        return {**self.slider_updates(m, z), self.live: self.live_value(m, z),
+        return {self.sliders: self.slider_value(m, z), self.live: self.live_value(m, z),
                 self.map: map_value(model, slider=ex.place(m, z), **markers)}
 
     def reset(self, model: str) -> dict:
@@ -107,12 +116,11 @@ class ExplorePanel:
         return self.set_z(model, mu)
 
     def refresh(self, model: str) -> dict:
-        """A new model: z = 0, its sliders, no upload marker, the traversal's range, the note."""
+        """A new model: z = 0, its sliders and attribute sliders, no upload marker, the note (live.js sets the
+        traversal's range from z)."""
         m = self.registry.get(model)
         note = text.sliders_note(m, len(m.dims_by_kl(MAX_SLIDERS)))
-        return {**self.set_z(model, [0.0] * m.dim, upload=None), **self.attribute_updates(m),
-                self.trav_dim: gr.update(maximum=m.dim - 1, value=0),
-                self.note: gr.update(value=note, visible=bool(note))}
+        return {**self.set_z(model, [0.0] * m.dim, upload=None), self.note: gr.update(value=note, visible=bool(note))}
 
     # ------------------------------------------------------------ the page's server functions
     def map_points(self, model: str) -> dict:
@@ -137,8 +145,6 @@ class ExplorePanel:
                     reset_btn = gr.Button("Reset z = 0", size="sm")
                     random_btn = gr.Button("Random z ~ N(0, I)", size="sm", variant="primary")
                     random_seed = gr.Number(0, visible=False, precision=0)
-                self.trav_dim = gr.Slider(0, default.dim - 1, value=0, step=1, elem_id="trav-dim", interactive=True,
-                                          label=f"traverse one dimension: {TRAVERSAL_TEXT}")
             self._slider_column(default)
             with gr.Column(scale=5, min_width=360):
                 self.map = self.runtime.html(map_value(default.name, slider=ex.place(default, z0)), MAP_TEMPLATE,
@@ -147,8 +153,8 @@ class ExplorePanel:
                                                               bind(ExplorePanel.hover_card, self)])
                 gr.Markdown(text.TEACH["map"], elem_classes="teach")
         self.model_dd = model_dd
-        self.z_outputs = [*self.sliders, self.live, self.map]
-        self.refresh_outputs = [*self.z_outputs, self.attr_note, *self.attr_sliders, self.trav_dim, self.note]
+        self.z_outputs = [self.sliders, self.live, self.map]
+        self.refresh_outputs = [*self.z_outputs, self.note]
         # a slider drag has no server event: live.js decodes in the page (or asks decode_pixels)
         reset_btn.click(self.reset, model_dd, self.z_outputs, api_visibility="private")
         random_btn.click(next_seed, random_seed, random_seed, api_visibility="private").then(
@@ -156,29 +162,14 @@ class ExplorePanel:
         self.map.select(self.on_map_select, model_dd, self.z_outputs, api_visibility="private")
 
     def _slider_column(self, default: LoadedModel) -> None:
+        """The latent sliders, then the attribute sliders (z first, then moves through it): one gr.HTML."""
         dims = default.dims_by_kl(MAX_SLIDERS)
         with gr.Column(scale=3, min_width=260, elem_id="slider-col"):
             gr.Markdown(text.TEACH["sliders"], elem_classes="teach")
             note = text.sliders_note(default, len(dims))
             self.note = gr.Markdown(note, visible=bool(note), elem_id="sliders-note")
-            self.sliders = [gr.Slider(-SLIDER_LIMIT, SLIDER_LIMIT, value=0.0, step=0.05,
-                                      label=text.slider_label(default, dims[i]) if i < len(dims) else f"z{i}",
-                                      visible=i < len(dims), elem_classes="zslider", elem_id=f"zslider-{i}",
-                                      interactive=True, buttons=[])   # no server event: live.js reads them
-                            for i in range(MAX_SLIDERS)]
-            self._attribute_sliders(default)       # after the latent sliders: z first, then moves through it
-
-    def _attribute_sliders(self, default: LoadedModel) -> None:
-        """Sliders with no server event: live.js adds amount * v to z and decodes in the page."""
-        found = list(attribute_labels(default).items())
-        note = text.attributes_note([n for n, _ in found])
-        self.attr_note = gr.Markdown(note, visible=bool(note), elem_classes="teach", elem_id="attr-note")
-        self.attr_sliders = [gr.Slider(-ATTRIBUTE_RANGE, ATTRIBUTE_RANGE, value=0.0, step=0.05,
-                                       label=found[i][0] if i < len(found) else f"attribute {i}",
-                                       info=found[i][1] if i < len(found) else None,
-                                       visible=i < len(found), elem_classes="attrslider", elem_id=f"attr-{i}",
-                                       interactive=True, buttons=[])
-                             for i in range(MAX_ATTRIBUTES)]
+            self.sliders = self.runtime.html(self.slider_value(default, [0.0] * default.dim), SLIDERS_TEMPLATE,
+                                             "sliders.js", "latent-sliders", functions=False)
 
 
 def attribute_labels(m: LoadedModel) -> dict[str, str | None]:

@@ -8,6 +8,7 @@ js_on_load) and the server functions come with it, so no panel relies on another
 
     assets/page.js     page state, measurement counters and the vae:* events (the list of them)
     assets/bridge.js   the one place that reads Gradio's DOM and Plotly's private layout
+    assets/ranges.js   native sliders (a label, a number box, a range): the latent, attribute and traversal ones
     assets/runtime.js  ONNX Runtime Web: sessions, decode, encode, the server fallback, timeouts
     assets/paint.js    pixels onto canvases        assets/latent.js  lerp, slerp, traversal rows
     assets/place.js    where z lands on the map (k nearest means)
@@ -44,7 +45,7 @@ from .describe import classifier_info
 from .server import ASSETS, ORT_DIR, PLOTLY_JS, bind
 from .wire import precompress
 
-MODULES = ("page.js", "bridge.js", "runtime.js", "paint.js", "latent.js", "place.js",    # in load order
+MODULES = ("page.js", "bridge.js", "ranges.js", "runtime.js", "paint.js", "latent.js", "place.js",    # in load order
            "describe.js", "a11y.js")
 ORT_URL = f"/gradio_api/file={ORT_DIR}/"    # names the version: cached for good (ui/wire.py)
 MAX_DECODE = 64                  # z per fallback request (a frame needs 10: z and its traversal)
@@ -182,8 +183,10 @@ class PageRuntime:
                                           PageRuntime.decode_pixels, PageRuntime.encode_pixels,
                                           PageRuntime.classifier_url)]
 
-    def html(self, value, template: str, script: str, elem_id: str, extra_functions=(), head: str = "") -> gr.HTML:
-        """A gr.HTML that runs assets/`script` with the runtime loaded before it and its server functions."""
+    def html(self, value, template: str, script: str, elem_id: str, extra_functions=(), head: str = "",
+             functions: bool = True) -> gr.HTML:
+        """A gr.HTML that runs assets/`script` with the runtime loaded before it and its server functions
+        (none with functions=False: a component that only shows what it is sent)."""
+        served = self.functions() + list(extra_functions) if functions else []
         return gr.HTML(value, html_template=template, elem_id=elem_id, js_on_load=(ASSETS / script).read_text(),
-                       head=HEAD + head, server_functions=self.functions() + list(extra_functions),
-                       apply_default_css=False)
+                       head=HEAD + head, server_functions=served or None, apply_default_css=False)
