@@ -3,7 +3,7 @@
 // classifier for the model (other images, or no WebAssembly), the line says the class of the nearest test mean.
 //   the canvas's aria-label and the visible line: at most every UPDATE_MS (the last one always comes);
 //   the aria-live region: only when the named class changes, at most every SPEAK_MS, so a drag does not chatter.
-// The classifier's file (0.6 MB) is fetched right after the model's decoder has loaded in WebAssembly (live.js
+// The classifier's file (0.25 MB, int8 weights) is fetched right after the model's decoder has loaded in WebAssembly (live.js
 // calls prepare): the first image is never kept waiting for it, and a drag later sends nothing.
 (() => {
   const VAE = (window.VAE = window.VAE || {});

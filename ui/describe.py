@@ -4,7 +4,9 @@ page (ONNX Runtime Web, assets/describe.js) on what the decoder drew, says "look
 Only for models whose images are the classifier's kind (1 x 28 x 28, Fashion-MNIST's ten classes): for any
 other model the page keeps its map-based line (the class of the nearest test mean). The classifier's ONNX file
 is derived like the decoders' (exported on first use, ~0.2 s, into the cache folder keyed by its weights' hash,
-with its compressed copies), and the page fetches it once its decoder runs in WebAssembly.
+with its compressed copies), and the page fetches it once its decoder runs in WebAssembly. Its weights are stored
+as int8 (model.store.onnx.int8_initializers: 0.25 MB instead of 0.67 MB, 0.23 MB brotli); its answer on the
+Fashion-MNIST test set is the float classifier's for 99.78% of the images (tests/test_describe.py).
 """
 from __future__ import annotations
 
@@ -47,17 +49,17 @@ def fits(m: LoadedModel) -> bool:
 
 
 def classifier_onnx(folder: Path) -> Path:
-    """The classifier's ONNX file (probabilities out), exported once per distinct weights."""
+    """The classifier's ONNX file (probabilities out, int8 weights), exported once per distinct weights."""
     h = hashlib.sha256()
     for name in sorted(p.name for p in folder.iterdir() if p.suffix in (".json", ".safetensors")):
         h.update(name.encode() + (folder / name).read_bytes())
-    path = cache_root() / "onnx" / f"classifier-{h.hexdigest()[:32]}" / ONNX_NAME
+    path = cache_root() / "onnx" / f"classifier-{h.hexdigest()[:32]}-q8" / ONNX_NAME          # q8: int8 weights
     with _EXPORTING:
         if not path.is_file():
             net = load_classifier(folder).eval()
             path.parent.mkdir(parents=True, exist_ok=True)
             # the decoders' exporter: one torch.onnx.export at a time in the process (its global state)
-            export_module(_Probabilities(net), torch.zeros(1, 1, 28, 28), path, ["image"], ["p"])
+            export_module(_Probabilities(net), torch.zeros(1, 1, 28, 28), path, ["image"], ["p"], int8=True)
         precompress(path, quality=9)                      # ~0.1 s, as the decoders' copies
     return path
 

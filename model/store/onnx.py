@@ -95,9 +95,40 @@ def halve_initializers(model) -> int:
     return len(casts)
 
 
-def export_module(module: torch.nn.Module, example: torch.Tensor, path, inputs: list[str], outputs: list[str]) -> Path:
+def int8_initializers(model) -> int:
+    """Store every float32 weight of an onnx.ModelProto (two or more axes, HALF_MIN_SIZE values or more) as int8
+    with one scale per output channel (axis 0: symmetric, largest |w| -> 127), and a DequantizeLinear back to
+    float32 under its old name: a quarter of the bytes, each weight within half a step (scale / 2) of its value.
+    The graph still computes in float32. Not exact, unlike halve_initializers: for a model whose answers are
+    checked to stay the same (the page's classifier, tests/test_describe.py). Returns how many were stored."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = []
+    for init in model.graph.initializer:
+        if init.data_type != TensorProto.FLOAT or len(init.dims) < 2 or np.prod(init.dims) < HALF_MIN_SIZE:
+            continue
+        w = numpy_helper.to_array(init)
+        top = np.abs(w.reshape(len(w), -1)).max(axis=1)
+        scale = np.where(top > 0, top / 127, 1.0).astype(np.float32)                      # (out,)
+        q = np.clip(np.rint(w / scale.reshape(-1, *[1] * (w.ndim - 1))), -127, 127).astype(np.int8)
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(q, f"{name}__q8"))
+        model.graph.initializer.append(numpy_helper.from_array(scale, f"{name}__scale"))
+        model.graph.initializer.append(numpy_helper.from_array(np.zeros(len(w), np.int8), f"{name}__zero"))
+        nodes.append(helper.make_node("DequantizeLinear", [f"{name}__q8", f"{name}__scale", f"{name}__zero"], [name],
+                                      axis=0, name=f"{name}__dequantize"))
+    if nodes:
+        rest = list(model.graph.node)
+        del model.graph.node[:]
+        model.graph.node.extend(nodes + rest)              # before every node that reads them
+    return len(nodes)
+
+
+def export_module(module: torch.nn.Module, example: torch.Tensor, path, inputs: list[str], outputs: list[str],
+                  int8: bool = False) -> Path:
     """Write module as ONNX (float32 in and out, float16-exact weights stored as float16, dynamic batch,
-    opset 17), atomically; every export in the process goes through here (one at a time)."""
+    opset 17), atomically; every export in the process goes through here (one at a time). int8=True stores its
+    weights as int8 instead (int8_initializers: a quarter of float32's bytes, not exact)."""
     import onnx
 
     def write(tmp):
@@ -107,7 +138,7 @@ def export_module(module: torch.nn.Module, example: torch.Tensor, path, inputs: 
                               dynamic_axes={n: {0: "batch"} for n in inputs + outputs}, opset_version=OPSET,
                               dynamo=False)
         graph = onnx.load(tmp)
-        if halve_initializers(graph):
+        if int8_initializers(graph) if int8 else halve_initializers(graph):
             onnx.save(graph, tmp)
     atomic_write(path, write)
     return Path(path)
