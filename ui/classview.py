@@ -21,7 +21,7 @@ TEACHER_ACTIONS = ("check", "pause", "resume", "stop", "stop_all", "clear_finish
 
 CLASS_TEMPLATE = (
     "<section class='vae-class' aria-labelledby='vae-class-title'>"
-    "<h3 id='vae-class-title' class='vae-class-title'>The class: every run on this server</h3>"
+    "<h2 id='vae-class-title' class='vae-class-title'>The class: every run on this server</h2>"
     "<p class='vae-class-status' role='status'>Looking for runs…</p><p class='vae-class-legend'></p>"
     "<form class='vae-class-teacher' hidden><label>teacher key <input type='password' class='vae-class-key' "
     "autocomplete='off' spellcheck='false'></label> <button type='submit' class='vae-class-use'>Use the key"
