@@ -1,6 +1,7 @@
 """The page's handlers (ui/), called as plain methods: no server, no browser. Each panel's handlers
 are methods over the model registry, so the page's behaviour is tested here in milliseconds."""
 import base64
+import io
 import os
 import subprocess
 import sys
@@ -196,6 +197,26 @@ def test_resample_keeps_mu_and_sigma_and_moves_z(registry, page):
     with pytest.raises(gr.Error, match="encode an image first"):
         panel.resample(m.name, {}, 1)
     assert panel.send_to_sliders(m.name, info)[explore.live]["z"] == pytest.approx(info["mu"], abs=1e-4)
+
+
+def test_the_picker_shows_the_examples_and_test_images_and_a_pick_fills_the_upload(registry, page):
+    from ui.encode import examples, picker_value, thumbnails
+    panel, m = page[1], registry.get("fashion-mnist")
+    shown = picker_value(m)
+    assert [e["name"] for e in shown["examples"]] == [Path(p).stem.replace("-", " ") for p in examples()]
+    assert [t["caption"] for t in shown["tests"]] == [c for _, c in thumbnails(m)]
+    first = Image.open(io.BytesIO(base64.b64decode(shown["tests"][0]["src"].split(",", 1)[1])))
+    assert first.size == (28, 28)                                           # the model's pixels, scaled up by the page
+    assert panel.refresh(m.name) == {panel.picker: shown}
+
+    def pick(kind, i):
+        return panel.on_pick(m.name, gr.SelectData(None, {"value": kind, "index": i}))
+    assert pick("example", 1) == examples()[1]
+    picked = Image.open(pick("test", 3))
+    assert np.array_equal(np.asarray(picked), np.asarray(Image.open(thumbnails(m)[3][0])))   # the gallery's file
+    for kind, i in (("test", len(shown["tests"])), ("test", -1), ("example", "0"), ("other", 0)):
+        with pytest.raises(gr.Error, match="no picture"):
+            pick(kind, i)
 
 
 def test_gif_holds_the_frames_there_and_back(registry):

@@ -1,6 +1,14 @@
 """The encode panel: upload an image (or pick an example or a test image), see its reconstruction,
-its posterior N(mu, sigma^2) per dimension, its ELBO terms, and where it lands on the map."""
+its posterior N(mu, sigma^2) per dimension, its ELBO terms, and where it lands on the map.
+
+The examples and the test-set images to pick from are one gr.HTML of buttons (assets/pictures.js: the test images
+inline as PNG data URLs), not a gr.Examples and a gr.Gallery: this tab is open when the page loads, and those two
+components (the gallery brings Gradio's video player and hls.js, 0.5 MB) were a large part of the first view's
+mount on a slow laptop. A click sends 'select' with which picture; the server puts its file in the upload box,
+as the gallery's click did."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import gradio as gr
 
@@ -8,12 +16,18 @@ from model.nets.limits import ExplorerError
 from model.serving import requests as ex
 from model.serving import typicality as st
 from model.serving.registry import LoadedModel, ModelRegistry
+from model.store.pictures import png_data_url
 
 from . import text
 from .charts import posterior_figure
 from .explore import ExplorePanel, map_value, next_seed
 from .files import image_file, upload_path
+from .runtime import asset_url
 from .server import ASSETS, user_errors
+
+PICKER_TEMPLATE = ("<div class='vae-pick'><p class='vae-pick-label'>examples (drawings on white: inverted to match "
+                   "the data)</p><div class='vae-pick-examples'></div><p class='vae-pick-label'><strong>or a test-set "
+                   "image:</strong></p><div class='vae-pick-tests'></div></div>")
 
 
 def examples() -> list[str]:
@@ -24,6 +38,15 @@ def examples() -> list[str]:
 def thumbnails(m: LoadedModel) -> list[tuple[str, str]]:
     """A few test-set images per class, as (file, caption) pairs for the gallery."""
     return [(image_file(image), caption) for image, caption in ex.test_set_gallery(m)]
+
+
+def picker_value(m: LoadedModel) -> dict:
+    """What the picture picker shows (assets/pictures.js): the shipped examples by URL, and the model's test-set
+    thumbnails at their own resolution as PNG data URLs (about 0.3 KB each; the page scales them up crisply)."""
+    size = m.config.image_size
+    return {"model": m.name, "examples": [{"src": asset_url(f"examples/{Path(p).name}"),
+                                           "name": Path(p).stem.replace("-", " ")} for p in examples()],
+            "tests": [{"src": png_data_url(im), "caption": c} for im, c in ex.test_set_gallery(m, size=size)]}
 
 
 def selected_image(gallery, evt: gr.SelectData):
@@ -84,7 +107,16 @@ class EncodePanel:
         return self.explore.set_z(model, info["mu"])
 
     def refresh(self, model: str) -> dict:
-        return {self.gallery: gr.update(value=thumbnails(self.registry.get(model)))}
+        return {self.picker: picker_value(self.registry.get(model))}
+
+    @user_errors
+    def on_pick(self, model: str, evt: gr.SelectData) -> str:
+        """A click on the picker: an example's file, or the test-set image's (as the gallery gave it, 84 px)."""
+        kind, i = evt.value, evt.index
+        choices = examples() if kind == "example" else thumbnails(self.registry.get(model)) if kind == "test" else []
+        if not isinstance(i, int) or not 0 <= i < len(choices):
+            raise ExplorerError(f"no picture {i!r} among the {kind!s:.20}s")
+        return choices[i] if kind == "example" else choices[i][0]
 
     # ------------------------------------------------------------ layout and events
     def build(self, model_dd: gr.Dropdown, default: LoadedModel) -> None:
@@ -92,13 +124,8 @@ class EncodePanel:
             with gr.Column(scale=2):
                 self.upload = gr.Image(label="your image (any size; it is fitted into the model's square)",
                                        type="filepath", sources=["upload", "clipboard"], height=240, elem_id="upload")
-                if examples():
-                    gr.Examples(examples(), inputs=self.upload,
-                                label="examples (drawings on white: inverted to match the data)")
-                gr.Markdown("**or a test-set image:**")
-                self.gallery = gallery = gr.Gallery(thumbnails(default), show_label=False, columns=5, height=170,
-                                     allow_preview=False, object_fit="contain", interactive=False,
-                                     elem_id="test-gallery")
+                self.picker = gr.HTML(picker_value(default), html_template=PICKER_TEMPLATE, elem_id="test-gallery",
+                                      js_on_load=(ASSETS / "pictures.js").read_text(), apply_default_css=False)
             with gr.Column(scale=2):
                 with gr.Row():
                     self.model_input = gr.Image(label="model input (preprocessed)", type="pil", interactive=False,
@@ -117,14 +144,14 @@ class EncodePanel:
                                     max_height=260)
         gr.Markdown(text.TEACH["encode"], elem_classes="teach")
         self.state, resample_seed = gr.State({}), gr.State(1)
-        self.refresh_outputs = [gallery]
+        self.refresh_outputs = [self.picker]
 
         # uploads reach the handler as Gradio's file data (preprocess=False, see server.upload_path)
         shown = [self.recon, self.info, self.model_input, self.plot, self.stats, self.typical, self.explore.map,
                  self.state]
         self.upload.change(self.on_upload, [self.upload, model_dd], shown,
                            api_visibility="private", preprocess=False)
-        gallery.select(selected_image, gallery, self.upload, api_visibility="private")
+        self.picker.select(self.on_pick, model_dd, self.upload, api_visibility="private")
         resample_btn.click(next_seed, resample_seed, resample_seed, api_visibility="private").then(
             self.resample, [model_dd, self.state, resample_seed], [self.recon, self.plot, self.state, self.eps_text],
             api_visibility="private")
