@@ -237,3 +237,19 @@ def test_a_process_idle_too_long_is_let_go_and_one_with_a_job_is_kept(tmp_path):
     assert backend.lost() == []                 # let go is not lost: no job comes back
     busy.proc.stdin.close()
     busy.proc.wait(10)
+
+
+def test_a_live_jobs_epoch_ends_measure_a_quick_share_of_the_test_set(tmp_path, monkeypatch):
+    from model.training import loop
+    seen = []
+    monkeypatch.setattr(loop, "evaluate_split", lambda model, images, **kw: seen.append(len(images)) or
+                        {"neg_elbo": 1.0, "recon": 1.0, "kl": 0.0})
+    cfg = worker.job_config(TINY | {"lr": 2e-3}, tmp_path)
+    assert cfg.epoch_test_images == worker.SNAPSHOT_TEST_IMAGES
+    run = loop.setup(cfg)
+    cfg.epoch_test_images = 100                          # digits' test set has 360: a share of it, not all
+    loop.end_epoch(run, 0, [1.0, 1.0, 0.0], 1.0)
+    cfg.epoch_test_images = 0                            # the CLI's default: the whole test set
+    loop.end_epoch(run, 1, [1.0, 1.0, 0.0], 1.0)
+    assert seen == [100, len(run.test_x)] and len(run.test_x) > 100
+    assert run.history[0]["test_neg_elbo"] == 1.0

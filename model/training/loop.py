@@ -376,7 +376,8 @@ def run_epoch(run: Run, epoch: int):
 def end_epoch(run: Run, epoch: int, tr: list[float], dt: float) -> None:
     """Test-set losses, the history row, the progress line and the checkpoint."""
     cfg = run.cfg
-    te = evaluate_split(run.core, run.test_x, seed=cfg.seed + 1, rank=run.rank, world=run.world)
+    test_x = run.test_x[:cfg.epoch_test_images] if cfg.epoch_test_images else run.test_x
+    te = evaluate_split(run.core, test_x, seed=cfg.seed + 1, rank=run.rank, world=run.world)
     run.seconds += dt
     ips = run.steps_per_epoch * cfg.batch_size / dt
     run.history.append({"epoch": epoch + 1, "train_neg_elbo": tr[0], "train_recon": tr[1], "train_kl": tr[2],

@@ -62,6 +62,7 @@ class TrainConfig:
     stream: bool = False
     workers: int = 2
     progress: bool = True                # a progress bar per epoch (off in a training process: no one sees it)
+    epoch_test_images: int = 0           # each epoch's test losses on the first this many test images (0: all)
 
     def __post_init__(self) -> None:
         if isinstance(self.widths, str):

@@ -49,7 +49,8 @@ CONTROL_EVERY_S = 0.2          # how often a paused job's control.json is looked
 CHECKPOINT_EVERY_S = 10.0      # a SIGKILL loses at most this much of a job's training
 KL_WARMUP_STEPS = 200          # the KL weight ramps from 0 over this many steps when warm-up is on
 LR_WARMUP_STEPS = 20
-SNAPSHOT_TEST_IMAGES = 1000    # a live run's model is measured on this many test images (the others wait meanwhile)
+SNAPSHOT_TEST_IMAGES = 1000    # a live run's model (and each epoch) is measured on this many test images (the
+                               # other jobs wait meanwhile)
 
 
 def job_config(job: dict, run_dir: Path) -> TrainConfig:
@@ -61,7 +62,8 @@ def job_config(job: dict, run_dir: Path) -> TrainConfig:
         data_npz=None if builtin else str(run_dir / DATA_NAME), latent_dim=job["latent_dim"],
         beta=job["beta"], lr=job["lr"], epochs=100_000, batch_size=job.get("batch_size", 128), widths=widths,
         hidden=hidden, res_blocks=res_blocks, map="auto" if job["latent_dim"] == 2 else "pca", iwae_k=10,
-        seed=job.get("seed", 0), device=job.get("device", "cpu"), resume=bool(job.get("resume")), progress=False)
+        seed=job.get("seed", 0), device=job.get("device", "cpu"), resume=bool(job.get("resume")), progress=False,
+        epoch_test_images=SNAPSHOT_TEST_IMAGES)     # the model card's per-epoch test curve, quick as a snapshot
 
 
 class DataCache:
