@@ -128,7 +128,7 @@ class Student(threading.Thread):
         super().__init__(daemon=True)
         self.i, self.url, self.runs, self.a, self.barrier, self.t0, self.page = i, url, runs, a, barrier, t0, page
         self.accepted, self.message, self.first, self.sep, self.end, self.state = False, "", None, None, None, ""
-        self.scored_mtime, self.errors = 0.0, 0
+        self.scored_mtime, self.errors, self.answered = 0.0, 0, None
 
     def run(self) -> None:
         from gradio_client import Client
@@ -144,7 +144,7 @@ class Student(threading.Thread):
         except Exception as e:                                     # a refusal: its message
             self.message = " ".join(str(e).split())[:160]
             return
-        self.accepted = True
+        self.accepted, self.answered = True, time.monotonic() - t_call
         job = c.predict(token, api_name="/train_status")["job"]
         if self.page is not None:
             self.watch_page(c.session_hash, job, t_call)
@@ -306,6 +306,7 @@ def main(argv=None) -> int:
     print(f"| accepted | {len(ok)} of {a.students} |")
     if refusals:
         print(f"| refused with | {'; '.join(refusals)[:200]} |")
+    print(f"| /train answered (min / median / max) | {summary([s.answered for s in ok])} |")
     print(f"| first live point (min / median / max) | {summary([s.first for s in ok])} |")
     print(f"| time to k-NN {TARGET_ACC} (min / median / max) | {summary([s.sep for s in ok])} |")
     print(f"| finished within {a.limit:.0f} s | {sum(s.state in TERMINAL for s in ok)} of {len(ok)} "
