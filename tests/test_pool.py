@@ -85,7 +85,10 @@ def test_a_real_jobs_first_point_is_one_step_and_its_view(tmp_path):
     pool.add(run)
     live = read_json(run / LIVE_NAME)
     assert live["state"] == "running" and live["step"] == 1 and len(live["history"]) == 1
-    assert "map" in live and pool.jobs[0].own_s > 0             # the chart's first point, counted in its budget
+    assert "map" not in live and pool.jobs[0].own_s > 0       # the chart's first point, counted in its budget
+    pool.round()                                              # its first turn brings the pictures
+    live = read_json(run / LIVE_NAME)
+    assert live["step"] > 1 and live["map"]["n"] > 0 and live["recon"].startswith("data:image/png")
 
 
 def test_a_load_command_puts_the_set_in_memory_once(monkeypatch):

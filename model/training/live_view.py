@@ -137,7 +137,10 @@ class LiveView:
             self.t_rate, self.step_rate = now, step
         return self.ips
 
-    def state(self, state: str, message: str, seconds_left: float, own_seconds: float = 0.0) -> dict:
+    def state(self, state: str, message: str, seconds_left: float, own_seconds: float = 0.0,
+              pictures: bool = True) -> dict:
+        """live.json; without pictures (a new job's first point: its chart begins at once, its map a turn
+        later), only the numbers and the history."""
         args = self.run.cfg
         ips = self.rate() if state == "running" else self.ips        # the last training rate, once it ends
         return {"state": state, "message": message, "step": self.run.step, "images_per_s": round(ips, 1),
@@ -145,4 +148,4 @@ class LiveView:
                 "own_seconds": round(own_seconds, 2),
                 "latent_dim": self.run.core.config.latent_dim, "history": self.rows, "marks": self.marks,
                 "model_version": self.model_version,
-                "originals": self.originals, "updated": time.time(), **self.pictures()}
+                "originals": self.originals, "updated": time.time(), **(self.pictures() if pictures else {})}
