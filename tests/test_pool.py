@@ -256,3 +256,32 @@ def test_a_live_jobs_epoch_ends_measure_a_quick_share_of_the_test_set(tmp_path, 
     loop.end_epoch(run, 1, [1.0, 1.0, 0.0], 1.0)
     assert seen == [100, len(run.test_x)] and len(run.test_x) > 100
     assert run.history[0]["test_neg_elbo"] == 1.0
+
+
+def test_the_service_warms_a_backend_that_can_and_says_none_for_one_that_cannot(tmp_path):
+    class Warmable:
+        def __init__(self):
+            self.asked = []
+
+        def warm(self, datasets):
+            self.asked.append(datasets)
+            return 2
+
+        def lost(self):
+            return []
+
+        def shutdown(self, grace_s):
+            pass
+
+    class Remote(Warmable):
+        warm = None                             # a cluster's actors start with the app: nothing to warm
+
+    backend = Warmable()
+    s = TrainingService(tmp_path / "a", registry=None, backend=backend)
+    r = TrainingService(tmp_path / "b", registry=None, backend=Remote())
+    try:
+        assert s.warm(["fashion-mnist"]) == 2 and backend.asked == [("fashion-mnist",)]
+        assert r.warm(["fashion-mnist"]) == 0
+    finally:
+        s.shutdown()
+        r.shutdown()
