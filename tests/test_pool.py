@@ -285,3 +285,45 @@ def test_the_service_warms_a_backend_that_can_and_says_none_for_one_that_cannot(
     finally:
         s.shutdown()
         r.shutdown()
+
+
+def test_a_run_ends_in_the_service_even_when_a_pages_poll_read_its_last_view_first(tmp_path):
+    """The live view's poll (service.live) reads live.json too; the monitor must still act on what it read."""
+    class Quiet:
+        def __init__(self):
+            self.finished = []
+
+        def start(self, run_dir):
+            return "local"
+
+        def view(self, run_dir):
+            return read_json(Path(run_dir) / LIVE_NAME)
+
+        def control(self, run_dir, control):
+            pass
+
+        def ended(self, run_dir):
+            self.finished.append(Path(run_dir))
+
+        def lost(self):
+            return []
+
+        def shutdown(self, grace_s):
+            pass
+
+    backend = Quiet()
+    s = TrainingService(tmp_path / "runs", registry=None, max_running=1, backend=backend)
+    s._stop.set()                                           # this test turns the monitor's rounds itself
+    s.thread.join()
+    try:
+        token, job = s.submit(TINY)
+        (job.dir / LIVE_NAME).write_text(json.dumps({"state": "running", "step": 3, "history": []}))
+        s.poll()
+        assert s.status(token)["state"] == "running"
+        (job.dir / LIVE_NAME).write_text(json.dumps({"state": "done", "step": 9, "history": [],
+                                                     "message": "done: the budget is spent"}))
+        assert s.live(job.id)["step"] == 9                  # a page's poll takes the new view first
+        s.poll()
+        assert s.status(token)["state"] == "done" and backend.finished == [job.dir]
+    finally:
+        s.shutdown()

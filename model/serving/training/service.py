@@ -53,6 +53,7 @@ class Job:
     created: float = field(default_factory=time.time)
     view: dict = field(default_factory=dict)      # live.json as last read
     view_mtime: float = -1.0
+    seen_mtime: float = -1.0       # the view the monitor last acted on (a page's poll may have taken it first)
     tile: dict = field(default_factory=dict)      # the class grid's small copy of the view
     tile_taken: float = 0.0                       # when the service took it (the grid's `since` compares this)
 
@@ -350,8 +351,10 @@ class TrainingService:
             release_idle()
         with self.lock:
             for job in [j for j in self.jobs.values() if j.active]:
-                if not self._take_view(job):
-                    continue
+                self._take_view(job)
+                if job.view_mtime == job.seen_mtime or not job.view:
+                    continue                          # nothing new since the monitor last looked
+                job.seen_mtime = job.view_mtime
                 self.publisher.snapshot(job, job.view)
                 state = job.view.get("state")
                 if state in TERMINAL:
