@@ -48,7 +48,7 @@ class StandIn:
     def first_point(self):
         self.log.append(f"{self.name} first")
 
-    def due(self, now, view_every=0.7):
+    def due(self, now, view_every=1.0):
         return 0.0
 
     def end(self, state, message):

@@ -43,7 +43,7 @@ MODEL_SIZES = {                # the Train tab's "model size": channels per stag
 BUILTIN = NAMED_SETS           # trained under their own name; emoji and uploads as "prepared" arrays
 ROW_EVERY = 5                  # one history row (the mean of this many steps) per ROW_EVERY steps
 TURN_S = 0.25                  # one job's turn: steps for about this long, then the next job's
-VIEW_EVERY_S = 0.7             # a job's live view at most this often: the page polls twice as often
+VIEW_EVERY_S = 1.0             # a job's live view at most this often: the page polls twice as often
 VIEW_SHARE = 0.15              # ... and, with many jobs, less often: the views take at most this share of the time
 CONTROL_EVERY_S = 0.2          # how often a paused job's control.json is looked at (a stat call)
 CHECKPOINT_EVERY_S = 10.0      # a SIGKILL loses at most this much of a job's training
@@ -125,7 +125,7 @@ class LiveJob:
         self.control = Control.read(self.dir)
         self.published = self.control.publish
         self.obey()
-        self.write(self.state)
+        self.write(self.state, pictures=False)           # its pictures come with its first turn
 
     # ------------------------------------------------------------ a turn
     def turn(self, seconds: float, min_steps: int = 0) -> bool:
