@@ -327,3 +327,20 @@ def test_a_run_ends_in_the_service_even_when_a_pages_poll_read_its_last_view_fir
         assert s.status(token)["state"] == "done" and backend.finished == [job.dir]
     finally:
         s.shutdown()
+
+
+def test_warm_sends_a_newly_chosen_data_set_to_processes_already_running(monkeypatch, tmp_path):
+    backend = LocalBackend(tmp_path, processes=2, cores=2)
+    sent = []
+
+    class Alive:
+        def poll(self):
+            return None
+
+    monkeypatch.setattr(backend, "_launch", lambda p: setattr(p, "proc", Alive()))
+    monkeypatch.setattr(TrainingProcess, "send", lambda p, command: sent.append((p.index, command)) or True)
+    backend.warm(("fashion-mnist",))
+    sent.clear()
+    backend.warm(("digits",))                   # the Train tab's data set changed: both processes load it
+    backend.warm(("digits",))
+    assert sent == [(0, {"load": "digits"}), (1, {"load": "digits"})]

@@ -113,10 +113,11 @@ class EncodePanel:
     def on_pick(self, model: str, evt: gr.SelectData) -> str:
         """A click on the picker: an example's file, or the test-set image's (as the gallery gave it, 84 px)."""
         kind, i = evt.value, evt.index
-        choices = examples() if kind == "example" else thumbnails(self.registry.get(model)) if kind == "test" else []
+        choices = examples() if kind == "example" else ex.test_set_gallery(self.registry.get(model)) \
+            if kind == "test" else []
         if not isinstance(i, int) or not 0 <= i < len(choices):
             raise ExplorerError(f"no picture {i!r} among the {kind!s:.20}s")
-        return choices[i] if kind == "example" else choices[i][0]
+        return choices[i] if kind == "example" else image_file(choices[i][0])   # only the picked one written
 
     # ------------------------------------------------------------ layout and events
     def build(self, model_dd: gr.Dropdown, default: LoadedModel) -> None:

@@ -124,8 +124,7 @@ class LiveJob:
         self.view = LiveView(run, self.job, previous, row_every=ROW_EVERY)
         self.control = Control.read(self.dir)
         self.published = self.control.publish
-        self.obey()
-        self.write(self.state, pictures=False)           # its pictures come with its first turn
+        self.obey()                                      # first_point writes its first view
 
     # ------------------------------------------------------------ a turn
     def turn(self, seconds: float, min_steps: int = 0) -> bool:

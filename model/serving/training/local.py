@@ -35,6 +35,7 @@ class TrainingProcess:
         self.jobs: set[Path] = set()
         self.threads = 0
         self.idle_since = time.monotonic()        # when its last job ended (or it started): see release_idle
+        self.loading: set[str] = set()            # the data sets it was told to load (warm)
 
     @property
     def alive(self) -> bool:
@@ -77,8 +78,9 @@ class LocalBackend:
             for p in self.pool:
                 if not p.alive:
                     self._launch(p)
-                    for name in datasets:
-                        p.send({"load": name})
+                for name in set(datasets) - p.loading:       # each set once per process, a new one when asked
+                    if p.send({"load": name}):
+                        p.loading.add(name)
             return sum(p.alive for p in self.pool)
 
     def release_idle(self, idle_s: float = IDLE_RELEASE_S) -> None:
@@ -158,7 +160,7 @@ class LocalBackend:
             p.proc = subprocess.Popen([sys.executable, "-m", "model", "worker", "--pool"], cwd=PACKAGE_ROOT,
                                       env=env, stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
                                       preexec_fn=functools.partial(lower_priority, self.niceness))
-        p.threads, p.idle_since = 0, time.monotonic()
+        p.threads, p.idle_since, p.loading = 0, time.monotonic(), set()
 
     def _share_cores(self) -> None:
         """Each busy process gets an equal share of the cores (at least one thread)."""
