@@ -156,7 +156,8 @@ RESOURCES = """() => performance.getEntriesByType('resource')
     .filter(e => /\\.(wasm|onnx)$|\\/onnx\\/data\\//.test(e.name))
     .map(e => ({name: e.name, transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize}))"""
 DATA_FETCHED = ("() => performance.getEntriesByType('resource')"
-                ".filter(e => /\\/onnx\\/data\\//.test(e.name)).length >= 2")
+                ".filter(e => /\\/onnx\\/data\\//.test(e.name)).length >= 2"
+                " && performance.getEntriesByType('resource').some(e => /classifier\\.onnx$/.test(e.name))")
 
 
 @pytest.mark.browser
@@ -164,7 +165,7 @@ def test_a_reload_fetches_neither_the_runtime_nor_the_model_again(open_page, app
     """Nor the map's atlas and points: they come as files named by their content (ui/runtime.content_url)."""
     page = open_page(app_url)
     page.wait_for_function("() => VAE.state.backend === 'wasm'")
-    page.wait_for_function(DATA_FETCHED)                                  # the map's points and the star's atlas
+    page.wait_for_function(DATA_FETCHED)              # the map's points, the star's atlas, the words' classifier
     first = page.evaluate(RESOURCES)
     assert {re.search(r"\.(wasm|onnx|json)$", e["name"]).group(1) for e in first} == {"wasm", "onnx", "json"}
     assert {re.search(r"/data/(\w+)-", e["name"]).group(1) for e in first if e["name"].endswith(".json")} == {
