@@ -36,6 +36,7 @@
           if (!ort) { reject(new Error("the WebAssembly runtime did not load")); return; }
           ort.env.wasm.numThreads = 1;       // no SharedArrayBuffer needed; a 16-d decode is ~1 ms anyway
           ort.env.wasm.wasmPaths = dir;
+          ort.env.wasm.proxy = true;         // sessions live in a worker: compiling and creating them leaves the page's thread free
           resolve(ort);
         };
         s.onerror = () => reject(new Error("the WebAssembly runtime did not load"));
@@ -68,7 +69,8 @@
   // n latent vectors (Float32Array n*D) -> images (Float32Array n*C*H*W, values in [0, 1]). One run at
   // a time per session (the caller keeps one in flight); both tensors are released after use.
   async function decode(dec, zs, n, D) {
-    const input = new dec.ort.Tensor("float32", zs, [n, D]);
+    // a copy: the worker (ort.env.wasm.proxy) takes the tensor's buffer, and the caller keeps its own
+    const input = new dec.ort.Tensor("float32", zs.slice(), [n, D]);
     let out = null;
     try {
       out = (await dec.session.run({ z: input })).image;
@@ -82,7 +84,7 @@
   // n images (Float32Array n*C*H*W in [0, 1]) -> the encoder's {mu, logvar} (Float32Array n*D each);
   // logvar is null when the model has no variance (an autoencoder, a VQ-VAE: the graph outputs mu alone).
   async function encode(enc, x, n, shape) {
-    const input = new enc.ort.Tensor("float32", x, [n, ...shape]);
+    const input = new enc.ort.Tensor("float32", x.slice(), [n, ...shape]);   // a copy, as in decode
     let out = null;
     try {
       out = await enc.session.run({ image: input });

@@ -155,6 +155,13 @@ def test_other_files_are_revalidated_and_the_page_and_its_data_go_compressed(app
 RESOURCES = """() => performance.getEntriesByType('resource')
     .filter(e => /\\.(wasm|onnx)$|\\/onnx\\/data\\//.test(e.name))
     .map(e => ({name: e.name, transfer: e.transferSize, encoded: e.encodedBodySize, decoded: e.decodedBodySize}))"""
+
+
+def resources(page) -> list[dict]:
+    """RESOURCES from the page and from its workers (ONNX Runtime's worker fetches the WebAssembly itself)."""
+    return page.evaluate(RESOURCES) + [e for w in page.workers for e in w.evaluate(RESOURCES)]
+
+
 DATA_FETCHED = ("() => performance.getEntriesByType('resource')"
                 ".filter(e => /\\/onnx\\/data\\//.test(e.name)).length >= 2"
                 " && performance.getEntriesByType('resource').some(e => /classifier\\.onnx$/.test(e.name))")
@@ -166,7 +173,7 @@ def test_a_reload_fetches_neither_the_runtime_nor_the_model_again(open_page, app
     page = open_page(app_url)
     page.wait_for_function("() => VAE.state.backend === 'wasm'")
     page.wait_for_function(DATA_FETCHED)              # the map's points, the star's atlas, the words' classifier
-    first = page.evaluate(RESOURCES)
+    first = resources(page)
     assert {re.search(r"\.(wasm|onnx|json)$", e["name"]).group(1) for e in first} == {"wasm", "onnx", "json"}
     assert {re.search(r"/data/(\w+)-", e["name"]).group(1) for e in first if e["name"].endswith(".json")} == {
         "atlas", "points"}
@@ -175,7 +182,7 @@ def test_a_reload_fetches_neither_the_runtime_nor_the_model_again(open_page, app
     page.reload()
     page.wait_for_function("() => window.VAE && VAE.stats && VAE.stats.paints > 0 && VAE.state.backend === 'wasm'")
     page.wait_for_function(DATA_FETCHED)
-    again = page.evaluate(RESOURCES)
+    again = resources(page)
     assert {e["name"] for e in again} == {e["name"] for e in first}
     assert all(e["transfer"] == 0 for e in again), again                # from the browser's cache, not the wire
     assert page.problems == []
@@ -188,7 +195,7 @@ def test_the_draw_tab_fetches_its_encoder_when_opened_and_encodes_in_the_page(op
     from test_sketch import draw, open_draw_tab, settled, work_requests
 
     page = open_draw_tab(open_page, app_url)
-    names = [e["name"] for e in page.evaluate(RESOURCES)]
+    names = [e["name"] for e in resources(page)]
     assert sum("encoder.onnx" in n for n in names) == 1, names
     assert page.evaluate("VAE.sketch.backend") == "wasm"
     sent = len(page.requests)

@@ -87,7 +87,9 @@ class EncodePanel:
         chart = posterior_figure(info["mu"], info["sigma"], info["z"])
         return {self.recon: image_file(recon), self.info: info, self.model_input: image_file(model_input),
                 self.plot: chart, self.stats: text.stats_markdown(info), self.typical: how_typical(m, x),
-                self.explore.map: map_value(model, upload=info["map_xy"]), self.state: info}
+                self.explore.map: map_value(model, upload=info["map_xy"]), self.state: info,
+                self.first: gr.update(visible=False), self.results: gr.update(visible=True),
+                self.chart: gr.update(visible=True)}
 
     @user_errors
     def resample(self, model: str, info: dict, seed: int) -> dict:
@@ -121,25 +123,29 @@ class EncodePanel:
 
     # ------------------------------------------------------------ layout and events
     def build(self, model_dd: gr.Dropdown, default: LoadedModel) -> None:
+        # The results (two images, the stats, the chart, the JSON) stay unmounted until the first encoding: this
+        # tab is open when the page loads, and Gradio builds only the components that are visible, so a slow
+        # laptop's first view does not pay for nine components that show nothing yet.
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
                 self.upload = gr.Image(label="your image (any size; it is fitted into the model's square)",
                                        type="filepath", sources=["upload", "clipboard"], height=240, elem_id="upload")
                 self.picker = gr.HTML(picker_value(default), html_template=PICKER_TEMPLATE, elem_id="test-gallery",
                                       js_on_load=(ASSETS / "pictures.js").read_text(), apply_default_css=False)
-            with gr.Column(scale=2):
+            self.first = gr.Markdown(text.ENCODE_FIRST, elem_id="encode-first")
+            with gr.Column(scale=2, visible=False) as self.results:
                 with gr.Row():
                     self.model_input = gr.Image(label="model input (preprocessed)", type="pil", interactive=False,
-                                           height=200, buttons=["download"])
+                                                height=200, buttons=["download"])
                     self.recon = gr.Image(label="reconstruction", type="pil", format="png", interactive=False,
                                           height=200, elem_id="recon", buttons=["download"])
-                self.stats = gr.Markdown(text.ENCODE_FIRST, elem_id="elbo-stats")
+                self.stats = gr.Markdown("", elem_id="elbo-stats")
                 self.typical = gr.Markdown("", elem_id="encode-typical")
                 with gr.Row():
                     resample_btn = gr.Button("Resample ε (reparameterization)", size="sm")
                     send_btn = gr.Button("Send μ to sliders", size="sm", variant="primary")
                 self.eps_text = gr.Markdown()
-            with gr.Column(scale=3):
+            with gr.Column(scale=3, visible=False) as self.chart:
                 self.plot = gr.Plot(label="posterior per dimension")
                 self.info = gr.JSON(label="encoding (mu, logvar, recon, kl, elbo, map_xy)", open=False,
                                     max_height=260)
@@ -149,7 +155,7 @@ class EncodePanel:
 
         # uploads reach the handler as Gradio's file data (preprocess=False, see server.upload_path)
         shown = [self.recon, self.info, self.model_input, self.plot, self.stats, self.typical, self.explore.map,
-                 self.state]
+                 self.state, self.first, self.results, self.chart]
         self.upload.change(self.on_upload, [self.upload, model_dd], shown,
                            api_visibility="private", preprocess=False)
         self.picker.select(self.on_pick, model_dd, self.upload, api_visibility="private")

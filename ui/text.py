@@ -130,7 +130,8 @@ def lesson_table(rows: list[tuple[str, dict]]) -> str:
 
 
 MANIFOLD_NEEDS_2D = "Pick the 2-D model (`fashion-mnist-2d`) to see its manifold."
-ENCODE_FIRST = "Upload an image to see its ELBO terms."
+ENCODE_FIRST = ("Upload an image, or pick one: its reconstruction, its posterior N(μ, σ²) per dimension and its "
+                "ELBO terms appear here.")
 
 
 def describe(m: LoadedModel) -> str:
