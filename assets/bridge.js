@@ -1,5 +1,5 @@
-// The one place that reads Gradio's DOM and Plotly's private layout. Both are internals that a new
-// version may change: when the page stops following a slider or the markers drift off the map, look here.
+// The one place that reads Gradio's DOM and Plotly's internals. Both are internals that a new
+// version may change: when the page stops following a slider or a chart stops updating, look here.
 (() => {
   const VAE = (window.VAE = window.VAE || {});
   if (VAE.gradio) return;
@@ -38,47 +38,5 @@
     return pinned;
   }
 
-  // A drawn graph's plot area: its offset in the box's parent, its size, and data <-> pixel maps
-  // (Plotly keeps them in the private _fullLayout); null before the first draw.
-  function frame(box) {
-    const L = box && box._fullLayout;
-    if (!L || !L._size || !L.xaxis || !L.xaxis.l2p || !L.yaxis || !L.yaxis.l2p) return null;
-    const s = L._size;
-    return { left: box.offsetLeft + s.l, top: box.offsetTop + s.t, l: s.l, t: s.t, width: s.w, height: s.h,
-             toPx: (x, y) => [L.xaxis.l2p(x), L.yaxis.l2p(y)], toData: (px, py) => [L.xaxis.p2l(px), L.yaxis.p2l(py)] };
-  }
-
-  // set a graph's event handlers, replacing those a previous draw set
-  function listen(box, handlers) {
-    for (const [name, fn] of Object.entries(handlers)) {
-      if (box.removeAllListeners) box.removeAllListeners(name);
-      box.on(name, fn);
-    }
-  }
-
-  const drawn = box => !!(box && box.querySelector(".main-svg"));
-
-  // plotly.js loaded on demand (url: the `plotly` package's bundle): a page whose first view can do without
-  // it (the map paints its own preview, map.js) does not parse its 4.6 MB at load. One <script> per page;
-  // a component that loaded it in its `head` meanwhile is used as it is.
-  let loading = null;
-  function load(url) {
-    if (pinned) return Promise.resolve(pinned);
-    if (!loading) {
-      loading = new Promise((resolve, reject) => {
-        const s = document.createElement("script");
-        s.src = url;
-        s.onload = () => {           // ours has just run: pinned even if a gr.Plot set window.Plotly before
-          if (typeof Plotly !== "undefined") pinned = Plotly;
-          if (pinned) resolve(pinned); else reject(new Error("plotly.js did not define Plotly"));
-        };
-        s.onerror = () => reject(new Error("plotly.js did not load"));
-        document.head.appendChild(s);
-      });
-      loading.catch(() => { loading = null; });
-    }
-    return loading;
-  }
-
-  VAE.plotly = { lib, frame, listen, drawn, load };
+  VAE.plotly = { lib };
 })();

@@ -1,31 +1,28 @@
-// The latent map: a Plotly WebGL scatter of the test set's encoded means (from atlas.npz).
+// The latent map: a scatter of the test set's encoded means (from atlas.npz), drawn on a canvas of our own.
 // Runs inside gr.HTML's js_on_load: `element`, `trigger`, `props`, `server`, `watch` are given.
 // Points are fetched once per model (server.map_points_url names the file); props.value only carries the model
 // name, the markers and the rules (the class palette), so moving a slider sends a few bytes, not 10,000
-// points. Plotly's internals are read through VAE.plotly (bridge.js); the events through VAE.on (page.js).
-// The first view does not wait for plotly.js (4.6 MB to parse, seconds of main thread on a slow laptop): the
-// points are painted at once on a canvas of our own (the preview), which places the markers, takes a click
-// and the keyboard; Plotly, for the hover cards, zoom, pan and the legend, loads when the map is first
-// pointed at, touched or focused, or once the page has been idle (no long task, no input) for IDLE_MS after its
-// first decoded image with the map on the screen.
+// points. The events come through VAE.on (page.js).
+// The canvas does what a Plotly WebGL scatter did here before (hover cards, a click decodes, wheel zoom, drag pan,
+// a legend that hides classes) without plotly.js: 4.6 MB and seconds of a slow laptop's main thread to parse,
+// and a software-WebGL redraw of every point per change. 10,000 squares paint in a few milliseconds.
 const VAE = window.VAE;
 const box = element.querySelector(".vae-map-plot");
 const card = element.querySelector(".vae-map-card");
-let drawnModel = null, nClassTraces = 0, hoverToken = 0;
-let P = null;               // plotly.js, once loaded (VAE.plotly.load: pinned, see bridge.js)
+let drawnModel = null, hoverToken = 0;
 let pts = null;             // the drawn model's points {x, y, label, classes, method}
 let ptsLoading = null;      // their fetch, while it runs
-let plottedModel = null;    // the model Plotly last drew
-let preview = null;         // the canvas preview's frame (the same shape as VAE.plotly.frame), until Plotly draws
-const IDLE_MS = 5000;       // quiet time (no long task, no input) after the first image before Plotly loads anyway:
-                            // the quiet window that defines "interactive" (Lighthouse's TTI), so that it never
-                            // lands in a student's drag
-const MARGIN = { l: 40, r: 10, t: 10, b: 40 };   // the plot area's margins: the preview and Plotly's layout
+let palette = [];           // the class colours (the server's rule: Paul Tol's muted palette, for colour-blind readers)
+let hidden = new Set();     // classes hidden from the legend
+let home = null, view = null;   // the data ranges [x0, x1, y0, y1]: all points, and what is shown now
+let frame = null;           // the plot area now: its offset in the map's box, size, data <-> pixel maps
+const MARGIN = { l: 56, r: 12, t: 10, b: 44 };   // room for the tick labels and the axis titles
+const HIT2 = 10 * 10;       // a point answers the pointer within 10 px
 let markers = {};           // the markers shown; a value carries only those that changed (null removes one)
 
-// The slider position (star) and the last upload (diamond) are DOM elements laid over the plot, not
-// Plotly traces: moving a trace redraws the whole 10,000-point WebGL scatter (~150 ms of main-thread
-// work per slider step in software WebGL, see BENCHMARKS.md), moving a div costs nothing.
+// The slider position (star) and the last upload (diamond) are DOM elements laid over the canvas, not painted on
+// it: the star moves with every slider step, and moving a div costs nothing, where repainting 10,000 points would
+// cost milliseconds each time.
 const STAR = "<svg viewBox='-12 -12 24 24'><polygon points='0,-11 3,-3.6 10.5,-3.4 4.6,1.4 6.8,8.9 0,4.5 " +
              "-6.8,8.9 -4.6,1.4 -10.5,-3.4 -3,-3.6' fill='#facc15' stroke='#111' stroke-width='1.6'/></svg>";
 const DIAMOND = "<svg viewBox='-12 -12 24 24'><polygon points='0,-10 9,0 0,10 -9,0' fill='#f97316' " +
@@ -79,7 +76,7 @@ VAE.on("vae:diamond", d => {
   placeMarkers();
 });
 
-// an SVG laid exactly over the plot area (f: VAE.plotly.frame)
+// an SVG laid exactly over the plot area (f: the frame)
 function cover(svg, f) {
   svg.style.left = f.left + "px";
   svg.style.top = f.top + "px";
@@ -141,8 +138,7 @@ function scrubToggle(show) {
   if (scrub) scrub.style.display = show ? "" : "none";
 }
 
-// the plot area now: Plotly's once it has drawn, else the preview's
-const frameNow = () => VAE.plotly.frame(box) || preview;
+const frameNow = () => frame;
 
 function placeMarkers() {
   const f = frameNow();
@@ -186,62 +182,207 @@ function showCard(c) {
   card.style.display = "block";
 }
 
-// ---------------------------------------------------------------- the preview: our own canvas
-function paintPreview(palette) {
-  let cv = element.querySelector(".vae-map-preview");
-  if (!cv) {
-    cv = document.createElement("canvas");
-    cv.className = "vae-map-preview";
-    cv.setAttribute("aria-hidden", "true");               // the map's text is its keyboard line (below)
-    box.parentElement.insertBefore(cv, box.nextSibling);
-    cv.addEventListener("click", ev => {
-      const r = cv.getBoundingClientRect(), hit = nearestPx(ev.clientX - r.left - MARGIN.l, ev.clientY - r.top - MARGIN.t);
-      if (hit !== null) pick(hit);
-    });
-  }
-  const w = box.clientWidth || 600, h = box.clientHeight || 560, dpr = window.devicePixelRatio || 1;
-  cv.width = Math.round(w * dpr); cv.height = Math.round(h * dpr);
-  cv.style.width = w + "px"; cv.style.height = h + "px";
-  cv.style.left = box.offsetLeft + "px"; cv.style.top = box.offsetTop + "px";
-  const pw = w - MARGIN.l - MARGIN.r, ph = h - MARGIN.t - MARGIN.b;
+// ---------------------------------------------------------------- the canvas: points, axes, legend
+const cv = document.createElement("canvas");
+cv.className = "vae-map-canvas";
+cv.setAttribute("aria-hidden", "true");       // the map's text: its legend, hover cards and keyboard line
+const legend = document.createElement("div");
+legend.className = "vae-map-legend";
+legend.setAttribute("role", "group");
+legend.setAttribute("aria-label", "classes on the map: press one to hide or show its points");
+if (box) { box.appendChild(cv); box.after(legend); }
+
+// ticks at 1, 2 or 5 times a power of ten, about n of them over [lo, hi]
+function ticks(lo, hi, n) {
+  const raw = (hi - lo) / n, p = 10 ** Math.floor(Math.log10(raw)), m = raw / p;
+  const step = (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p, out = [];
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  return { out, digits: Math.max(0, -Math.floor(Math.log10(step) + 1e-9)) };
+}
+
+// the padded range of all points: the view a double click (or 0) goes back to
+function fullRange() {
   const range = a => { let lo = Infinity, hi = -Infinity; for (const v of a) { if (v < lo) lo = v; if (v > hi) hi = v; }
                        const pad = 0.05 * (hi - lo || 1); return [lo - pad, hi + pad]; };
-  const [x0, x1] = range(pts.x), [y0, y1] = range(pts.y);
-  const toPx = (x, y) => [(x - x0) / (x1 - x0) * pw, (1 - (y - y0) / (y1 - y0)) * ph];
-  const toData = (px, py) => [x0 + px / pw * (x1 - x0), y0 + (1 - py / ph) * (y1 - y0)];
+  return [...range(pts.x), ...range(pts.y)];
+}
+
+let painting = 0;
+const repaint = () => { if (!painting) painting = requestAnimationFrame(paint); };
+
+function paint() {
+  painting = 0;
+  if (!pts || !box) return;
+  const w = box.clientWidth || 600, h = box.clientHeight || 560, dpr = window.devicePixelRatio || 1;
+  if (cv.width !== Math.round(w * dpr) || cv.height !== Math.round(h * dpr)) {
+    cv.width = Math.round(w * dpr); cv.height = Math.round(h * dpr);
+    cv.style.width = w + "px"; cv.style.height = h + "px";
+  }
+  const pw = w - MARGIN.l - MARGIN.r, ph = h - MARGIN.t - MARGIN.b;
+  const [x0, x1, y0, y1] = view;
+  const sx = pw / (x1 - x0), sy = ph / (y1 - y0);
+  const toPx = (x, y) => [(x - x0) * sx, (y1 - y) * sy];
+  const toData = (px, py) => [x0 + px / sx, y1 - py / sy];
+  frame = { left: box.offsetLeft + MARGIN.l, top: box.offsetTop + MARGIN.t, l: MARGIN.l, t: MARGIN.t,
+            width: pw, height: ph, toPx, toData };
   const g = cv.getContext("2d");
   g.setTransform(dpr, 0, 0, dpr, 0, 0);
   g.fillStyle = "#fff"; g.fillRect(0, 0, w, h);
   g.fillStyle = "#fafafa"; g.fillRect(MARGIN.l, MARGIN.t, pw, ph);
-  g.globalAlpha = 0.7;
-  for (let i = 0; i < pts.x.length; i++) {
-    const [px, py] = toPx(pts.x[i], pts.y[i]);
-    g.fillStyle = palette[pts.label[i] % palette.length];
-    g.fillRect(MARGIN.l + px - 1.5, MARGIN.t + py - 1.5, 3, 3);
+  // grid, ticks and titles (the tick labels #374151 on white: 10:1)
+  g.font = "12px system-ui, sans-serif"; g.fillStyle = "#374151"; g.strokeStyle = "#e5e7eb"; g.lineWidth = 1;
+  const tx = ticks(x0, x1, Math.max(2, Math.round(pw / 90))), ty = ticks(y0, y1, Math.max(2, Math.round(ph / 70)));
+  g.textAlign = "center"; g.textBaseline = "top";
+  for (const v of tx.out) {
+    const px = Math.round(MARGIN.l + (v - x0) * sx) + 0.5;
+    g.beginPath(); g.moveTo(px, MARGIN.t); g.lineTo(px, MARGIN.t + ph); g.stroke();
+    g.fillText(v.toFixed(tx.digits), px, MARGIN.t + ph + 4);
   }
-  g.globalAlpha = 1;
-  preview = { left: box.offsetLeft + MARGIN.l, top: box.offsetTop + MARGIN.t, l: MARGIN.l, t: MARGIN.t,
-              width: pw, height: ph, toPx, toData };
-  cv.style.display = "";
+  g.textAlign = "right"; g.textBaseline = "middle";
+  for (const v of ty.out) {
+    const py = Math.round(MARGIN.t + (y1 - v) * sy) + 0.5;
+    g.beginPath(); g.moveTo(MARGIN.l, py); g.lineTo(MARGIN.l + pw, py); g.stroke();
+    g.fillText(v.toFixed(ty.digits), MARGIN.l - 5, py);
+  }
+  const plane = pts.method === "plane", axis = plane ? "z" : (pts.method === "umap" ? "UMAP " : "PC ");
+  g.textAlign = "center"; g.textBaseline = "bottom";
+  g.fillText(axis + (plane ? "0" : "1"), MARGIN.l + pw / 2, h - 2);
+  g.save(); g.translate(13, MARGIN.t + ph / 2); g.rotate(-Math.PI / 2); g.textBaseline = "middle";
+  g.fillText(axis + (plane ? "1" : "2"), 0, 0); g.restore();
+  // the points, one class at a time (one fill colour each), clipped to the plot area
+  g.save(); g.beginPath(); g.rect(MARGIN.l, MARGIN.t, pw, ph); g.clip();
+  g.globalAlpha = 0.75;
+  const byClass = pts.byClass;
+  for (let c = 0; c < byClass.length; c++) {
+    if (hidden.has(c)) continue;
+    g.fillStyle = palette[c % palette.length];
+    for (const i of byClass[c]) {
+      const px = MARGIN.l + (pts.x[i] - x0) * sx, py = MARGIN.t + (y1 - pts.y[i]) * sy;
+      if (px > -2 && py > -2 && px < w + 2 && py < h + 2) g.fillRect(px - 1.5, py - 1.5, 3, 3);
+    }
+  }
+  g.restore();
+  g.strokeStyle = "#9ca3af"; g.strokeRect(MARGIN.l + 0.5, MARGIN.t + 0.5, pw - 1, ph - 1);
+  placeMarkers();
+  placeCursor();
 }
 
-function hidePreview() {
-  preview = null;
-  const cv = element.querySelector(".vae-map-preview");
-  if (cv) cv.style.display = "none";
+// the legend: one toggle button per class, its colour and its name (the name tells the classes apart too)
+function buildLegend() {
+  legend.replaceChildren(...pts.classes.map((name, c) => {
+    const b = document.createElement("button"), swatch = document.createElement("span");
+    b.type = "button";
+    b.className = "vae-map-class";
+    b.setAttribute("aria-pressed", hidden.has(c) ? "false" : "true");
+    swatch.className = "vae-map-swatch";
+    swatch.setAttribute("aria-hidden", "true");
+    swatch.style.background = palette[c % palette.length];
+    b.append(swatch, document.createTextNode(name));
+    b.addEventListener("click", () => {
+      if (hidden.has(c)) hidden.delete(c); else hidden.add(c);
+      b.setAttribute("aria-pressed", hidden.has(c) ? "false" : "true");
+      repaint();
+    });
+    return b;
+  }));
 }
 
-// the index of the point nearest to (px, py) in the plot area, within 10 px; null when none is that near
+// the index of the shown point nearest to (px, py) in the plot area, within 10 px; null when none is that near
 function nearestPx(px, py) {
   const f = frameNow();
   if (!f || !pts) return null;
-  let best = null, bestD = 100;
+  let best = null, bestD = HIT2;
   for (let i = 0; i < pts.x.length; i++) {
+    if (hidden.has(pts.label[i])) continue;
     const [qx, qy] = f.toPx(pts.x[i], pts.y[i]), d = (qx - px) ** 2 + (qy - py) ** 2;
     if (d < bestD) { bestD = d; best = i; }
   }
   return best;
 }
+
+// zoom by k (< 1: in) about the data point (cx, cy), which stays under the pointer
+function zoom(k, cx, cy) {
+  const [x0, x1, y0, y1] = view;
+  view = [cx + (x0 - cx) * k, cx + (x1 - cx) * k, cy + (y0 - cy) * k, cy + (y1 - cy) * k];
+  repaint();
+}
+
+// The pointer: hover shows a point's card, a click (or tap) decodes it, a drag pans, the wheel zooms about the
+// pointer, a double click shows every point again.
+let drag = null, hovered = null;
+const local = ev => { const r = box.getBoundingClientRect(); return [ev.clientX - r.left - MARGIN.l, ev.clientY - r.top - MARGIN.t]; };
+function hover(i) {
+  if (i === hovered) return;
+  hovered = i;
+  cv.style.cursor = i === null ? "" : "pointer";
+  const token = ++hoverToken;
+  if (i === null) { if (!element.dataset.error) card.style.display = "none"; return; }
+  VAE.runtime.within(server.hover_card(drawnModel, i), "the server").then(c => { if (token === hoverToken) showCard(c); },
+    e => { if (token === hoverToken) failed(`test image #${i} could not be shown`, e); });
+}
+if (box) {
+  cv.addEventListener("pointerdown", ev => {
+    if (!frame || ev.button !== 0) return;
+    drag = { id: ev.pointerId, at: [ev.clientX, ev.clientY], view: [...view], moved: false, touch: ev.pointerType === "touch" };
+  });
+  cv.addEventListener("pointermove", ev => {
+    if (!frame) return;
+    if (drag && drag.id === ev.pointerId && !drag.touch) {     // a finger scrolls the page; a mouse or pen pans
+      const dx = ev.clientX - drag.at[0], dy = ev.clientY - drag.at[1];
+      if (!drag.moved && dx * dx + dy * dy < 16) return;
+      if (!drag.moved) { drag.moved = true; cv.setPointerCapture(ev.pointerId); hover(null); }
+      const [x0, x1, y0, y1] = drag.view, kx = (x1 - x0) / frame.width, ky = (y1 - y0) / frame.height;
+      view = [x0 - dx * kx, x1 - dx * kx, y0 + dy * ky, y1 + dy * ky];
+      repaint();
+      return;
+    }
+    const [px, py] = local(ev);
+    hover(px < 0 || py < 0 || px > frame.width || py > frame.height ? null : nearestPx(px, py));
+  });
+  cv.addEventListener("pointerleave", () => { if (!drag) hover(null); });
+  cv.addEventListener("pointercancel", () => { drag = null; });
+  cv.addEventListener("pointerup", ev => {
+    const d = drag;
+    drag = null;
+    if (!d || d.moved || !frame) return;
+    const [px, py] = local(ev), i = nearestPx(px, py);
+    if (i !== null) pick(i);
+  });
+  cv.addEventListener("wheel", ev => {
+    if (!frame) return;
+    ev.preventDefault();
+    const [px, py] = local(ev), [cx, cy] = frame.toData(px, py);
+    zoom(Math.exp(Math.max(-1, Math.min(1, ev.deltaY * (ev.deltaMode ? 33 : 1) * 0.002))), cx, cy);
+  }, { passive: false });
+  cv.addEventListener("dblclick", () => { if (home) { view = [...home]; repaint(); } });
+  if (window.ResizeObserver) new ResizeObserver(repaint).observe(box);
+}
+
+// for tests and tools: where a point is drawn (page pixels), or null when it is hidden or out of view
+VAE.map = {
+  pointAt(i) {
+    if (!frame || !pts || hidden.has(pts.label[i])) return null;
+    const r = box.getBoundingClientRect(), [px, py] = frame.toPx(pts.x[i], pts.y[i]);
+    if (px < 0 || py < 0 || px > frame.width || py > frame.height) return null;
+    return { x: r.left + window.scrollX + frame.l + px, y: r.top + window.scrollY + frame.t + py, index: i, label: pts.label[i] };
+  },
+  // a shown point at least 20 px inside the plot area with no other shown point within gap px (a click or hover
+  // there can only mean it), or null
+  isolated(gap) {
+    const at = pts.x.map((x, i) => hidden.has(pts.label[i]) ? null : frame.toPx(x, pts.y[i]));
+    const inside = p => p && p[0] > 20 && p[1] > 20 && p[0] < frame.width - 20 && p[1] < frame.height - 20;
+    for (let i = 0; i < at.length; i++) {
+      if (!inside(at[i])) continue;
+      let near = Infinity;
+      for (let j = 0; j < at.length && near >= gap; j++) {
+        if (j !== i && at[j]) near = Math.min(near, Math.hypot(at[i][0] - at[j][0], at[i][1] - at[j][1]));
+      }
+      if (near >= gap) return i;
+    }
+    return null;
+  },
+  frame: () => frame && { ...frame, box: box.getBoundingClientRect() },
+};
 
 const pick = index => trigger("select", { index, value: drawnModel });   // read as gr.SelectData
 
@@ -261,7 +402,7 @@ if (box) {
   root.tabIndex = 0;
   root.setAttribute("role", "application");
   root.setAttribute("aria-label", "map of the test set, coloured by class. Arrow keys move a cursor, " +
-                    "Enter decodes the nearest test image, Home goes to the star");
+                    "Enter decodes the nearest test image, Home goes to the star, plus and minus zoom, 0 shows all");
   root.append(cursorEl, keyLine);
   root.addEventListener("keydown", onKey);
 }
@@ -269,6 +410,7 @@ if (box) {
 function nearestData(x, y) {
   let best = null, bestD = Infinity;
   for (let i = 0; i < pts.x.length; i++) {
+    if (hidden.has(pts.label[i])) continue;
     const d = (pts.x[i] - x) ** 2 + (pts.y[i] - y) ** 2;
     if (d < bestD) { bestD = d; best = i; }
   }
@@ -277,7 +419,7 @@ function nearestData(x, y) {
 
 function onKey(ev) {
   const f = frameNow();
-  if (!f || !pts) return;
+  if (!f || !pts || ev.target !== ev.currentTarget) return;      // not the legend's buttons, which are inside
   const step = (ev.shiftKey ? 5 : 1) * 0.025;
   const [dx0, dy0] = f.toData(0, f.height), [dx1, dy1] = f.toData(f.width, 0);
   if (!cursor) cursor = markers.slider ? [...markers.slider] : [(dx0 + dx1) / 2, (dy0 + dy1) / 2];
@@ -286,6 +428,11 @@ function onKey(ev) {
     cursor = [cursor[0] + moves[ev.key][0] * step * (dx1 - dx0), cursor[1] + moves[ev.key][1] * step * (dy1 - dy0)];
   } else if (ev.key === "Home" && markers.slider) {
     cursor = [...markers.slider];
+  } else if (ev.key === "+" || ev.key === "=" || ev.key === "-") {        // zoom about the cursor
+    zoom(ev.key === "-" ? 1.5 : 1 / 1.5, cursor[0], cursor[1]);
+  } else if (ev.key === "0" && home) {
+    view = [...home];
+    repaint();
   } else if (ev.key === "Enter" || ev.key === " ") {
     const i = nearestData(cursor[0], cursor[1]);
     if (i !== null) { pick(i); keyLine.textContent = `decoding ${describePoint(i)}`; }
@@ -311,141 +458,42 @@ function placeCursor() {
   cursorEl.style.top = (f.top + py) + "px";
 }
 
-// ---------------------------------------------------------------- Plotly: on first use, or when idle
-let wantPlotly = false;
-function plotlyNow() {
-  if (wantPlotly) return;
-  wantPlotly = true;
-  draw();
-}
-if (box) {
-  for (const ev of ["pointerenter", "pointerdown", "touchstart", "focusin", "wheel"]) {
-    box.parentElement.addEventListener(ev, plotlyNow, { once: true, passive: true });
-  }
-  // idle: IDLE_MS without a long task after the first decoded image (a page that never decodes: from load)
-  let lastLong = performance.now();
-  try {
-    new PerformanceObserver(l => { for (const e of l.getEntries()) lastLong = Math.max(lastLong, e.startTime + e.duration); })
-      .observe({ type: "longtask", buffered: true });
-  } catch (e) { /* no long-task timing in this browser: the quiet time counts from the first image */ }
-  for (const ev of ["input", "pointerdown", "keydown", "wheel"]) {
-    document.addEventListener(ev, () => { lastLong = Math.max(lastLong, performance.now()); }, { capture: true, passive: true });
-  }
-  const start = () => {
-    const tick = () => {
-      if (wantPlotly) return;
-      const quiet = performance.now() - lastLong;
-      if (quiet >= IDLE_MS) { (window.requestIdleCallback || setTimeout)(plotlyNow); return; }
-      setTimeout(tick, IDLE_MS - quiet + 50);
-    };
-    lastLong = Math.max(lastLong, performance.now());
-    setTimeout(tick, IDLE_MS);
-  };
-  // ... and only while the map is on the screen (a phone shows it below the sliders: it loads when scrolled to)
-  let seen = false, painted = VAE.stats && VAE.stats.paints > 0;
-  const ready = () => { if (seen && painted) start(); };
-  if (!painted) { const stop = VAE.on("vae:painted", () => { stop(); painted = true; ready(); }); }
-  if (window.IntersectionObserver) {
-    const io = new IntersectionObserver(entries => {
-      if (entries.some(e => e.isIntersecting)) { io.disconnect(); seen = true; ready(); }
-    });
-    io.observe(box.parentElement);
-  } else { seen = true; ready(); }
-}
-
 async function draw() {
   const v = props.value || {};
   if (!v.model || !box) return;
-  const palette = VAE.useRules(v.rules).palette;
+  palette = VAE.useRules(v.rules).palette;
   if (v.model !== drawnModel) { markers = {}; path = null; cloud = null; cursor = null; cursorEl.style.display = "none"; }
   if (v.markers && "upload" in v.markers) cloud = null;            // an upload's diamond has no drawn cloud
   Object.assign(markers, v.markers || {});
-  if (drawnModel !== v.model || !pts || (wantPlotly && plottedModel !== v.model)) {
+  if (drawnModel !== v.model) {
     const model = v.model;
-    if (drawnModel !== model) {
-      drawnModel = model;
-      pts = null;
-      ptsLoading = VAE.runtime.fetchJSON(server.map_points_url(model), "the map's points");
-      let got;
-      try {
-        got = await ptsLoading;
-      } catch (e) {
-        if (drawnModel === model) { drawnModel = null; failed("the map could not be drawn", e); }
-        return;
-      }
-      if (drawnModel !== model) return;                            // another model was asked for meanwhile
-      pts = got;
-      if (element.dataset.error) { delete element.dataset.error; card.style.display = "none"; }
-      scrubToggle(pts.method === "plane");
-      if (plottedModel === null) { paintPreview(palette); element.dataset.preview = "1"; }
+    drawnModel = model;
+    pts = null;
+    ptsLoading = VAE.runtime.fetchJSON(server.map_points_url(model), "the map's points");
+    let got;
+    try {
+      got = await ptsLoading;
+    } catch (e) {
+      if (drawnModel === model) { drawnModel = null; failed("the map could not be drawn", e); }
+      return;
     }
-    if (!pts) {                                                    // a draw that started first is fetching them
-      try { await ptsLoading; } catch (e) { return; }
-      if (drawnModel !== model || !pts) return;
-    }
-    if (wantPlotly && plottedModel !== model) {
-      try {
-        P = P || await VAE.plotly.load(v.rules.plotly);
-      } catch (e) {
-        failed("the map's zoom and hover cards could not load", e);
-        wantPlotly = false;
-        placeMarkers();
-        return;
-      }
-      if (drawnModel !== model) return;
-      await drawPlotly(palette, model);
-      plottedModel = model;
-      hidePreview();
-      element.dataset.ready = "1";
-    }
+    if (drawnModel !== model) return;                              // another model was asked for meanwhile
+    got.byClass = got.classes.map(() => []);
+    got.label.forEach((l, i) => { if (got.byClass[l]) got.byClass[l].push(i); });
+    pts = got;
+    hidden = new Set();
+    if (element.dataset.error) { delete element.dataset.error; card.style.display = "none"; }
+    scrubToggle(pts.method === "plane");
+    home = fullRange();
+    view = [...home];
+    buildLegend();
+    paint();
+    element.dataset.ready = "1";
+    return;
   }
+  if (!pts) return;                                                // its points are still coming: drawn then
   placeMarkers();
   placeCursor();
-}
-
-async function drawPlotly(palette, model) {
-  const traces = pts.classes.map((name, c) => {
-    const idx = [];
-    pts.label.forEach((l, i) => { if (l === c) idx.push(i); });
-    return { type: "scattergl", mode: "markers", name, x: idx.map(i => pts.x[i]), y: idx.map(i => pts.y[i]),
-             customdata: idx, marker: { size: 4, color: palette[c % palette.length], opacity: 0.7 },
-             hovertemplate: name + " · #%{customdata}<extra></extra>" };
-  });
-  nClassTraces = traces.length;
-  const axis = pts.method === "plane" ? "z" : (pts.method === "umap" ? "UMAP " : "PC ");
-  const layout = {
-    margin: { ...MARGIN }, dragmode: "pan", hovermode: "closest",
-    legend: { orientation: "h", y: -0.12, itemsizing: "constant" }, uirevision: model,
-    xaxis: { title: { text: axis + (pts.method === "plane" ? "0" : "1") }, zeroline: false },
-    yaxis: { title: { text: axis + (pts.method === "plane" ? "1" : "2") }, zeroline: false },
-    plot_bgcolor: "#fafafa",
-  };
-  await P.react(box, traces, layout, { responsive: true, displaylogo: false, scrollZoom: true });
-  VAE.plotly.listen(box, {
-    plotly_click: ev => {
-      const p = ev.points && ev.points[0];
-      if (!p || p.curveNumber >= nClassTraces) return;
-      pick(p.customdata);
-    },
-    plotly_hover: async ev => {
-      const p = ev.points && ev.points[0];
-      if (!p || p.curveNumber >= nClassTraces) return;
-      const token = ++hoverToken;
-      let c;
-      try {
-        c = await VAE.runtime.within(server.hover_card(drawnModel, p.customdata), "the server");
-      } catch (e) {
-        if (token === hoverToken) failed(`test image #${p.customdata} could not be shown`, e);
-        return;
-      }
-      if (token !== hoverToken) return;
-      showCard(c);
-    },
-    plotly_unhover: () => { hoverToken++; card.style.display = "none"; },
-    plotly_afterplot: () => { placeMarkers(); placeCursor(); },
-    plotly_relayout: () => { placeMarkers(); placeCursor(); },
-    plotly_relayouting: () => { placeMarkers(); placeCursor(); },
-  });
 }
 draw();
 watch("value", draw);

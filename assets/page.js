@@ -25,7 +25,7 @@
                     "from": ["sketch.js"], "to": ["map.js"]},
     "vae:set-z": {"detail": "{model, z}: move the sliders to z and decode it",
                   "from": ["map.js", "links.js", "sketch.js"], "to": ["live.js"]},
-    "vae:painted": {"detail": "{model}: the decoded image shows VAE.state.z", "from": ["live.js"], "to": ["links.js", "map.js"]}
+    "vae:painted": {"detail": "{model}: the decoded image shows VAE.state.z", "from": ["live.js"], "to": ["links.js"]}
   };
   // events:end
   VAE.events = EVENTS;

@@ -26,31 +26,11 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt install chromium)")]
 pytest.importorskip("playwright.sync_api")
 
-# pixel position (page coordinates) of a point of the Plotly graph inside #latent-map
-POINT_JS = """([trace, i]) => {
-  const gd = document.querySelector('#latent-map .js-plotly-plot');
-  const L = gd._fullLayout, r = gd.getBoundingClientRect();
-  const t = gd._fullData[trace];
-  return {x: r.left + window.scrollX + L._size.l + L.xaxis.l2p(t.x[i]),
-          y: r.top + window.scrollY + L._size.t + L.yaxis.l2p(t.y[i]), index: t.customdata[i]};
-}"""
+# page position of a map point (assets/map.js draws them on its canvas and says where): {x, y, index, label}
+POINT_JS = "(i) => VAE.map.pointAt(i)"
 
-# an isolated test point: nearest other point (any trace) at least `gap` px away (the markers let clicks through)
-ISOLATED_JS = """(gap) => {
-  const gd = document.querySelector('#latent-map .js-plotly-plot');
-  const L = gd._fullLayout;
-  const all = [];
-  gd._fullData.forEach((t, k) => t.x.forEach((x, i) => all.push([k, i, L.xaxis.l2p(x), L.yaxis.l2p(t.y[i])])));
-  const nClass = gd._fullData.filter(t => t.type === 'scattergl').length;
-  const inside = p => p[2] > 20 && p[2] < L._size.w - 20 && p[3] > 20 && p[3] < L._size.h - 20;
-  for (const p of all) {
-    if (p[0] >= nClass || !inside(p)) continue;
-    let near = Infinity;
-    for (const q of all) if (q !== p) near = Math.min(near, Math.hypot(p[2] - q[2], p[3] - q[3]));
-    if (near >= gap) return [p[0], p[1]];
-  }
-  return null;
-}"""
+# an isolated test point: no other shown point within `gap` px (the markers let clicks through)
+ISOLATED_JS = "(gap) => VAE.map.isolated(gap)"
 
 
 # the map's markers (divs over the plot): their map coordinates, and where they sit relative to the plot
@@ -65,13 +45,12 @@ MARKERS_JS = """() => {
 
 # page position of the star's centre, and where the map's axes put its coordinates
 STAR_PLACE_JS = """() => {
-  const gd = document.querySelector('#latent-map .js-plotly-plot');
-  const L = gd._fullLayout, r = gd.getBoundingClientRect();
+  const f = VAE.map.frame();
   const el = document.querySelector('#latent-map .vae-marker-slider'), m = el.getBoundingClientRect();
+  const [px, py] = f.toPx(parseFloat(el.dataset.x), parseFloat(el.dataset.y));
   return {shown: getComputedStyle(el).display !== 'none',
           at: [m.left + m.width / 2, m.top + m.height / 2],
-          expected: [r.left + L._size.l + L.xaxis.l2p(parseFloat(el.dataset.x)),
-                     r.top + L._size.t + L.yaxis.l2p(parseFloat(el.dataset.y))]};
+          expected: [f.box.left + f.l + px, f.box.top + f.t + py]};
 }"""
 
 
@@ -163,10 +142,9 @@ def interpolate_the_examples(page) -> None:
 def test_page_loads_without_errors_and_from_this_server_only(open_page, app_url):
     page = open_app(open_page, app_url)
     assert page.title() == "VAE Latent Explorer"
-    assert page.evaluate("typeof Plotly") == "object"                  # plotly.js served by the app itself
-    n_traces = page.evaluate("document.querySelector('#latent-map .js-plotly-plot').data.length")
-    assert n_traces == 10                                               # ten classes; the markers are divs over it
-    assert page.locator("#latent-map .legend").count() == 1
+    assert page.evaluate("typeof Plotly") == "undefined"              # the map draws itself: no plotly.js at load
+    legend = page.locator("#latent-map .vae-map-legend button[aria-pressed=true]")
+    assert legend.count() == 10 and legend.nth(1).inner_text() == "Trouser"     # ten classes, each shown
     assert len(slider_values(page)) == 16 and set(slider_values(page)) == {0.0}
     outside = [u for u in page.requests if not u.startswith((app_url, "data:", "blob:"))]
     assert outside == [], "the page must work offline"
@@ -256,8 +234,8 @@ def page_decode(page, url: str, z: list[float], shape: tuple[int, int, int]) -> 
 
 def test_hovering_a_map_point_shows_its_card(open_page, app_url):
     page = open_app(open_page, app_url)
-    trace, i = page.evaluate(ISOLATED_JS, 8)
-    pt = page.evaluate(POINT_JS, [trace, i])
+    i = page.evaluate(ISOLATED_JS, 8)
+    pt = page.evaluate(POINT_JS, i)
     page.mouse.move(pt["x"], pt["y"])
     card = page.locator("#latent-map .vae-map-card")
     card.wait_for(state="visible")
@@ -266,11 +244,74 @@ def test_hovering_a_map_point_shows_its_card(open_page, app_url):
     assert page.problems == []
 
 
+# the map canvas's colour (r, g, b) at a page position
+PIXEL_JS = """([x, y]) => {
+  const c = document.querySelector('#latent-map .vae-map-canvas'), r = c.getBoundingClientRect();
+  const d = c.width / r.width, px = Math.floor((x - scrollX - r.left) * d), py = Math.floor((y - scrollY - r.top) * d);
+  return Array.from(c.getContext('2d').getImageData(px, py, 1, 1).data.slice(0, 3)); }"""
+VIEW_JS = "(() => { const f = VAE.map.frame(); return [...f.toData(0, f.height), ...f.toData(f.width, 0)]; })()"
+AREA_JS = "(() => { const f = VAE.map.frame(); return [f.box.left + f.l, f.box.top + f.t, f.width, f.height]; })()"
+UNDER_JS = "([x, y]) => { const f = VAE.map.frame(); return f.toData(x - f.box.left - f.l, y - f.box.top - f.t); }"
+
+
+def test_the_map_legend_hides_a_class_and_the_wheel_and_a_drag_move_the_view(open_page, app_url):
+    """The map's own canvas: a legend button hides its class (not drawn, not answering the pointer) and shows it
+    again; the wheel zooms about the pointer, a drag pans without decoding, the star stays on its coordinates, and
+    a double click shows every point again."""
+    page = open_app(open_page, app_url)
+    i = page.evaluate(ISOLATED_JS, 14)                                  # beyond the pointer's 10 px
+    pt = page.evaluate(POINT_JS, i)
+    x, y = pt["x"] - page.evaluate("scrollX"), pt["y"] - page.evaluate("scrollY")
+    drawn = page.evaluate(PIXEL_JS, [pt["x"], pt["y"]])
+    button = page.locator("#latent-map .vae-map-legend button").nth(pt["label"])
+    button.click()
+    assert button.get_attribute("aria-pressed") == "false"
+    page.wait_for_function(f"() => {POINT_JS}({i}) === null")
+    page.wait_for_timeout(100)                                          # the next frame's repaint
+    gone = page.evaluate(PIXEL_JS, [pt["x"], pt["y"]])
+    assert gone != drawn and min(gone) >= 220, (drawn, gone)           # the plot's light background
+    page.mouse.move(x, y)
+    page.wait_for_timeout(500)
+    assert not page.is_visible("#latent-map .vae-map-card")            # a hidden point has no card
+    button.click()
+    page.wait_for_function(f"() => {POINT_JS}({i}) !== null")
+    page.wait_for_timeout(100)
+    assert page.evaluate(PIXEL_JS, [pt["x"], pt["y"]]) == drawn
+
+    home = page.evaluate(VIEW_JS)
+    f = page.evaluate(AREA_JS)
+    cx, cy = round(f[0] + f[2] / 2), round(f[1] + f[3] / 2)
+    under = page.evaluate(UNDER_JS, [cx, cy])
+    page.mouse.move(cx, cy)
+    page.mouse.wheel(0, -300)                                           # zoom in
+    page.wait_for_function(f"h => {VIEW_JS}[2] - {VIEW_JS}[0] < 0.8 * (h[2] - h[0])", arg=home)
+    still = page.evaluate(UNDER_JS, [cx, cy])
+    np.testing.assert_allclose(still, under, atol=1e-6 * (home[2] - home[0]) + 1e-9)    # about the pointer
+    z0, n = page_state(page)["z"], paints(page)
+    zoomed = page.evaluate(VIEW_JS)
+    page.mouse.down()
+    page.mouse.move(cx + 50, cy, steps=5)
+    page.mouse.move(cx + 100, cy, steps=5)
+    page.mouse.up()
+    page.wait_for_function(f"z => {VIEW_JS}[0] < z[0]", arg=zoomed)    # dragged right: the view moved left
+    panned = page.evaluate(VIEW_JS)
+    px_per_unit = f[2] / (zoomed[2] - zoomed[0])
+    assert abs((zoomed[0] - panned[0]) * px_per_unit - 100) < 2
+    place = page.evaluate(STAR_PLACE_JS)
+    if place["shown"]:
+        np.testing.assert_allclose(place["at"], place["expected"], atol=1.5)
+    page.wait_for_timeout(300)
+    assert paints(page) == n and page_state(page)["z"] == z0            # a drag is not a click: nothing decoded
+    page.mouse.dblclick(cx, cy)
+    page.wait_for_function(f"h => {VIEW_JS}.every((v, k) => Math.abs(v - h[k]) < 1e-9)", arg=home)
+    assert page.problems == []
+
+
 def test_clicking_a_map_point_loads_its_mean_into_the_sliders(open_page, app_url, weights_root):
     page = open_app(open_page, app_url)
     before, n = slider_values(page), paints(page)
-    trace, i = page.evaluate(ISOLATED_JS, 8)
-    pt = page.evaluate(POINT_JS, [trace, i])
+    i = page.evaluate(ISOLATED_JS, 8)
+    pt = page.evaluate(POINT_JS, i)
     page.mouse.click(pt["x"], pt["y"])
     wait_for_idle(page)
     wait_for_paint(page, n)
@@ -421,16 +462,16 @@ def test_scrubbing_the_2d_plane_decodes_the_z_under_the_pointer(open_page, app_u
     toggle.wait_for(state="visible")                                    # shown once the plane is drawn
     toggle.check()
     page.wait_for_timeout(500)                                          # the map's relayout settles
-    plot = page.locator("#latent-map .js-plotly-plot").bounding_box()
-    x, y = round(plot["x"] + plot["width"] * 0.62), round(plot["y"] + plot["height"] * 0.38)   # whole pixels, as events
+    f = page.evaluate("(() => { const f = VAE.map.frame(); return {x: f.box.left + f.l, y: f.box.top + f.t,"
+                      " width: f.width, height: f.height}; })()")
+    x, y = round(f["x"] + f["width"] * 0.62), round(f["y"] + f["height"] * 0.38)   # whole pixels, as events
     page.mouse.move(x - 20, y)
     n = paints(page)
     page.mouse.move(x, y)
     page.wait_for_function("n => VAE.stats.paints > n", arg=n)
     page.wait_for_timeout(300)
-    expected = page.evaluate("""([x, y]) => { const gd = document.querySelector('#latent-map .js-plotly-plot');
-        const L = gd._fullLayout, r = gd.getBoundingClientRect();
-        return [L.xaxis.p2l(x - r.left - L._size.l), L.yaxis.p2l(y - r.top - L._size.t)]; }""", [x, y])
+    expected = page.evaluate("""([x, y]) => { const f = VAE.map.frame();
+        return f.toData(x - f.box.left - f.l, y - f.box.top - f.t); }""", [x, y])
     z = page_state(page)["z"]
     np.testing.assert_allclose(z, np.clip(expected, -4, 4), atol=1e-3)
     painted = canvas_pixels(page)[..., 0].astype(np.int16)

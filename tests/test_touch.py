@@ -39,12 +39,11 @@ def work_requests(page, since: int) -> list[str]:
 
 def test_a_tap_on_a_map_point_loads_it_and_the_text_names_its_class(open_page, app_url, weights_root, m):
     page = open_page(app_url, **PHONE)
-    page.locator("#latent-map").scroll_into_view_if_needed()       # a phone loads the map's Plotly once it is seen
     page.wait_for_selector("#latent-map [data-ready='1'], #latent-map[data-ready='1']", state="attached")
-    page.locator("#latent-map .js-plotly-plot").scroll_into_view_if_needed()
+    page.locator("#latent-map .vae-map-canvas").scroll_into_view_if_needed()
     page.wait_for_timeout(300)
-    trace, i = page.evaluate(ISOLATED_JS, 8)
-    pt = page.evaluate(POINT_JS, [trace, i])
+    i = page.evaluate(ISOLATED_JS, 8)
+    pt = page.evaluate(POINT_JS, i)
     n = page.evaluate("VAE.stats.paints")
     page.touchscreen.tap(pt["x"] - page.evaluate("scrollX"), pt["y"] - page.evaluate("scrollY"))
     page.wait_for_function("n => VAE.stats.paints > n", arg=n)

@@ -63,11 +63,10 @@ PLOTLY_HEAD = f"<script src='{PLOTLY_URL}'></script>"     # for a component that
 
 def page_rules() -> dict:
     """The numbers of the rules the page applies as Python does (model.nets.walk: the traversal's values,
-    slerp's guards; the map's palette), and where the page loads its runtimes from (ONNX Runtime Web; plotly.js,
-    which the map loads on first use: assets/map.js)."""
+    slerp's guards; the map's palette), and where the page loads ONNX Runtime Web from."""
     return {"traversal": traversal_values(),
             "slerp": {"min_norm": SLERP_MIN_NORM, "min_angle": SLERP_MIN_ANGLE},
-            "palette": list(PALETTE), "ort": ORT_URL, "plotly": PLOTLY_URL, "load_timeout_s": LOAD_TIMEOUT_S}
+            "palette": list(PALETTE), "ort": ORT_URL, "load_timeout_s": LOAD_TIMEOUT_S}
 
 
 ONNX_BROTLI = 9                  # an ONNX file's copy is made when the page first asks for it: ~0.1 s here
