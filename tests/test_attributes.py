@@ -139,7 +139,9 @@ def test_an_attribute_slider_moves_z_in_the_page_with_no_request(open_page, app_
     painted = page.evaluate("Array.from(VAE.state.z)")
     _, want = client.predict(z=before, name=NAME, amount=2.0, model=MODEL, api_name="/attribute")
     assert painted == pytest.approx(want, abs=1e-3)
-    assert [u for u in page.requests[sent:] if "/gradio_api/" in u] == []
+    # no request that makes the server work (the page's static files, such as the classifier that names the
+    # decoded image, may still be arriving)
+    assert [u for u in page.requests[sent:] if "/gradio_api/" in u and "/gradio_api/file=" not in u] == []
     shown = page.eval_on_selector_all(".zslider input[type=number]",
                                       "els => els.filter(e => e.offsetParent).map(e => parseFloat(e.value))")
     dims = m.dims_by_kl(32)

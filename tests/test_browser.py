@@ -383,6 +383,7 @@ def test_without_webassembly_the_server_decodes_and_the_page_says_so(open_page, 
     rng.focus()
     rng.press("End")
     wait_for_paint(page, n)
+    wait_for_state(page, "s => s.z[0] === 4")                          # the new z's image, not an earlier one
     z = page_state(page)["z"]
     assert z[0] == 4.0
     painted = canvas_pixels(page)[..., 0]
