@@ -11,7 +11,6 @@ const box = element.querySelector(".vae-map-plot");
 const card = element.querySelector(".vae-map-card");
 let drawnModel = null, hoverToken = 0;
 let pts = null;             // the drawn model's points {x, y, label, classes, method}
-let ptsLoading = null;      // their fetch, while it runs
 let palette = [];           // the class colours (the server's rule: Paul Tol's muted palette, for colour-blind readers)
 let hidden = new Set();     // classes hidden from the legend
 let home = null, view = null;   // the data ranges [x0, x1, y0, y1]: all points, and what is shown now
@@ -127,7 +126,7 @@ function scrubToggle(show) {
     scrub.append(input, document.createTextNode(" decode under the pointer"));
     box.parentElement.appendChild(scrub);
     box.addEventListener("mousemove", ev => {
-      const f = frameNow();
+      const f = frame;
       if (!input.checked || !f) return;
       const r = box.getBoundingClientRect();
       const px = ev.clientX - r.left - f.l, py = ev.clientY - r.top - f.t;
@@ -138,10 +137,8 @@ function scrubToggle(show) {
   if (scrub) scrub.style.display = show ? "" : "none";
 }
 
-const frameNow = () => frame;
-
 function placeMarkers() {
-  const f = frameNow();
+  const f = frame;
   drawPath(f);
   drawCloud(f);
   for (const [key, el] of Object.entries(overlay)) {
@@ -289,7 +286,7 @@ function buildLegend() {
 
 // the index of the shown point nearest to (px, py) in the plot area, within 10 px; null when none is that near
 function nearestPx(px, py) {
-  const f = frameNow();
+  const f = frame;
   if (!f || !pts) return null;
   let best = null, bestD = HIT2;
   for (let i = 0; i < pts.x.length; i++) {
@@ -418,7 +415,7 @@ function nearestData(x, y) {
 }
 
 function onKey(ev) {
-  const f = frameNow();
+  const f = frame;
   if (!f || !pts || ev.target !== ev.currentTarget) return;      // not the legend's buttons, which are inside
   const step = (ev.shiftKey ? 5 : 1) * 0.025;
   const [dx0, dy0] = f.toData(0, f.height), [dx1, dy1] = f.toData(f.width, 0);
@@ -450,7 +447,7 @@ function onKey(ev) {
 const describePoint = i => `${pts.classes[pts.label[i]] ?? "class " + pts.label[i]}, test image #${i}`;
 
 function placeCursor() {
-  const f = frameNow();
+  const f = frame;
   if (!cursor || !f) { cursorEl.style.display = "none"; return; }
   const [px, py] = f.toPx(cursor[0], cursor[1]);
   cursorEl.style.display = "block";
@@ -469,10 +466,9 @@ async function draw() {
     const model = v.model;
     drawnModel = model;
     pts = null;
-    ptsLoading = VAE.runtime.fetchJSON(server.map_points_url(model), "the map's points");
     let got;
     try {
-      got = await ptsLoading;
+      got = await VAE.runtime.fetchJSON(server.map_points_url(model), "the map's points");
     } catch (e) {
       if (drawnModel === model) { drawnModel = null; failed("the map could not be drawn", e); }
       return;
