@@ -65,17 +65,20 @@ def test_restore_sets_the_model_tab_sampler_and_walk(registry):
     view = LinksView(registry)
     with gr.Blocks() as demo:
         view.build()
-        parts = [gr.Dropdown(registry.names()), gr.Tabs(), gr.Slider(), gr.Number(), gr.HTML()]
-        view.wire(demo, *parts)
+        model_dd, tabs, preset = gr.Dropdown(registry.names()), gr.Tabs(), gr.State({})
+        opened = {"sample": gr.State(False), "interpolate": gr.State(False)}
+        view.wire(demo, model_dd, tabs, opened, preset)
     out = view.restore({"model": "fashion-mnist-2d", "tab": "sample", "T": "0.5", "seed": "9",
                         "a": "1,1", "b": "-1,0", "t": "0.75", "z": "1,2"},
                        {"Sample the prior": "sample", "Interpolate": "interpolate"})
-    model, tabs, T, seed, walk = (out[c] for c in parts)
+    model, tab, link = out[model_dd], out[tabs], out[preset]
     value = out[view.html]
     bare = view.restore({}, {})
     assert bare[view.html]["z"] is None and set(bare) == {view.html}      # no link: nothing else changes
-    assert model["value"] == "fashion-mnist-2d" and T["value"] == 0.5 and seed["value"] == 9
-    assert tabs.selected == "sample" if hasattr(tabs, "selected") else tabs["selected"] == "sample"
+    assert model["value"] == "fashion-mnist-2d" and link["T"] == 0.5 and link["seed"] == 9
+    assert tab.selected == "sample" if hasattr(tab, "selected") else tab["selected"] == "sample"
+    assert out[opened["sample"]] is True and opened["interpolate"] not in out     # the link's tab is built
+    walk = link["walk"]
     assert walk["a"] == [1.0, 1.0] and walk["b"] == [-1.0, 0.0] and walk["t"] == 0.75
     assert value["z"] == [1.0, 2.0] and value["message"] == ""
 

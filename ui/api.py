@@ -3,9 +3,10 @@ training ones /train, /train_status, /train_set, /train_stop and /models; and "I
 and /typicality_batch. Their names, parameters and outputs are an API that users script against (README,
 "HTTP API"): keep them stable.
 
-Every endpoint hangs on one hidden button: /decode, /pick, /attribute and /sample with hidden inputs and
-outputs, so gradio_client calls do not touch the page; /encode, /interpolate, /compare and /typicality with
-the page's own inputs (their upload checks); /train and /typicality_batch with a hidden file list. The panels
+Every endpoint hangs on one hidden button: /decode, /pick, /attribute, /sample, /interpolate and /compare with
+hidden inputs and outputs (the last two's made by the same functions as their tabs', which are built per page
+when first opened), so gradio_client calls do not touch the page; /encode and /typicality with the Encode
+tab's upload (its name and checks); /train and /typicality_batch with a hidden file list. The panels
 own the page's events, which are private; the handlers here call the same code, so each value is computed once
 per request.
 """
@@ -16,10 +17,10 @@ import gradio as gr
 from model.serving import requests as ex
 from model.serving.registry import ModelRegistry
 
-from .compare import ComparePanel
+from .compare import ComparePanel, compare_seed, compared_image
 from .encode import EncodePanel
 from .files import image_file, image_files
-from .interpolate import InterpolatePanel
+from .interpolate import InterpolatePanel, image_pair, walk_controls, walk_outputs
 from .sample import SamplePanel, controls
 from .server import user_errors
 from .train import TrainPanel, caller_of
@@ -131,15 +132,20 @@ class Api:
             latent, beta, seconds, lr = (gr.Number(label=n) for n in ("latent_dim", "beta", "seconds", "lr"))
             job, status, listing = gr.Textbox(label="job"), gr.JSON(label="status"), gr.JSON(label="models")
             judged, rows, csv = gr.JSON(label="typicality"), gr.JSON(label="rows"), gr.File(label="csv")
+            # the tabs these mirror are built when first opened, each page its own: twins with their names
+            image_a, image_b = image_pair()
+            steps, method = walk_controls()
+            frames, gif = walk_outputs()
+            compared, cmp_seed = compared_image(), compare_seed()
             button = gr.Button("api")
-        enc, interp, cmp, typ = self.encode_panel, self.interpolate_panel, self.compare_panel, self.typical_panel
+        enc = self.encode_panel
         wiring = {                     # api_name -> inputs, outputs, whether Gradio preprocesses the inputs
             "decode": ([z, model_dd], [image], True),
             "pick": ([index, model_dd], [mu, image], True),
             "attribute": ([z, name, amount, model_dd], [image, new_z], True),
             "encode": ([enc.upload, model_dd], [enc.recon, enc.info], False),       # our upload checks
-            "interpolate": (interp.inputs, [interp.frames, interp.gif], False),
-            "compare": ([cmp.image_a, models, cmp.seed], [report], False),
+            "interpolate": ([image_a, image_b, steps, method, model_dd], [frames, gif], False),
+            "compare": ([compared, models, cmp_seed], [report], False),
             "sample": ([n, temperature, seed, model_dd], [samples, sample_z], True),
             "train": ([dataset, files, latent, beta, seconds, name], [status], False),      # our upload checks
             "train_ready": ([dataset], [status], True),
@@ -147,7 +153,8 @@ class Api:
             "train_set": ([job, beta, lr], [status], True),
             "train_stop": ([job], [status], True),
             "models": ([], [listing], True),
-            "typicality": ([typ.image, model_dd], [judged], False),                    # our upload checks
+            # the Encode tab's upload has /typicality's name ("image") and checks; a call does not touch the page
+            "typicality": ([enc.upload, model_dd], [judged], False),
             "typicality_batch": ([files, model_dd], [rows, csv], False),
         }
         for api_name, fn in self.endpoints().items():

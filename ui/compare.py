@@ -47,6 +47,16 @@ def kl_text(kl) -> str:
     return "KL none (no prior)" if kl is None else f"KL {kl:.1f}"
 
 
+def compared_image(elem_id: str | None = None) -> gr.Image:
+    """The image compared: the page's, or /compare's hidden twin (the same name and checks)."""
+    return gr.Image(label="image (reconstructed, and the walk's start)", type="filepath", height=160,
+                    sources=["upload", "clipboard"], elem_id=elem_id)
+
+
+def compare_seed() -> gr.Number:
+    return gr.Number(0, label="seed (the same draws for every model)", precision=0, minimum=0, maximum=MAX_SEED)
+
+
 class ComparePanel:
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
@@ -146,13 +156,11 @@ class ComparePanel:
                                            label=f"models ({cmp.MIN_MODELS} to {cmp.MAX_MODELS})", scale=3,
                                            elem_id="compare-models")
             with gr.Column(scale=1, min_width=160):
-                self.seed = gr.Number(0, label="seed (the same draws for every model)", precision=0, minimum=0,
-                                      maximum=MAX_SEED)
+                self.seed = compare_seed()
                 button = gr.Button("Compare", variant="primary", elem_id="compare-button")
                 pair_btn = gr.Button("Try two test images", size="sm", elem_id="compare-pair")
         with gr.Row(equal_height=False):
-            self.image_a = gr.Image(label="image (reconstructed, and the walk's start)", type="filepath", height=160,
-                                    sources=["upload", "clipboard"], elem_id="compare-a")
+            self.image_a = compared_image(elem_id="compare-a")
             self.image_b = gr.Image(label="second image (the walk's end)", type="filepath", height=160,
                                     sources=["upload", "clipboard"])
         gr.Examples([p for p in example_pairs() if "drawn-" in p[0]], inputs=[self.image_a, self.image_b],

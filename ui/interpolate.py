@@ -36,6 +36,25 @@ def test_pair_files(m) -> list[str]:
     return [image_file(gallery[0][0]), image_file(gallery[-1][0])]
 
 
+def image_pair() -> tuple[gr.Image, gr.Image]:
+    """Images A and B: the page's, or /interpolate's hidden twins (the same names and checks)."""
+    return tuple(gr.Image(label=f"image {x}", type="filepath", height=180, sources=["upload", "clipboard"])
+                 for x in "AB")
+
+
+def walk_controls() -> tuple[gr.Slider, gr.Radio]:
+    return (gr.Slider(2, MAX_STEPS, value=10, step=1, label="steps (both ends included)"),
+            gr.Radio(["linear", "spherical"], value="spherical", label="method"))
+
+
+def walk_outputs(elem_ids: bool = False) -> tuple[gr.Gallery, gr.Image]:
+    """The frames (PNG encodes ~7x faster than the default WebP here) and the GIF."""
+    return (gr.Gallery(label="frames", columns=10, height=150, allow_preview=False, format="png",
+                       elem_id="frames" if elem_ids else None),
+            gr.Image(label="animated GIF (plays in a loop; download it)", type="filepath", height=200,
+                     interactive=False, elem_id="gif" if elem_ids else None))
+
+
 class InterpolatePanel:
     def __init__(self, registry: ModelRegistry, walk: WalkView | None = None) -> None:
         self.registry = registry
@@ -63,22 +82,18 @@ class InterpolatePanel:
         return test_pair_files(self.registry.get(model))
 
     # ------------------------------------------------------------ layout and events
-    def build(self, model_dd: gr.Dropdown) -> None:
+    def build(self, model_dd: gr.Dropdown, walk: dict | None = None) -> None:
+        """walk: a lesson link's walk (WalkView.value), shown before any interpolation."""
         with gr.Row(equal_height=False):
-            self.image_a = gr.Image(label="image A", type="filepath", height=180, sources=["upload", "clipboard"])
-            self.image_b = gr.Image(label="image B", type="filepath", height=180, sources=["upload", "clipboard"])
+            self.image_a, self.image_b = image_pair()
             with gr.Column():
-                self.steps = gr.Slider(2, MAX_STEPS, value=10, step=1, label="steps (both ends included)")
-                self.method = gr.Radio(["linear", "spherical"], value="spherical", label="method")
+                self.steps, self.method = walk_controls()
                 button = gr.Button("Interpolate", variant="primary")
                 pair_btn = gr.Button("Try two test images", size="sm")
         gr.Examples(example_pairs(), inputs=[self.image_a, self.image_b],
                     label="example pairs (the emoji pairs are for the emoji model)")
-        walk = self.walk_view.build()                  # t-scrubber, lerp beside slerp, |z|, paths on the map
-        self.frames = gr.Gallery(label="frames", columns=10, height=150, allow_preview=False, elem_id="frames",
-                                 format="png")   # PNG encodes ~7x faster than the default WebP here
-        self.gif = gr.Image(label="animated GIF (plays in a loop; download it)", type="filepath", height=200,
-                            interactive=False, elem_id="gif")
+        walk = self.walk_view.build(walk)               # t-scrubber, lerp beside slerp, |z|, paths on the map
+        self.frames, self.gif = walk_outputs(elem_ids=True)
         gr.Markdown(text.TEACH["interp"], elem_classes="teach")
         self.inputs = [self.image_a, self.image_b, self.steps, self.method, model_dd]
         button.click(self.on_interpolate, self.inputs, [self.frames, self.gif, walk],

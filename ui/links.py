@@ -6,7 +6,8 @@ The page writes the URL as the view changes (assets/links.js: the model, the tab
 decimals, the walk's two endpoints and t, the temperature and the seed) and its "Copy link" button copies
 it. Opening a link, the server reads the query (`parse`: every value checked against a strict pattern
 and its range, never evaluated) and restores the view: the model, the tab, the sampler's temperature
-and seed, and the walk are set by the page load's outputs; z is handed to links.js, which moves the
+and seed, and the walk are set by the page load's outputs (kept for their tabs, which are built when
+first opened); z is handed to links.js, which moves the
 sliders in the page once the link's model is painted. A refused value is named in one line, and the
 view keeps its default for it.
 """
@@ -144,19 +145,20 @@ class LinksView:
             out[self.model_dd] = gr.update(value=m.name)
         if "tab" in state:
             out[self.tabs] = gr.Tabs(selected=state["tab"])
-        if "T" in state:
-            out[self.temperature] = gr.update(value=state["T"])
-        if "seed" in state:
-            out[self.seed] = gr.update(value=state["seed"])
-        if walk is not None:
-            out[self.walk] = walk
+            if state["tab"] in self.opened:                    # a tab built when first opened: open it now
+                out[self.opened[state["tab"]]] = True
+        preset = {k: state[k] for k in ("T", "seed") if k in state} | ({"walk": walk} if walk is not None else {})
+        if preset:
+            out[self.preset] = preset
         return out
 
-    def wire(self, demo: gr.Blocks, model_dd, tabs: gr.Tabs, temperature, seed, walk: gr.HTML) -> None:
-        self.model_dd, self.tabs, self.temperature, self.seed, self.walk = model_dd, tabs, temperature, seed, walk
+    def wire(self, demo: gr.Blocks, model_dd, tabs: gr.Tabs, opened: dict[str, gr.State], preset: gr.State) -> None:
+        """opened: the flags of the tabs built when first opened (ui/lazy.py); preset: what a link sets in them
+        ({"T", "seed", "walk"}), read when they are built."""
+        self.model_dd, self.tabs, self.opened, self.preset = model_dd, tabs, opened, preset
         names = {t.label: t.id for t in tabs.children if isinstance(t, gr.Tab)}
 
         def on_load(request: gr.Request):
             return self.restore(dict(request.query_params) if request else {}, names)
-        demo.load(on_load, None, [model_dd, tabs, temperature, seed, walk, self.html], api_visibility="private",
+        demo.load(on_load, None, [model_dd, tabs, preset, *opened.values(), self.html], api_visibility="private",
                   show_progress="hidden")

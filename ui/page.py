@@ -1,5 +1,6 @@
 """build_demo: the page, composed of one panel per module. Each panel owns its layout and events;
-here they are placed, and a change of model refreshes every panel that shows one."""
+here they are placed, and a change of model refreshes every panel that shows one. The first view and the
+Encode tab are built with the page; the other tabs when first opened (ui/lazy.py)."""
 from __future__ import annotations
 
 import atexit
@@ -21,6 +22,7 @@ from .compare import ComparePanel
 from .encode import EncodePanel
 from .explore import ExplorePanel
 from .interpolate import InterpolatePanel
+from .lazy import LazyTabs, view
 from .links import LinksView
 from .manifold import ManifoldPanel
 from .runtime import PageRuntime
@@ -57,6 +59,22 @@ class ModelSwitch:
         return updates
 
 
+def interpolating(panel: InterpolatePanel) -> InterpolatePanel:
+    """This page's interpolate panel, with its own live walk (the walk's component is the page's too)."""
+    v = view(panel)
+    v.walk_view = view(panel.walk_view)
+    return v
+
+
+def opened_train(panel: TrainPanel, model_dd: gr.Dropdown, tab: gr.Tab) -> None:
+    """The Train tab, built as it opens: the training processes start now (with the default data set in
+    memory), and again whenever the tab is opened after they stopped, so the first live point does not wait."""
+    v = view(panel)
+    v.build(model_dd)
+    v.wire_tab(tab)
+    panel.ready(v.dataset.value)
+
+
 def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.PathLike | None = None,
                training: dict | None = None) -> gr.Blocks:
     """The page over the models in `weights`; live-training jobs live in `runs` (a private temporary
@@ -86,31 +104,30 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
             model_info = gr.Markdown(text.describe(default), elem_id="model-info")
         links.build()                                      # Copy link; a link restores its view
         explore.build(model_dd, default)
+        preset = gr.State({})                              # what a lesson link sets in tabs not yet built
+        lazy = LazyTabs()                                  # every tab but the first is built when first opened
+        get = registry.get
         with gr.Tabs() as tabs:
             with gr.Tab("Encode", id="encode"):
                 encode.build(model_dd, default)
-            with gr.Tab("Draw", id="draw"):
-                sketch.build(default)
-            with gr.Tab("Is this typical?", id="typical"):
-                typical.build(model_dd, default)
-            with gr.Tab("Interpolate", id="interpolate"):
-                interpolate.build(model_dd)
-            with gr.Tab("Sample the prior", id="sample"):
-                sample.build(model_dd)
-            with gr.Tab("Manifold (2-D)", id="manifold"):
-                manifold.build(default)
-            with gr.Tab("Compare: why a VAE", id="compare", elem_id="compare-tab"):
-                compare.build()
-            with gr.Tab("Train it live", id="train", elem_id="train-tab") as train_tab:
-                train.build(model_dd)
-            train.wire_tab(train_tab)                      # opening it starts the training processes
-            with gr.Tab("About", id="about"):
-                about.build(default)
+            lazy.tab("Draw", "draw", lazy.follow_model(sketch, model_dd, lambda v, m: v.build(get(m))), [model_dd])
+            lazy.tab("Is this typical?", "typical",
+                     lazy.follow_model(typical, model_dd, lambda v, m: v.build(model_dd, get(m))), [model_dd])
+            lazy.tab("Interpolate", "interpolate", lambda p: interpolating(interpolate).build(model_dd, p.get("walk")),
+                     [preset])
+            lazy.tab("Sample the prior", "sample",
+                     lambda p: view(sample).build(model_dd, p.get("T", 1.0), p.get("seed", 0)), [preset])
+            lazy.tab("Manifold (2-D)", "manifold",
+                     lazy.follow_model(manifold, model_dd, lambda v, m: v.build(get(m))), [model_dd])
+            lazy.tab("Compare: why a VAE", "compare", lambda: view(compare).build(), elem_id="compare-tab")
+            train_tab = lazy.tab("Train it live", "train", lambda: opened_train(train, model_dd, train_tab),
+                                 elem_id="train-tab")
+            lazy.tab("About", "about", lazy.follow_model(about, model_dd, lambda v, m: v.build(get(m))), [model_dd])
         Api(registry, encode, interpolate, compare, sample, train, typical).build(model_dd)
 
-        switch = ModelSwitch(registry, model_info, [explore, encode, manifold, about, sketch, typical])
+        switch = ModelSwitch(registry, model_info, [explore, encode])
         model_dd.change(switch.on_model, model_dd, switch.outputs, api_visibility="private")
-        links.wire(demo, model_dd, tabs, sample.temperature, sample.seed, interpolate.walk_view.html)
+        links.wire(demo, model_dd, tabs, lazy.opened, preset)
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.training_service = service                        # app.py stops its workers at exit
     return demo

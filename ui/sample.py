@@ -15,12 +15,12 @@ from .files import image_files
 from .server import user_errors
 
 
-def controls(elem_ids: bool = False) -> tuple[gr.Slider, gr.Slider, gr.Number]:
+def controls(elem_ids: bool = False, temperature: float = 1.0, seed: int = 0) -> tuple[gr.Slider, gr.Slider, gr.Number]:
     """n, the temperature and the seed: the page's (with the ids lesson links read) or /sample's hidden twins."""
     return (gr.Slider(1, MAX_SAMPLES, value=16, step=1, label="n"),
-            gr.Slider(0.0, MAX_TEMPERATURE, value=1.0, step=0.05, label="temperature T",
+            gr.Slider(0.0, MAX_TEMPERATURE, value=temperature, step=0.05, label="temperature T",
                       elem_id="sample-temperature" if elem_ids else None),
-            gr.Number(0, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
+            gr.Number(seed, label="seed", precision=0, minimum=0, maximum=MAX_SEED,
                       elem_id="sample-seed" if elem_ids else None))
 
 
@@ -47,9 +47,10 @@ class SamplePanel:
         """A click on a sample: its z goes to the sliders."""
         return self.explore.set_z(model, zs[evt.index])
 
-    def build(self, model_dd: gr.Dropdown) -> None:
+    def build(self, model_dd: gr.Dropdown, temperature: float = 1.0, seed: int = 0) -> None:
+        """The controls start at a lesson link's temperature and seed when it gave them."""
         with gr.Row():
-            self.n, self.temperature, self.seed = controls(elem_ids=True)
+            self.n, self.temperature, self.seed = controls(True, temperature, seed)
             self.button = gr.Button("Sample", variant="primary")
         self.gallery = gr.Gallery(label="samples (click one to load it into the sliders)", columns=8, height=330,
                                   allow_preview=False, elem_id="samples", format="png")

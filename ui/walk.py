@@ -37,6 +37,6 @@ class WalkView:
                 "b": np.round(path[-1].astype(float), 5).tolist(), "shape": [c.channels, c.image_size, c.image_size],
                 "radius": walk["radius"], "rules": page_rules(), "seq": time.monotonic_ns()}
 
-    def build(self) -> gr.HTML:
-        self.html = self.runtime.html({"rules": page_rules()}, WALK_TEMPLATE, "walk.js", "walk")
+    def build(self, value: dict | None = None) -> gr.HTML:
+        self.html = self.runtime.html(value or {"rules": page_rules()}, WALK_TEMPLATE, "walk.js", "walk")
         return self.html
