@@ -28,6 +28,8 @@ TABS_JS = "() => [...document.querySelectorAll('button[role=tab]')].map(b => b.t
 SELECTED_JS = ("n => { const b = [...document.querySelectorAll('button[role=tab]')]"
                ".find(b => b.textContent.trim() === n); return !!b && b.getAttribute('aria-selected') === 'true'; }")
 IDLE_JS = "() => !document.querySelector('.progress-text, .eta-bar')"
+# a tab is built when first opened (ui/lazy.py): its panel holds components (Gradio's .block) once built
+BUILT_JS = "() => !!document.querySelector('[role=tabpanel]:not([hidden]):not([style*=\"display: none\"]) .block')"
 
 
 def serious(violations: list[dict]) -> list[dict]:
@@ -45,6 +47,7 @@ def test_axe_finds_no_serious_violation_on_any_tab(open_page, app_url):
     for name in tabs[1:]:
         page.get_by_role("tab", name=name, exact=True).click()
         page.wait_for_function(SELECTED_JS, arg=name)
+        page.wait_for_function(BUILT_JS)
         page.wait_for_timeout(400)                       # the tab's components mount
         page.wait_for_function(IDLE_JS)
         found[name] = page.evaluate(RUN_AXE, "[role=tabpanel]:not([hidden]):not([style*='display: none'])")
