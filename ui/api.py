@@ -3,14 +3,16 @@ training ones /train, /train_status, /train_set, /train_stop and /models; and "I
 and /typicality_batch. Their names, parameters and outputs are an API that users script against (README,
 "HTTP API"): keep them stable.
 
-Every endpoint hangs on one hidden button: /decode, /pick, /attribute, /sample, /interpolate and /compare with
-hidden inputs and outputs (the last two's made by the same functions as their tabs', which are built per page
-when first opened), so gradio_client calls do not touch the page; /encode and /typicality with the Encode
-tab's upload (its name and checks); /train and /typicality_batch with a hidden file list. The panels
-own the page's events, which are private; the handlers here call the same code, so each value is computed once
-per request.
+Every endpoint hangs on one hidden button with hidden inputs and outputs, on a page of their own
+(`/http-api`, see ui/page.py): gradio_client reads every page's endpoints, while the browser is sent only its
+page's components, and the explorer's page is lighter on a slow laptop for not carrying these. Those that
+mirror a tab's inputs (the images, the walk's steps and method, the compared image and seed, the model) are made
+by the same functions as the tab's, so they have the same parameter names and checks. The panels own the page's
+events, which are private; the handlers here call the same code, so each value is computed once per request.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import gradio as gr
 
@@ -18,13 +20,16 @@ from model.serving import requests as ex
 from model.serving.registry import ModelRegistry
 
 from .compare import ComparePanel, compare_seed, compared_image
-from .encode import EncodePanel
+from .encode import EncodePanel, encoding_json, reconstruction, your_image
 from .files import image_file, image_files
 from .interpolate import InterpolatePanel, image_pair, walk_controls, walk_outputs
 from .sample import SamplePanel, controls
 from .server import user_errors
 from .train import TrainPanel, caller_of
 from .typical import TypicalPanel
+
+API_PAGE = ("This page holds the explorer's HTTP API (\"Use via API\" below lists its endpoints); the explorer "
+            "itself is at the [main page](./).")
 
 
 class Api:
@@ -117,8 +122,12 @@ class Api:
                 "train_set": self.train_set, "train_stop": self.train_stop, "models": self.models,
                 "typicality": self.typicality, "typicality_batch": self.typicality_batch}
 
-    def build(self, model_dd: gr.Dropdown) -> None:
+    def build(self, model_picker: Callable[[], gr.Dropdown]) -> None:
+        """The endpoints' hidden inputs and outputs, on a page of their own (ui/page.py): the explorer's page
+        is then not sent them. model_picker: a twin of the page's picker (the "model" parameter)."""
+        gr.Markdown(API_PAGE)
         with gr.Row(visible=False):
+            model_dd = model_picker()
             z = gr.JSON(label="z")
             index = gr.Number(label="index", precision=0)
             image = gr.Image(type="pil", format="png")
@@ -132,18 +141,18 @@ class Api:
             latent, beta, seconds, lr = (gr.Number(label=n) for n in ("latent_dim", "beta", "seconds", "lr"))
             job, status, listing = gr.Textbox(label="job"), gr.JSON(label="status"), gr.JSON(label="models")
             judged, rows, csv = gr.JSON(label="typicality"), gr.JSON(label="rows"), gr.File(label="csv")
-            # the tabs these mirror are built when first opened, each page its own: twins with their names
+            # twins of the tabs' own inputs and outputs, made by the same functions: the same names and checks
+            upload, recon, info = your_image(), reconstruction(), encoding_json()
             image_a, image_b = image_pair()
             steps, method = walk_controls()
             frames, gif = walk_outputs()
             compared, cmp_seed = compared_image(), compare_seed()
             button = gr.Button("api")
-        enc = self.encode_panel
         wiring = {                     # api_name -> inputs, outputs, whether Gradio preprocesses the inputs
             "decode": ([z, model_dd], [image], True),
             "pick": ([index, model_dd], [mu, image], True),
             "attribute": ([z, name, amount, model_dd], [image, new_z], True),
-            "encode": ([enc.upload, model_dd], [enc.recon, enc.info], False),       # our upload checks
+            "encode": ([upload, model_dd], [recon, info], False),                   # our upload checks
             "interpolate": ([image_a, image_b, steps, method, model_dd], [frames, gif], False),
             "compare": ([compared, models, cmp_seed], [report], False),
             "sample": ([n, temperature, seed, model_dd], [samples, sample_z], True),
@@ -153,8 +162,7 @@ class Api:
             "train_set": ([job, beta, lr], [status], True),
             "train_stop": ([job], [status], True),
             "models": ([], [listing], True),
-            # the Encode tab's upload has /typicality's name ("image") and checks; a call does not touch the page
-            "typicality": ([enc.upload, model_dd], [judged], False),
+            "typicality": ([upload, model_dd], [judged], False),
             "typicality_batch": ([files, model_dd], [rows, csv], False),
         }
         for api_name, fn in self.endpoints().items():

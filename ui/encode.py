@@ -65,6 +65,21 @@ def how_typical(m: LoadedModel, x) -> str:
     return f"**How typical is it?** {text.typical_line(r)} (details: the *Is this typical?* tab)"
 
 
+def your_image(elem_id: str | None = None) -> gr.Image:
+    """An image to encode or judge: the Encode tab's, "Is this typical?"'s, and /encode's and /typicality's hidden
+    twin (the same parameter name, "image", and the same upload checks)."""
+    return gr.Image(label="your image (any size; it is fitted into the model's square)", type="filepath",
+                    sources=["upload", "clipboard"], height=240, elem_id=elem_id)
+
+
+def reconstruction(**shown) -> gr.Image:
+    return gr.Image(label="reconstruction", type="pil", format="png", **shown)
+
+
+def encoding_json(**shown) -> gr.JSON:
+    return gr.JSON(label="encoding (mu, logvar, recon, kl, elbo, map_xy)", **shown)
+
+
 class EncodePanel:
     def __init__(self, registry: ModelRegistry, explore: ExplorePanel) -> None:
         self.registry = registry
@@ -128,8 +143,7 @@ class EncodePanel:
         # laptop's first view does not pay for nine components that show nothing yet.
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
-                self.upload = gr.Image(label="your image (any size; it is fitted into the model's square)",
-                                       type="filepath", sources=["upload", "clipboard"], height=240, elem_id="upload")
+                self.upload = your_image(elem_id="upload")
                 self.picker = gr.HTML(picker_value(default), html_template=PICKER_TEMPLATE, elem_id="test-gallery",
                                       js_on_load=(ASSETS / "pictures.js").read_text(), apply_default_css=False)
             self.first = gr.Markdown(text.ENCODE_FIRST, elem_id="encode-first")
@@ -137,8 +151,7 @@ class EncodePanel:
                 with gr.Row():
                     self.model_input = gr.Image(label="model input (preprocessed)", type="pil", interactive=False,
                                                 height=200, buttons=["download"])
-                    self.recon = gr.Image(label="reconstruction", type="pil", format="png", interactive=False,
-                                          height=200, elem_id="recon", buttons=["download"])
+                    self.recon = reconstruction(interactive=False, height=200, elem_id="recon", buttons=["download"])
                 self.stats = gr.Markdown("", elem_id="elbo-stats")
                 self.typical = gr.Markdown("", elem_id="encode-typical")
                 with gr.Row():
@@ -147,8 +160,7 @@ class EncodePanel:
                 self.eps_text = gr.Markdown()
             with gr.Column(scale=3, visible=False) as self.chart:
                 self.plot = gr.Plot(label="posterior per dimension")
-                self.info = gr.JSON(label="encoding (mu, logvar, recon, kl, elbo, map_xy)", open=False,
-                                    max_height=260)
+                self.info = encoding_json(open=False, max_height=260)
         gr.Markdown(text.TEACH["encode"], elem_classes="teach")
         self.state, resample_seed = gr.State({}), gr.State(1)
         self.refresh_outputs = [self.picker]

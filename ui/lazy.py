@@ -14,6 +14,8 @@ import copy
 from typing import Callable
 
 import gradio as gr
+from gradio.components import Component
+from gradio.context import LocalContext
 
 from .server import user_errors
 
@@ -21,6 +23,17 @@ from .server import user_errors
 def view(panel):
     """This page's own copy of a panel: shares the panel's services, gets its own components when built."""
     return copy.copy(panel)
+
+
+def settle_interactivity() -> None:
+    """Say outright which components of this render take input. Gradio's page decides it, for a component
+    that leaves it open, from the events the page was first sent: one built later was shown read-only (or an
+    output shown as an upload box). As for the first page, a component takes input when an event reads it."""
+    config, renderable = LocalContext.blocks_config.get(), LocalContext.renderable.get()
+    read = {c._id for fn in config.fns.values() if fn.rendered_in is renderable for c in fn.inputs}
+    for block in list(config.blocks.values()):
+        if block.rendered_in is renderable and isinstance(block, Component) and block.interactive is None:
+            block.interactive = block._id in read
 
 
 class LazyTabs:
@@ -38,6 +51,7 @@ class LazyTabs:
             def content(is_open: bool, *values):
                 if is_open:
                     build(*values)
+                    settle_interactivity()
         # the flag changes once (False -> True), so the render runs once; a tab opened again keeps its state
         tab.select(lambda: True, None, opened, api_visibility="private", show_progress="hidden")
         self.opened[tab_id] = opened

@@ -94,13 +94,18 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
     sketch, links = SketchView(registry, runtime), LinksView(registry)
     compare, typical = ComparePanel(registry), TypicalPanel(registry)
     train = TrainPanel(registry, service, runtime)
+
+    def model_picker(**shown) -> gr.Dropdown:
+        # allow_custom_value: a model trained after start-up (the Train tab) is not among the choices
+        # the page was built with; every handler checks the name against the registry itself
+        return gr.Dropdown(text.picker_choices(registry), value=default.name, label="Model",
+                           allow_custom_value=True, **shown)
+
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
+        gr.Navbar(visible=False)                           # the HTTP API's page is not one to visit
         gr.HTML(text.TITLE)
         with gr.Row(equal_height=False):
-            # allow_custom_value: a model trained after start-up (the Train tab) is not among the choices
-            # the page was built with; every handler checks the name against the registry itself
-            model_dd = gr.Dropdown(text.picker_choices(registry), value=default.name, label="Model", scale=1,
-                                   min_width=200, allow_custom_value=True, elem_id="model-picker")
+            model_dd = model_picker(scale=1, min_width=200, elem_id="model-picker")
             model_info = gr.Markdown(text.describe(default), elem_id="model-info")
         links.build()                                      # Copy link; a link restores its view
         explore.build(model_dd, default)
@@ -123,11 +128,12 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
             train_tab = lazy.tab("Train it live", "train", lambda: opened_train(train, model_dd, train_tab),
                                  elem_id="train-tab")
             lazy.tab("About", "about", lazy.follow_model(about, model_dd, lambda v, m: v.build(get(m))), [model_dd])
-        Api(registry, encode, interpolate, compare, sample, train, typical).build(model_dd)
 
         switch = ModelSwitch(registry, model_info, [explore, encode])
         model_dd.change(switch.on_model, model_dd, switch.outputs, api_visibility="private")
         links.wire(demo, model_dd, tabs, lazy.opened, preset)
+    with demo.route("HTTP API", "http-api", show_in_navbar=False):    # its page: the explorer's is not sent it
+        Api(registry, encode, interpolate, compare, sample, train, typical).build(model_picker)
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.training_service = service                        # app.py stops its workers at exit
     return demo

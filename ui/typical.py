@@ -24,7 +24,7 @@ from model.store.pictures import DISPLAY_SIZE, png_data_url, uint8_image
 
 from . import text
 from .charts import typicality_figure
-from .encode import examples, selected_image, thumbnails
+from .encode import examples, selected_image, thumbnails, your_image
 from .files import csv_file, image_file, upload_path
 from .server import ASSETS, user_errors
 
@@ -185,9 +185,7 @@ class TypicalPanel:
         self.note_md = gr.Markdown(self.note(default), elem_id="typical-note")
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
-                self.image = gr.Image(label="your image (any size; it is fitted into the model's square)",
-                                      type="filepath", sources=["upload", "clipboard"], height=240,
-                                      elem_id="typical-image")
+                self.image = your_image(elem_id="typical-image")
                 if examples():
                     gr.Examples(examples(), inputs=self.image, label="examples (drawings on white)")
                 gr.Markdown("**or a test-set image:**")
