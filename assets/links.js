@@ -58,6 +58,12 @@ function soon() { if (!timer) timer = setTimeout(write, 150); }
 
 function say(text) { msg.textContent = text; msg.title = text; msg.style.display = text ? "" : "none"; }
 
+// the link's tab shown (or 10 s gone): only then is the URL written from the view
+function whenTab(id, then, tries = 200) {
+  if (!id || selectedTab() === id || tries <= 0) { then(); return; }
+  setTimeout(() => whenTab(id, then, tries - 1), 50);
+}
+
 // the server's answer to the link: z waits for the link's model to be painted, then moves the sliders
 function onValue() {
   const v = props.value;
@@ -65,10 +71,12 @@ function onValue() {
   tabs = v.tabs || {};
   known = { walk: v.walk || null, T: v.T ?? null, seed: v.seed ?? null };
   say(v.message || "");
-  if (!v.z) { ready = true; stats.restored = true; soon(); return; }
+  if (v.view) trigger("select", { value: v.view, index: 0 });     // the link's model and tab (links.py show)
+  const done = () => whenTab(v.view && v.view.tab, () => { ready = true; stats.restored = true; soon(); });
+  if (!v.z) { done(); return; }
   const apply = () => {
     VAE.emit("vae:set-z", { model: v.model, z: v.z });
-    ready = true; stats.restored = true; soon();
+    done();
   };
   if (VAE.state.model === v.model && VAE.state.backend !== "loading") { apply(); return; }
   const off = VAE.on("vae:painted", d => {       // the link's model painted by its final decoder: z can follow

@@ -5,11 +5,10 @@
 The page writes the URL as the view changes (assets/links.js: the model, the tab, z rounded to 2
 decimals, the walk's two endpoints and t, the temperature and the seed) and its "Copy link" button copies
 it. Opening a link, the server reads the query (`parse`: every value checked against a strict pattern
-and its range, never evaluated) and restores the view: the model, the tab, the sampler's temperature
-and seed, and the walk are set by the page load's outputs (kept for their tabs, which are built when
-first opened); z is handed to links.js, which moves the
-sliders in the page once the link's model is painted. A refused value is named in one line, and the
-view keeps its default for it.
+and its range, never evaluated) and restores the view: the page load hands links.js the link's z, which it
+applies once the link's model is painted, and its model and tab, which links.js asks the server to set (only
+when the link sets them); the sampler's temperature and seed and the walk are kept for their tabs, which are
+built when first opened. A refused value is named in one line, and the view keeps its default for it.
 """
 from __future__ import annotations
 
@@ -129,27 +128,42 @@ class LinksView:
         return self.html
 
     def restore(self, query: Mapping[str, str], tabs: dict[str, str]) -> dict:
-        """The load's outputs for a query: model, tab, T, seed, the walk, and links.js's value (only what
-        the link sets: the rest keeps its default)."""
+        """The load's outputs for a query: links.js's value (z, the message, and `view`: the link's model and
+        tab, which links.js asks `show` for, only when the link sets them) and what the link sets in tabs not
+        yet built (T, seed, the walk). The page load touches nothing else: its outputs are what the page
+        re-renders when it answers, and on a slow laptop the model picker and the tabs were most of that."""
         state, message = parse(query, self.registry, self.registry.default(), list(tabs.values()))
         m = self.registry.get(state["model"])
         walk = None
         if "a" in state:
             walk = WalkView.value(m, {"z": np.array([state["a"], state["b"]]), "radius": typical_radius(m.dim)})
             walk["t"] = state.get("t", 0.0)
+        view = ({"model": m.name} if m.name != self.registry.default() else {}) | \
+            ({"tab": state["tab"]} if "tab" in state else {})
         value = {"model": m.name, "z": state.get("z"), "message": message, "tabs": tabs, "T": state.get("T"),
                  "seed": state.get("seed"), "walk": {"model": m.name, "a": state["a"], "b": state["b"],
-                                                     "t": state.get("t", 0.0)} if "a" in state else None}
+                                                     "t": state.get("t", 0.0)} if "a" in state else None,
+                 "view": view or None}
         out = {self.html: value}
-        if m.name != self.registry.default():
-            out[self.model_dd] = gr.update(value=m.name)
-        if "tab" in state:
-            out[self.tabs] = gr.Tabs(selected=state["tab"])
-            if state["tab"] in self.opened:                    # a tab built when first opened: open it now
-                out[self.opened[state["tab"]]] = True
         preset = {k: state[k] for k in ("T", "seed") if k in state} | ({"walk": walk} if walk is not None else {})
         if preset:
             out[self.preset] = preset
+        return out
+
+    def show(self, view, tabs: dict[str, str]) -> dict:
+        """The link's model and tab ({"model", "tab"}, as restore sent them to links.js, which sends them back:
+        checked again, as any value from the page): the picker, the tab, and the tab built if it is built
+        when first opened."""
+        view = view if isinstance(view, dict) else {}
+        query = {k: str(view[k]) for k in ("model", "tab") if view.get(k) is not None}
+        state, _ = parse(query, self.registry, self.registry.default(), list(tabs.values()))
+        out = {}
+        if state["model"] != self.registry.default():
+            out[self.model_dd] = gr.update(value=state["model"])
+        if "tab" in state:
+            out[self.tabs] = gr.Tabs(selected=state["tab"])
+            if state["tab"] in self.opened:
+                out[self.opened[state["tab"]]] = True
         return out
 
     def wire(self, demo: gr.Blocks, model_dd, tabs: gr.Tabs, opened: dict[str, gr.State], preset: gr.State) -> None:
@@ -160,5 +174,9 @@ class LinksView:
 
         def on_load(request: gr.Request):
             return self.restore(dict(request.query_params) if request else {}, names)
-        demo.load(on_load, None, [model_dd, tabs, preset, *opened.values(), self.html], api_visibility="private",
-                  show_progress="hidden")
+
+        def on_view(evt: gr.SelectData):            # links.js triggers 'select' with the view restore sent it
+            return self.show(evt.value, names)
+        demo.load(on_load, None, [preset, self.html], api_visibility="private", show_progress="hidden")
+        self.html.select(on_view, None, [model_dd, tabs, *opened.values()], api_visibility="private",
+                         show_progress="hidden")
