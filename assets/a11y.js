@@ -38,21 +38,34 @@
     }],
   ];
 
+  // root, what is inside it, and the element around it that a rule is about (an image added into a button)
   function fix(root) {
     for (const [selector, apply] of RULES) {
-      if (root.matches && root.matches(selector)) apply(root);
+      const around = root.closest && root.closest(selector);
+      if (around) apply(around);
       if (root.querySelectorAll) root.querySelectorAll(selector).forEach(apply);
     }
   }
 
-  let queued = false;
-  function later() {
-    if (queued) return;
+  // only what changed is looked at: while Gradio mounts the page, scanning the whole document at every
+  // frame with a change was a tenth of a second of a slow laptop's start
+  let pending = new Set(), queued = false;
+  function later(records) {
+    for (const r of records) {
+      if (r.type === "attributes") pending.add(r.target);
+      else r.addedNodes.forEach(n => { const el = n.nodeType === 1 ? n : n.parentElement; if (el) pending.add(el); });
+    }
+    if (queued || !pending.size) return;
     queued = true;
-    requestAnimationFrame(() => { queued = false; fix(document.body); });
+    requestAnimationFrame(() => {
+      queued = false;
+      const roots = [...pending];
+      pending = new Set();
+      for (const n of roots) if (n.isConnected) fix(n);
+    });
   }
   new MutationObserver(later).observe(document.documentElement,
     { subtree: true, childList: true, attributes: true, attributeFilter: ["class", "src"] });
-  later();
+  fix(document.body);
   VAE.a11y = { fix };
 })();

@@ -68,16 +68,23 @@ def test_restore_sets_the_model_tab_sampler_and_walk(registry):
         model_dd, tabs, preset = gr.Dropdown(registry.names()), gr.Tabs(), gr.State({})
         opened = {"sample": gr.State(False), "interpolate": gr.State(False)}
         view.wire(demo, model_dd, tabs, opened, preset)
+    tab_ids = {"Sample the prior": "sample", "Interpolate": "interpolate"}
     out = view.restore({"model": "fashion-mnist-2d", "tab": "sample", "T": "0.5", "seed": "9",
-                        "a": "1,1", "b": "-1,0", "t": "0.75", "z": "1,2"},
-                       {"Sample the prior": "sample", "Interpolate": "interpolate"})
-    model, tab, link = out[model_dd], out[tabs], out[preset]
-    value = out[view.html]
+                        "a": "1,1", "b": "-1,0", "t": "0.75", "z": "1,2"}, tab_ids)
+    assert set(out) == {view.html, preset}             # the load touches the link bar and the tabs' preset only
+    link, value = out[preset], out[view.html]
     bare = view.restore({}, {})
-    assert bare[view.html]["z"] is None and set(bare) == {view.html}      # no link: nothing else changes
-    assert model["value"] == "fashion-mnist-2d" and link["T"] == 0.5 and link["seed"] == 9
+    assert bare[view.html]["z"] is None and bare[view.html]["view"] is None and set(bare) == {view.html}
+    assert link["T"] == 0.5 and link["seed"] == 9
+    assert value["view"] == {"model": "fashion-mnist-2d", "tab": "sample"}       # links.js asks for these
+    shown = view.show(value["view"], tab_ids)
+    tab = shown[tabs]
+    assert shown[model_dd]["value"] == "fashion-mnist-2d"
     assert tab.selected == "sample" if hasattr(tab, "selected") else tab["selected"] == "sample"
-    assert out[opened["sample"]] is True and opened["interpolate"] not in out     # the link's tab is built
+    assert shown[opened["sample"]] is True and opened["interpolate"] not in shown     # the link's tab is built
+    # what the page sends back is checked again: a model or a tab this server lacks changes nothing
+    assert view.show({"model": "no-such-model", "tab": "nowhere"}, tab_ids) == {}
+    assert view.show("not a dict", tab_ids) == {}
     walk = link["walk"]
     assert walk["a"] == [1.0, 1.0] and walk["b"] == [-1.0, 0.0] and walk["t"] == 0.75
     assert value["z"] == [1.0, 2.0] and value["message"] == ""

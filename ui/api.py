@@ -28,8 +28,8 @@ from .server import user_errors
 from .train import TrainPanel, caller_of
 from .typical import TypicalPanel
 
-API_PAGE = ("This page holds the explorer's HTTP API (\"Use via API\" below lists its endpoints); the explorer "
-            "itself is at the [main page](./).")
+API_PAGE = ("This page holds the explorer's HTTP API: **Use via API**, below, lists every endpoint with examples "
+            "(docs/api.md says what each does). The explorer itself is the [main page](./).")
 
 
 class Api:

@@ -102,7 +102,6 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
                            allow_custom_value=True, **shown)
 
     with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
-        gr.Navbar(visible=False)                           # the HTTP API's page is not one to visit
         gr.HTML(text.TITLE)
         with gr.Row(equal_height=False):
             model_dd = model_picker(scale=1, min_width=200, elem_id="model-picker")

@@ -9,7 +9,9 @@ from model.serving.side_by_side import MAX_MODELS, MIN_MODELS
 
 TITLE = ("<div id='title'><h1>VAE Latent Explorer</h1><p>Drag the sliders, click the map, upload an "
          "image: see what a Variational Autoencoder has learned (Kingma &amp; Welling, "
-         "<i>Auto-Encoding Variational Bayes</i>, 2013).</p></div>")
+         "<i>Auto-Encoding Variational Bayes</i>, 2013).</p>"
+         "<a id='api-link' href='http-api' title='every endpoint, with examples (its page: Use via API)'>HTTP API</a>"
+         "</div>")
 
 TEACH = {
     "sliders": "Each slider is one coordinate of **z**. The decoder turns z into an image, live. "
