@@ -44,6 +44,18 @@ def load_registry(weights: str | os.PathLike) -> tuple[ModelRegistry, LoadedMode
     return registry, default
 
 
+class ExplorerBlocks(gr.Blocks):
+    """gr.Blocks with the HTTP API's hidden components on a page of their own (`/http-api`), which the
+    explorer's page is then not sent, but which no navbar announces: Gradio draws one for an app of two pages,
+    gr.Navbar(visible=False) notwithstanding, and its page then mounts piece by piece (a layout shift of 0.7-1.0
+    where the one-page app had 0.05). The page is routed as any; the page config lists only the pages shown."""
+
+    def get_config_file(self):
+        config = super().get_config_file()
+        config["pages"] = [page for page in config["pages"] if page[2]]       # (path, name, show_in_navbar)
+        return config
+
+
 class ModelSwitch:
     """A new model in the picker: its one-line description and each panel's refresh ({component: update})."""
 
@@ -101,7 +113,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
         return gr.Dropdown(text.picker_choices(registry), value=default.name, label="Model",
                            allow_custom_value=True, **shown)
 
-    with gr.Blocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
+    with ExplorerBlocks(title="VAE Latent Explorer", delete_cache=(600, 3600)) as demo:
         gr.HTML(text.TITLE)
         with gr.Row(equal_height=False):
             model_dd = model_picker(scale=1, min_width=200, elem_id="model-picker")
