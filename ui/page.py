@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+from types import SimpleNamespace
 
 import gradio as gr
 
@@ -87,6 +88,41 @@ def opened_train(panel: TrainPanel, model_dd: gr.Dropdown, tab: gr.Tab) -> None:
     panel.ready(v.dataset.value)
 
 
+def make_panels(registry: ModelRegistry, service: TrainingService) -> SimpleNamespace:
+    """One of each panel: what the panels share (the registry, the runtime, the training service); each page
+    builds the tabs it opens from its own copies (ui/lazy.py)."""
+    runtime = PageRuntime(registry)                        # the in-page decoder, encoder and map rule
+    explore = ExplorePanel(registry, runtime)
+    return SimpleNamespace(
+        explore=explore, encode=EncodePanel(registry, explore), links=LinksView(registry),
+        interpolate=InterpolatePanel(registry, WalkView(runtime)), sample=SamplePanel(registry, explore),
+        manifold=ManifoldPanel(registry), about=AboutPanel(registry), sketch=SketchView(registry, runtime),
+        compare=ComparePanel(registry), typical=TypicalPanel(registry), train=TrainPanel(registry, service, runtime))
+
+
+def build_tabs(p: SimpleNamespace, registry: ModelRegistry, model_dd: gr.Dropdown, default: LoadedModel,
+               preset: gr.State) -> tuple[gr.Tabs, LazyTabs]:
+    """The tabs under the first view: Encode built with the page, the others when first opened."""
+    lazy, get = LazyTabs(), registry.get
+    with gr.Tabs() as tabs:
+        with gr.Tab("Encode", id="encode"):
+            p.encode.build(model_dd, default)
+        lazy.tab("Draw", "draw", lazy.follow_model(p.sketch, model_dd, lambda v, m: v.build(get(m))), [model_dd])
+        lazy.tab("Is this typical?", "typical",
+                 lazy.follow_model(p.typical, model_dd, lambda v, m: v.build(model_dd, get(m))), [model_dd])
+        lazy.tab("Interpolate", "interpolate", lambda q: interpolating(p.interpolate).build(model_dd, q.get("walk")),
+                 [preset])
+        lazy.tab("Sample the prior", "sample",
+                 lambda q: view(p.sample).build(model_dd, q.get("T", 1.0), q.get("seed", 0)), [preset])
+        lazy.tab("Manifold (2-D)", "manifold",
+                 lazy.follow_model(p.manifold, model_dd, lambda v, m: v.build(get(m))), [model_dd])
+        lazy.tab("Compare: why a VAE", "compare", lambda: view(p.compare).build(), elem_id="compare-tab")
+        train_tab = lazy.tab("Train it live", "train", lambda: opened_train(p.train, model_dd, train_tab),
+                             elem_id="train-tab")
+        lazy.tab("About", "about", lazy.follow_model(p.about, model_dd, lambda v, m: v.build(get(m))), [model_dd])
+    return tabs, lazy
+
+
 def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.PathLike | None = None,
                training: dict | None = None) -> gr.Blocks:
     """The page over the models in `weights`; live-training jobs live in `runs` (a private temporary
@@ -99,13 +135,7 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
     onnx = cache_root() / "onnx"                           # the decoders the page runs (model/store/onnx.py)
     onnx.mkdir(parents=True, exist_ok=True)
     gr.set_static_paths([str(PLOTLY_JS), str(ASSETS), str(onnx)])   # all the page may load besides uploads
-    runtime = PageRuntime(registry)                        # the in-page decoder, encoder and map rule
-    explore = ExplorePanel(registry, runtime)
-    encode, interpolate = EncodePanel(registry, explore), InterpolatePanel(registry, WalkView(runtime))
-    sample, manifold, about = SamplePanel(registry, explore), ManifoldPanel(registry), AboutPanel(registry)
-    sketch, links = SketchView(registry, runtime), LinksView(registry)
-    compare, typical = ComparePanel(registry), TypicalPanel(registry)
-    train = TrainPanel(registry, service, runtime)
+    p = make_panels(registry, service)
 
     def model_picker(**shown) -> gr.Dropdown:
         # allow_custom_value: a model trained after start-up (the Train tab) is not among the choices
@@ -118,33 +148,15 @@ def build_demo(weights: str | os.PathLike = ROOT / "weights", runs: str | os.Pat
         with gr.Row(equal_height=False):
             model_dd = model_picker(scale=1, min_width=200, elem_id="model-picker")
             model_info = gr.Markdown(text.describe(default), elem_id="model-info")
-        links.build()                                      # Copy link; a link restores its view
-        explore.build(model_dd, default)
+        p.links.build()                                    # Copy link; a link restores its view
+        p.explore.build(model_dd, default)
         preset = gr.State({})                              # what a lesson link sets in tabs not yet built
-        lazy = LazyTabs()                                  # every tab but the first is built when first opened
-        get = registry.get
-        with gr.Tabs() as tabs:
-            with gr.Tab("Encode", id="encode"):
-                encode.build(model_dd, default)
-            lazy.tab("Draw", "draw", lazy.follow_model(sketch, model_dd, lambda v, m: v.build(get(m))), [model_dd])
-            lazy.tab("Is this typical?", "typical",
-                     lazy.follow_model(typical, model_dd, lambda v, m: v.build(model_dd, get(m))), [model_dd])
-            lazy.tab("Interpolate", "interpolate", lambda p: interpolating(interpolate).build(model_dd, p.get("walk")),
-                     [preset])
-            lazy.tab("Sample the prior", "sample",
-                     lambda p: view(sample).build(model_dd, p.get("T", 1.0), p.get("seed", 0)), [preset])
-            lazy.tab("Manifold (2-D)", "manifold",
-                     lazy.follow_model(manifold, model_dd, lambda v, m: v.build(get(m))), [model_dd])
-            lazy.tab("Compare: why a VAE", "compare", lambda: view(compare).build(), elem_id="compare-tab")
-            train_tab = lazy.tab("Train it live", "train", lambda: opened_train(train, model_dd, train_tab),
-                                 elem_id="train-tab")
-            lazy.tab("About", "about", lazy.follow_model(about, model_dd, lambda v, m: v.build(get(m))), [model_dd])
-
-        switch = ModelSwitch(registry, model_info, [explore, encode])
+        tabs, lazy = build_tabs(p, registry, model_dd, default, preset)
+        switch = ModelSwitch(registry, model_info, [p.explore, p.encode])
         model_dd.change(switch.on_model, model_dd, switch.outputs, api_visibility="private")
-        links.wire(demo, model_dd, tabs, lazy.opened, preset)
+        p.links.wire(demo, model_dd, tabs, lazy.opened, preset)
     with demo.route("HTTP API", "http-api", show_in_navbar=False):    # its page: the explorer's is not sent it
-        Api(registry, encode, interpolate, compare, sample, train, typical).build(model_picker)
+        Api(registry, p.encode, p.interpolate, p.compare, p.sample, p.train, p.typical).build(model_picker)
     demo.queue(default_concurrency_limit=4, max_size=64)
     demo.training_service = service                        # app.py stops its workers at exit
     return demo
